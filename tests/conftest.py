@@ -1,0 +1,65 @@
+"""Shared fixtures: real stores in a temporary data dir, a fresh namespace per test.
+
+One embedded Redis server and one local ``chroma run`` server are started for
+the whole session (the same code path users get); each test gets its own
+tenant namespace, so tests never see each other's keys or collections.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+for _k in [k for k in os.environ if k.startswith("OVERLAY_")]:
+    os.environ.pop(_k)  # a user's environment must not leak into the tests
+
+from memory.embeddings import HashEmbedder, SentenceEmbedder  # noqa: E402
+from overlay.services import Services, build_services  # noqa: E402
+from overlay.settings import Settings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("overlay-data")
+
+
+@pytest.fixture(scope="session")
+def base_services(data_dir: Path) -> Iterator[Services]:
+    """Real embedded Redis + real local Chroma server, shared by the session."""
+    svc = build_services(Settings(data_dir=data_dir), embedder=HashEmbedder())
+    assert svc.redis.ping() and svc.chroma.ping()
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def services(base_services: Services) -> Services:
+    """The session's stores seen through a fresh tenant namespace (hashing embedder)."""
+    return base_services.for_tenant("t" + uuid.uuid4().hex[:12])
+
+
+@pytest.fixture(scope="session")
+def minilm() -> SentenceEmbedder:
+    """The real default embedder (all-MiniLM-L6-v2 from its package)."""
+    return SentenceEmbedder("all-MiniLM-L6-v2")
+
+
+@pytest.fixture
+def real_services(data_dir: Path, base_services: Services, minilm: SentenceEmbedder) -> Services:
+    """Same stores, the real embedder, a fresh namespace."""
+    svc = Services(
+        base_services.settings,
+        base_services.redis,
+        base_services.chroma,
+        embedder=minilm,
+        tenant="r" + uuid.uuid4().hex[:12],
+    )
+    return svc
