@@ -63,9 +63,8 @@ class SentenceEmbedder:
         except Exception as exc:  # many error types from hub/loader code
             raise InvalidInput(f"cannot load embedder {spec!r} offline: {exc}") from exc
         self.name = "all-MiniLM-L6-v2" if spec.lower() in BUILTIN else spec
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or getattr(
-            self.model, "get_sentence_embedding_dimension"
-        )
+        get_dim = getattr(self.model, "get_embedding_dimension", None)
+        get_dim = get_dim or self.model.get_sentence_embedding_dimension
         dim = get_dim()
         self.dim = int(dim) if dim else int(self.embed(["x"]).shape[1])
         self.max_tokens = int(self.model.max_seq_length or 256)

@@ -190,4 +190,6 @@ def _start(
             return LocalServer(name=name, pid=proc.pid, host=host, port=port)
         time.sleep(0.05)
     proc.kill()
-    raise StoreUnavailable(f"the embedded {name} did not start in {start_timeout:.0f}s; see {log_file}")
+    raise StoreUnavailable(
+        f"the embedded {name} did not start in {start_timeout:.0f}s; see {log_file}"
+    )

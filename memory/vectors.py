@@ -101,7 +101,16 @@ def connect_chroma(url: str | None, data_dir: Path, mode: str = "server") -> Chr
         handle = claim_server(
             run_dir,
             "chroma",
-            lambda port: [*argv, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+            lambda port: [
+                *argv,
+                "run",
+                "--path",
+                str(path),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             _chroma_ready,
             log_file=run_dir / "chroma.log",
             env={"ANONYMIZED_TELEMETRY": "False"},
@@ -110,9 +119,15 @@ def connect_chroma(url: str | None, data_dir: Path, mode: str = "server") -> Chr
     m = re.match(r"^(https?)://([^/:]+)(?::(\d+))?/?$", url)
     if not m:
         raise StoreUnavailable(f"invalid Chroma URL {url!r} (expected http://host:port)")
-    scheme, host, port = m.group(1), m.group(2), int(m.group(3) or (443 if m.group(1) == "https" else 8000))
+    scheme, host, port = (
+        m.group(1),
+        m.group(2),
+        int(m.group(3) or (443 if m.group(1) == "https" else 8000)),
+    )
     try:
-        client = chromadb.HttpClient(host=host, port=port, ssl=scheme == "https", settings=_settings())
+        client = chromadb.HttpClient(
+            host=host, port=port, ssl=scheme == "https", settings=_settings()
+        )
     except Exception as exc:  # the client checks the server at construction
         raise StoreUnavailable(f"Chroma at {url} is not reachable: {exc}") from exc
     return ChromaStore(client, handle, url)
@@ -144,8 +159,13 @@ class VectorStore:
                 col = self.chroma.client.get_or_create_collection(
                     cname,
                     metadata=meta,
-                    configuration={"hnsw": {"space": "cosine", "ef_search": self.ef_search,
-                                            "ef_construction": 200}},
+                    configuration={
+                        "hnsw": {
+                            "space": "cosine",
+                            "ef_search": self.ef_search,
+                            "ef_construction": 200,
+                        }
+                    },
                     embedding_function=None,
                 )
             else:
@@ -153,7 +173,10 @@ class VectorStore:
         except Exception as exc:
             raise _map_chroma_error(exc, f"collection {self.name!r}") from exc
         found = col.metadata or {}
-        if found.get("embedder") != self.embedder.name or int(found.get("dim", -1)) != self.embedder.dim:
+        if (
+            found.get("embedder") != self.embedder.name
+            or int(found.get("dim", -1)) != self.embedder.dim
+        ):
             raise EmbedderMismatch(
                 f"collection {self.name!r} was built with embedder {found.get('embedder')!r} "
                 f"(dim {found.get('dim')}), but the configured embedder is "
@@ -184,11 +207,17 @@ class VectorStore:
         if embeddings is None:
             embeddings = self.embedder.embed(texts)
         if embeddings.shape != (len(ids), self.embedder.dim):
-            raise InvalidInput(f"embeddings of shape {embeddings.shape} do not fit {len(ids)} texts")
+            raise InvalidInput(
+                f"embeddings of shape {embeddings.shape} do not fit {len(ids)} texts"
+            )
         metas = [_clean_meta(m) for m in metadatas]
         try:
-            self.col.upsert(ids=list(ids), documents=list(texts), metadatas=metas,
-                            embeddings=embeddings.tolist())
+            self.col.upsert(
+                ids=list(ids),
+                documents=list(texts),
+                metadatas=metas,
+                embeddings=embeddings.tolist(),
+            )
         except Exception as exc:
             raise _map_chroma_error(exc, "upsert") from exc
 
@@ -201,16 +230,26 @@ class VectorStore:
             raise _map_chroma_error(exc, "delete") from exc
 
     def get(
-        self, ids: Sequence[str] | None = None, where: dict[str, Any] | None = None,
-        limit: int | None = None, offset: int | None = None,
+        self,
+        ids: Sequence[str] | None = None,
+        where: dict[str, Any] | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> list[Hit]:
         try:
-            res = self.col.get(ids=list(ids) if ids is not None else None, where=where,
-                               limit=limit, offset=offset, include=["documents", "metadatas"])
+            res = self.col.get(
+                ids=list(ids) if ids is not None else None,
+                where=where,
+                limit=limit,
+                offset=offset,
+                include=["documents", "metadatas"],
+            )
         except Exception as exc:
             raise _map_chroma_error(exc, "get") from exc
-        return [_hit(i, d, m, 1.0) for i, d, m in zip(res["ids"], res["documents"], res["metadatas"],
-                                                       strict=True)]
+        return [
+            _hit(i, d, m, 1.0)
+            for i, d, m in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
+        ]
 
     def ids(self, where: dict[str, Any] | None = None) -> list[str]:
         try:
@@ -233,14 +272,23 @@ class VectorStore:
         if n == 0 or k <= 0:
             return []
         try:
-            res = self.col.query(query_embeddings=[vec.tolist()], n_results=min(k, n), where=where,
-                                 include=["documents", "metadatas", "distances"])
+            res = self.col.query(
+                query_embeddings=[vec.tolist()],
+                n_results=min(k, n),
+                where=where,
+                include=["documents", "metadatas", "distances"],
+            )
         except Exception as exc:
             raise _map_chroma_error(exc, "query") from exc
         return [
             _hit(i, d, m, 1.0 - float(dist))
-            for i, d, m, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
-                                     res["distances"][0], strict=True)
+            for i, d, m, dist in zip(
+                res["ids"][0],
+                res["documents"][0],
+                res["metadatas"][0],
+                res["distances"][0],
+                strict=True,
+            )
         ]
 
     def drop(self) -> None:
@@ -265,8 +313,14 @@ def _clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
 
 def _hit(id_: str, doc: str | None, meta: dict[str, Any] | None, score: float) -> Hit:
     meta = dict(meta or {})
-    return Hit(id=id_, text=doc or "", score=score, source=str(meta.get("source", "")),
-               kind=str(meta.get("kind", "chunk")), metadata=meta)
+    return Hit(
+        id=id_,
+        text=doc or "",
+        score=score,
+        source=str(meta.get("source", "")),
+        kind=str(meta.get("kind", "chunk")),
+        metadata=meta,
+    )
 
 
 def _map_chroma_error(exc: Exception, what: str) -> Exception:

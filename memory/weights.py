@@ -52,7 +52,9 @@ class WeightTable:
     def get(self, key: str, k: int | None = None) -> list[tuple[str, float]]:
         """Candidates under ``key``, heaviest first."""
         with store_errors():
-            return [(m, float(s)) for m, s in self.r.zrevrange(key, 0, (k or 0) - 1, withscores=True)]
+            return [
+                (m, float(s)) for m, s in self.r.zrevrange(key, 0, (k or 0) - 1, withscores=True)
+            ]
 
     def get_many(
         self, keys: Sequence[str], k: int | None = None

@@ -26,7 +26,9 @@ from memory.errors import InvalidInput
 
 
 def _default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
     return Path(base) / "overlay"
 
 
@@ -148,7 +150,7 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
             raise InvalidInput(f"config file {path} is not valid YAML: {exc}") from exc
         if not isinstance(data, dict):
             raise InvalidInput(f"config file {path} must hold a mapping of settings")
-        env = {k[len("OVERLAY_"):].lower() for k in os.environ if k.startswith("OVERLAY_")}
+        env = {k[len("OVERLAY_") :].lower() for k in os.environ if k.startswith("OVERLAY_")}
         data = {k: v for k, v in data.items() if k not in env}
         overrides = {**data, **overrides}
     return Settings(**overrides)
