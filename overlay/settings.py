@@ -99,6 +99,20 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(default=96, ge=1, le=2048)
     context_budget: int = Field(default=1536, ge=128, description="Prompt budget in model tokens.")
 
+    # --- base model, scoring and feedback (issue 3) ---------------------------
+    models_dir: Path | None = Field(
+        default=None, description="Converted base models live here; default <data_dir>/models."
+    )
+    choose_view_tokens: int = Field(
+        default=64, ge=16, le=512, description="Model tokens of a candidate the chooser reads."
+    )
+    fuse_model_weight: float = Field(default=0.6, ge=0, description="Weight of the model score.")
+    fuse_rank_weight: float = Field(default=0.4, ge=0, description="Weight of the retrieval rank.")
+    fuse_learned_weight: float = Field(default=0.3, ge=0, description="Weight of feedback boosts.")
+    turn_ttl_seconds: int = Field(default=7 * 86400, ge=60, description="Feedback window.")
+    feedback_step: float = Field(default=0.25, gt=0, le=1, description="Weight change per vote.")
+    feedback_half_life_days: float = Field(default=30.0, gt=0, description="Feedback decay.")
+
     # --- adapters -----------------------------------------------------------
     max_loaded_adapters: int = Field(default=8, ge=1)
 
@@ -112,8 +126,15 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=32_000, ge=1)
     max_queue: int = Field(default=32, ge=1, description="Waiting chat requests before 429.")
     admin_key: SecretStr | None = None
+    # --- API serving (issue 6) ------------------------------------------------
+    model_workers: int = Field(
+        default=1, ge=1, le=16, description="Threads running model work (chat turns) off the loop."
+    )
+    preload_model: bool = Field(
+        default=True, description="Load the embedder and the model when the API starts."
+    )
 
-    @field_validator("data_dir", "adapters_dir", mode="after")
+    @field_validator("data_dir", "adapters_dir", "models_dir", mode="after")
     @classmethod
     def _expand(cls, v: Path | None) -> Path | None:
         return v.expanduser().resolve() if v is not None else None
@@ -121,6 +142,10 @@ class Settings(BaseSettings):
     @property
     def adapters_path(self) -> Path:
         return self.adapters_dir or self.data_dir / "adapters"
+
+    @property
+    def models_path(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
 
     @classmethod
     def settings_customise_sources(
