@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,10 @@ from overlay.services import Services, build_services  # noqa: E402
 from overlay.settings import Settings  # noqa: E402
 
 
+# Converted base models persist across test runs (the conversion takes ~20 s).
+MODELS_DIR = Path(__file__).resolve().parent.parent / ".cache" / "models"
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("overlay-data")
@@ -34,7 +39,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def base_services(data_dir: Path) -> Iterator[Services]:
     """Real embedded Redis + real local Chroma server, shared by the session."""
-    svc = build_services(Settings(data_dir=data_dir), embedder=HashEmbedder())
+    settings = Settings(data_dir=data_dir, models_dir=MODELS_DIR)
+    svc = build_services(settings, embedder=HashEmbedder())
     assert svc.redis.ping() and svc.chroma.ping()
     yield svc
     svc.close()
@@ -63,3 +69,11 @@ def real_services(data_dir: Path, base_services: Services, minilm: SentenceEmbed
         tenant="r" + uuid.uuid4().hex[:12],
     )
     return svc
+
+
+@pytest.fixture(scope="session")
+def real_model(base_services: Services) -> Any:
+    """The real default base model (SmolLM2-135M-Instruct), loaded once per session."""
+    from overlay.model import load_base_model
+
+    return load_base_model(base_services.settings)
