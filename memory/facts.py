@@ -1,0 +1,395 @@
+"""Facts a user states about themselves, and taught facts (subject, relation → object).
+
+Extraction is a pure, table-driven function: each row of ``RULES`` is a regular
+expression over one clause, the fact key it fills, and how the stated value
+ends. Values are kept in the user's own words and language — never translated,
+never re-cased. Keys are internal (``name``, ``city``, …) so that a later
+statement on the same key supersedes the earlier one ("name: Alex → Bob").
+
+The stores for these facts live in ``memory.sessions`` (session/user facts) and
+``TaughtFacts`` below (tenant-wide facts in the semantic weight table).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from memory.errors import InvalidInput
+from memory.redis import store_errors
+from memory.types import Hit
+from memory.vectors import VectorStore
+from memory.weights import WeightTable
+
+
+@dataclass
+class Fact:
+    """One keyed fact: the current value plus the values it superseded (oldest first)."""
+
+    key: str
+    value: str
+    text: str  # the fact as a sentence, in the user's words where possible
+    ts: float = 0.0
+    session: str = ""
+    turn: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "value": self.value,
+            "text": self.text,
+            "ts": self.ts,
+            "session": self.session,
+            "turn": self.turn,
+            "history": list(self.history),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Fact:
+        return cls(
+            key=str(d["key"]),
+            value=str(d["value"]),
+            text=str(d.get("text") or d["value"]),
+            ts=float(d.get("ts") or 0.0),
+            session=str(d.get("session") or ""),
+            turn=str(d.get("turn") or ""),
+            history=list(d.get("history") or []),
+        )
+
+    def history_line(self) -> str:
+        """``"name: Alex → Bob"``."""
+        values = [str(h["value"]) for h in self.history] + [self.value]
+        return f"{self.key}: " + " → ".join(values)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One extraction row: ``pattern`` captures ``(?P<v>…)``; ``key`` may use ``{k}``."""
+
+    pattern: re.Pattern[str]
+    key: str
+    phrase: str  # how the fact reads back; "{v}" = value, "{k}" = captured key, "" = the clause
+    stop: str = r"[.!?;]"  # where the value ends
+
+
+def _r(pattern: str, key: str, phrase: str = "", stop: str = r"[.!?;]") -> Rule:
+    return Rule(re.compile(pattern, re.IGNORECASE | re.UNICODE), key, phrase, stop)
+
+
+_NAME_STOP = r"[.!?;,(]|\s+(?:and|but|from|because|though|btw)\b"
+_PLACE_STOP = (
+    r"[.!?;(]|\s+(?:and|but|because|since|for|with|now|these days|ago)\b"
+    r"|\s+(?:last|this|next|a|one|two|three|few|several|\d+)\s+(?:years?|months?|weeks?|days?)\b"
+    r"|\s+in\s+\d{4}\b"
+)
+
+# Order matters: the first rule that matches a clause wins.
+RULES: tuple[Rule, ...] = (
+    _r(
+        r"^(?:please\s+)?(?:remember|note|keep in mind|don't forget|do not forget)"
+        r"(?:\s+that)?[:,]?\s+(?P<v>.+)$",
+        "note",
+        "{v}",
+        r"$",
+    ),
+    _r(r"^my name(?:'s| is)\s+(?P<v>.+)$", "name", "my name is {v}", _NAME_STOP),
+    _r(
+        r"^(?:you can |you may |please |just |everyone |people |friends )?call me\s+(?P<v>.+)$",
+        "name",
+        "my name is {v}",
+        _NAME_STOP,
+    ),
+    _r(r"^i(?:'m| am) called\s+(?P<v>.+)$", "name", "my name is {v}", _NAME_STOP),
+    _r(r"^i go by\s+(?P<v>.+)$", "name", "my name is {v}", _NAME_STOP),
+    _r(r"^i (?:live|reside|stay) in\s+(?P<v>.+)$", "city", "I live in {v}", _PLACE_STOP),
+    _r(r"^i(?:'m| am) (?:based|living) in\s+(?P<v>.+)$", "city", "I live in {v}", _PLACE_STOP),
+    _r(r"^i(?:'ve| have)? (?:just )?moved to\s+(?P<v>.+)$", "city", "I live in {v}", _PLACE_STOP),
+    _r(r"^my (?:home ?town|city) is\s+(?P<v>.+)$", "city", "I live in {v}", _PLACE_STOP),
+    _r(r"^i(?:'m| am) from\s+(?P<v>.+)$", "from", "I am from {v}", _PLACE_STOP),
+    _r(r"^i (?:really )?prefer\s+(?P<v>.+)$", "preference", "I prefer {v}"),
+    _r(
+        r"^i(?:'d| would) rather (?:have |use |drink |eat )?\s*(?P<v>.+)$",
+        "preference",
+        "I prefer {v}",
+    ),
+    _r(r"^i work (?:at|for)\s+(?P<v>.+)$", "employer", "I work at {v}", _PLACE_STOP),
+    _r(r"^i work as\s+(?:an? )?(?P<v>.+)$", "job", "I work as {v}"),
+    _r(r"^i(?:'m| am)\s+(?P<v>\d{1,3})\s+years? old$", "age", "I am {v} years old"),
+    _r(r"^i(?:'m| am) allergic to\s+(?P<v>.+)$", "allergy", "I am allergic to {v}"),
+    _r(r"^my (?P<k>favou?rite [\w' -]{1,30}?) (?:is|are)\s+(?P<v>.+)$", "{k}", "my {k} is {v}"),
+    _r(r"^my (?P<k>[\w' -]{2,40}?) (?:is|are)\s+(?P<v>.+)$", "{k}", "my {k} is {v}"),
+    # other languages: the value and the reading stay in the user's words
+    _r(
+        r"^(?:je m'appelle|mon nom est|me llamo|mi nombre es|ich heiße|ich heisse|"
+        r"mein name ist|mi chiamo|il mio nome è|meu nome é|eu me chamo)\s+(?P<v>.+)$",
+        "name",
+        "",
+        _NAME_STOP,
+    ),
+    _r(
+        r"^(?:j'habite à|j'habite a|je vis à|vivo en|ich wohne in|ich lebe in|vivo a|moro em)"
+        r"\s+(?P<v>.+)$",
+        "city",
+        "",
+        _PLACE_STOP,
+    ),
+    _r(
+        r"^(?:je préfère|prefiero|ich bevorzuge|preferisco|eu prefiro)\s+(?P<v>.+)$",
+        "preference",
+        "",
+    ),
+)
+
+# Leading words that do not change what is stated ("actually, call me Bob").
+_LEAD = re.compile(
+    r"^(?:(?:oh|ah|well|so|and|also|actually|btw|by the way|anyway|hey|hi|hello|ok|okay|"
+    r"yes|no|sorry|oops|just so you know|fyi|for the record|in fact|now|please)\b[\s,:;!-]*)+",
+    re.IGNORECASE,
+)
+_CLAUSE = re.compile(r"(?<=[.!?;])\s+|\n+")
+# "my X is …" keys that are not facts about the user.
+_BAD_KEYS = {
+    "question",
+    "problem",
+    "point",
+    "guess",
+    "answer",
+    "issue",
+    "bad",
+    "pleasure",
+    "turn",
+    "fault",
+    "concern",
+    "request",
+    "idea",
+    "opinion",
+    "mistake",
+}
+_BAD_VALUES = {
+    "later",
+    "tomorrow",
+    "back",
+    "today",
+    "tonight",
+    "anytime",
+    "now",
+    "soon",
+    "again",
+    "when",
+    "if",
+    "maybe",
+    "crazy",
+    "please",
+    "sometime",
+    "that",
+    "it",
+}
+
+
+def _clauses(text: str) -> list[str]:
+    return [c.strip() for c in _CLAUSE.split(text) if c and c.strip()]
+
+
+def _cut(value: str, stop: str) -> str:
+    m = re.search(stop, value, re.IGNORECASE)
+    if m and stop != r"$":
+        value = value[: m.start()]
+    return value.strip().strip("\"'“”‘’").strip()
+
+
+def _key_of(rule: Rule, m: re.Match[str]) -> str:
+    if "{k}" not in rule.key:
+        return rule.key
+    return re.sub(r"\s+", " ", m.group("k").strip().lower())
+
+
+def _match(rule: Rule, clause: str) -> Fact | None:
+    m = rule.pattern.match(clause)
+    if not m:
+        return None
+    value = _cut(m.group("v"), rule.stop)
+    if rule.key == "note":
+        value = value.rstrip(".!?; ")
+    if not value or len(value) > 200 or value.lower() in _BAD_VALUES:
+        return None
+    key = _key_of(rule, m)
+    if key in _BAD_KEYS or key.split()[-1] in _BAD_KEYS:
+        return None
+    if key == "note":
+        key = "note:" + hashlib.sha1(value.lower().encode()).hexdigest()[:10]
+    phrase = rule.phrase.format(v=value, k=key) if rule.phrase else clause.rstrip(".!? ")
+    return Fact(key=key, value=value, text=phrase)
+
+
+def extract_facts(text: str) -> list[Fact]:
+    """Facts stated in one user message, in order (a key stated twice keeps the last)."""
+    found: dict[str, Fact] = {}
+    for raw in _clauses(text):
+        clause = _LEAD.sub("", raw).strip()
+        for rule in RULES:
+            fact = _match(rule, clause)
+            if fact is not None:
+                found.pop(fact.key, None)
+                found[fact.key] = fact
+                break
+    return list(found.values())
+
+
+def normalise_key(key: str) -> str:
+    """Keys given by hand: lower-case, single spaces; refuse empty or huge keys."""
+    k = re.sub(r"\s+", " ", (key or "").strip().lower())
+    if not k or len(k) > 80:
+        raise InvalidInput("a fact key must be 1-80 characters")
+    return k
+
+
+# --- taught facts: (subject, relation) → object in the semantic weight table -------
+
+
+@dataclass
+class TaughtFact:
+    subject: str
+    relation: str
+    object: str
+    weight: float = 1.0
+    ts: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return f"{self.subject} {self.relation} {self.object}"
+
+    @property
+    def id(self) -> str:
+        return (
+            "fact:"
+            + hashlib.sha1(f"{_norm(self.subject)}\x1f{_norm(self.relation)}".encode()).hexdigest()[
+                :16
+            ]
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "subject": self.subject,
+            "relation": self.relation,
+            "object": self.object,
+            "weight": self.weight,
+            "text": self.text,
+        }
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"\s+", " ", s.strip().lower())
+
+
+def validate_triple(subject: str, relation: str, obj: str) -> tuple[str, str, str]:
+    parts = [re.sub(r"\s+", " ", (p or "").strip()) for p in (subject, relation, obj)]
+    if not all(parts):
+        raise InvalidInput("a fact needs a non-empty subject, relation and object")
+    if any(len(p) > 500 for p in parts):
+        raise InvalidInput("subject, relation and object are limited to 500 characters each")
+    return parts[0], parts[1], parts[2]
+
+
+class TaughtFacts:
+    """Tenant-wide taught facts: the weight table holds (subject, relation) → object.
+
+    Teaching a new object for the same (subject, relation) puts it on top; the
+    old objects stay with their lower weights (nothing is destroyed). A registry
+    hash maps each fact id to its display form so the facts can be listed and
+    looked up by meaning (``memory.sessions`` indexes them for search).
+    """
+
+    def __init__(self, weights: WeightTable, index: VectorStore | None = None) -> None:
+        self.w = weights
+        self.index = index  # semantic index of "subject relation" texts, for lookup
+        self.registry = f"{weights.ns}:tf:registry"
+
+    def _key(self, subject: str, relation: str) -> str:
+        return self.w.key("fact", _norm(subject), _norm(relation))
+
+    def add(self, subject: str, relation: str, obj: str, weight: float | None = None) -> TaughtFact:
+        subject, relation, obj = validate_triple(subject, relation, obj)
+        key = self._key(subject, relation)
+        current = self.w.get(key)
+        if weight is None:
+            top = current[0][1] if current else 0.0
+            same = bool(current) and current[0][0] == obj
+            weight = top if same else top + 1.0
+        self.w.add(key, {obj: float(weight)})
+        fact = TaughtFact(subject, relation, obj, float(weight), time.time())
+        with store_errors():
+            self.w.r.hset(self.registry, fact.id, json.dumps([subject, relation, fact.ts]))
+        if self.index is not None:
+            self.index.add(
+                [fact.id],
+                [f"{subject} {relation}"],
+                [{"kind": "fact", "subject": subject, "relation": relation}],
+            )
+        best = self.get(subject, relation)[0]
+        best.subject, best.relation = subject, relation
+        return best
+
+    def search(self, query: str | np.ndarray, k: int = 5) -> list[Hit]:
+        """Taught facts whose subject and relation are closest to ``query``, best first."""
+        if self.index is None or k <= 0 or not self.index.exists():
+            return []
+        found = self.index.search(query, k)
+        out = []
+        for h in found:
+            s, r = str(h.metadata.get("subject", "")), str(h.metadata.get("relation", ""))
+            best = self.get(s, r)[:1]
+            if best:
+                fact = TaughtFact(s, r, best[0].object, best[0].weight)
+                out.append(self.as_hit(fact, h.score))
+        return out
+
+    def get(self, subject: str, relation: str) -> list[TaughtFact]:
+        """Objects known for (subject, relation), heaviest first."""
+        subject, relation = _norm(subject), _norm(relation)
+        return [
+            TaughtFact(subject, relation, o, w) for o, w in self.w.get(self._key(subject, relation))
+        ]
+
+    def list_facts(self, subject: str | None = None) -> list[TaughtFact]:
+        """The best object of every taught (subject, relation), optionally of one subject."""
+        with store_errors():
+            rows = self.w.r.hgetall(self.registry)
+        pairs = [json.loads(v) for v in rows.values()]
+        if subject:
+            pairs = [p for p in pairs if _norm(p[0]) == _norm(subject)]
+        keys = [self._key(p[0], p[1]) for p in pairs]
+        best = self.w.get_many(keys, 1)
+        out = []
+        for (s, r, ts), key in zip(pairs, keys, strict=True):
+            if best.get(key):
+                o, w = best[key][0]
+                out.append(TaughtFact(s, r, o, w, float(ts)))
+        return sorted(out, key=lambda f: (f.subject.lower(), f.relation.lower()))
+
+    def remove(self, subject: str, relation: str, obj: str | None = None) -> None:
+        key = self._key(subject, relation)
+        self.w.remove(key, [obj] if obj else None)
+        if obj is None or not self.w.get(key):
+            fid = TaughtFact(subject, relation, "").id
+            with store_errors():
+                self.w.r.hdel(self.registry, fid)
+            if self.index is not None and self.index.exists():
+                self.index.delete([fid])
+
+    def as_hit(self, fact: TaughtFact, score: float) -> Hit:
+        return Hit(
+            id=fact.id,
+            text=fact.text,
+            score=score,
+            source="facts",
+            kind="fact",
+            metadata={**fact.to_dict(), "scope": "taught"},
+        )
