@@ -116,6 +116,21 @@ class Settings(BaseSettings):
     # --- adapters -----------------------------------------------------------
     max_loaded_adapters: int = Field(default=8, ge=1)
 
+    # --- session memory (memory/sessions.py, overlay/context.py) --------------
+    memory_embed_assistant: bool = Field(
+        default=False, description="Also embed assistant turns for memory lookup."
+    )
+    memory_k: int = Field(default=4, ge=0, le=100, description="Memories offered per chat turn.")
+    memory_min_score: float = Field(
+        default=0.35, ge=-1, le=2, description="Memories scoring below this are not offered."
+    )
+    memory_fact_bonus: float = Field(default=0.15, ge=0, le=1, description="Fact priority.")
+    memory_recency_weight: float = Field(default=0.05, ge=0, le=1)
+    memory_recency_halflife: float = Field(default=200.0, gt=0, description="In turns.")
+    memory_recent_turns: int = Field(
+        default=6, ge=0, le=200, description="Most recent turns a prompt may carry."
+    )
+
     # --- API ----------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
