@@ -1,9 +1,128 @@
-"""CLI commands (placeholder: filled in by the issue that owns them)."""
+"""``overlay serve`` (the HTTP API under uvicorn) and ``overlay doctor`` (health table).
+
+``api`` is imported only by uvicorn through the factory string, never here at
+module level: arrows point ``api → overlay``.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from memory.errors import OverlayError
+
+APP_FACTORY = "api.app:create_app"
+
+
+def serve(
+    ctx: typer.Context,
+    host: str | None = typer.Option(None, "--host", envvar="OVERLAY_HOST", help="Bind address."),
+    port: int | None = typer.Option(None, "--port", envvar="OVERLAY_PORT", help="TCP port."),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Serve the HTTP API (OpenAI-compatible chat at /v1/chat/completions, docs at /docs).
+
+    Example: overlay serve --host 127.0.0.1 --port 8000
+    """
+    import os
+
+    import uvicorn
+
+    from overlay.cli import state
+
+    st = state(ctx)
+    settings = st.settings
+    # the factory builds its own settings in this process: hand ours over via the environment
+    os.environ["OVERLAY_DATA_DIR"] = str(settings.data_dir)
+    if st.config:
+        os.environ["OVERLAY_CONFIG"] = str(st.config)
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=log_level,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _timed(check: Callable[[], str]) -> tuple[bool, str, float]:
+    started = time.perf_counter()
+    try:
+        detail = check()
+        ok = True
+    except OverlayError as exc:
+        ok, detail = False, exc.message
+    except Exception as exc:  # doctor reports every failure instead of crashing
+        ok, detail = False, f"{type(exc).__name__}: {exc}"
+    return ok, detail, (time.perf_counter() - started) * 1000
+
+
+def _checks(services: Any) -> dict[str, Callable[[], str]]:
+    settings = services.settings
+
+    def redis() -> str:
+        if not services.redis.ping():
+            raise OverlayError("Redis does not answer PING")
+        return services.redis.url
+
+    def chroma() -> str:
+        if not services.chroma.ping():
+            raise OverlayError("Chroma does not answer its heartbeat")
+        return services.chroma.url or f"in-process at {settings.data_dir / 'chroma'}"
+
+    def embedder() -> str:
+        emb = services.embedder
+        vec = emb.embed(["doctor"])
+        return f"{emb.name} dim={emb.dim} ({vec.shape[1]}-d vector)"
+
+    def model() -> str:
+        from overlay.model import get_model
+
+        m = get_model(services)
+        return f"{m.name} on {m.device} (loaded in {m.load_seconds:.1f}s)"
+
+    return {"redis": redis, "chroma": chroma, "embedder": embedder, "model": model}
+
+
+def doctor(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    skip_model: bool = typer.Option(False, "--skip-model", help="Do not load the model."),
+) -> None:
+    """Check the stores, the embedder and the model; print a table; exit 1 if any fails.
+
+    Example: overlay doctor --skip-model
+    """
+    from overlay.cli import state
+
+    services = state(ctx).services
+    checks = _checks(services)
+    if skip_model:
+        checks.pop("model")
+    rows = {name: _timed(check) for name, check in checks.items()}
+    if as_json:
+        out = {n: {"ok": ok, "detail": d, "ms": round(ms, 1)} for n, (ok, d, ms) in rows.items()}
+        typer.echo(json.dumps(out, indent=2))
+    else:
+        table = Table(title=f"overlay doctor — data dir {services.settings.data_dir}")
+        for col in ("check", "status", "detail", "ms"):
+            table.add_column(col)
+        for name, (ok, detail, ms) in rows.items():
+            mark = "[green]ok[/]" if ok else "[red]FAIL[/]"
+            table.add_row(name, mark, detail, f"{ms:.0f}")
+        Console().print(table)
+    if not all(ok for ok, _, _ in rows.values()):
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the overlay app."""
+    """Add ``serve`` and ``doctor`` to the overlay app."""
+    app.command("serve")(serve)
+    app.command("doctor")(doctor)

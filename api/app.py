@@ -1,0 +1,99 @@
+"""The FastAPI application: ``create_app(settings=None, services=None)``.
+
+``overlay serve`` runs ``uvicorn --factory api.app:create_app``. Heavy resources
+(store connections, the embedder, the model) load in the lifespan, never at
+import. A store that is down at start does not stop the server: ``/readyz`` says
+503 until it answers, and requests touching it get 503 with a clear message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from api.errors import install_error_handlers
+from api.limits import BodyLimit, ModelQueue
+from api.metrics import Metrics, MetricsMiddleware
+from memory.errors import OverlayError
+from overlay.services import Services, build_services
+from overlay.settings import Settings, get_settings
+
+log = logging.getLogger("overlay.api")
+
+API_DESCRIPTION = (
+    "Overlay: a thin frozen LLM that chooses among candidates from external memory. "
+    "`/v1/chat/completions` is OpenAI-compatible; errors are "
+    '`{"error": {"type", "message"}}`.'
+)
+
+
+def _warm(app: FastAPI, services: Services, preload: bool) -> None:
+    """Connect the stores and load the embedder, the model and the adapter registry."""
+    for name in ("redis", "chroma"):
+        try:
+            getattr(services, name)
+        except OverlayError as exc:
+            log.warning("%s is not reachable at start (%s); /readyz stays 503", name, exc.message)
+    if not preload:
+        return
+    try:
+        services.embedder  # noqa: B018 - loads it
+        from overlay.adapters import get_registry
+
+        app.state.registry = get_registry(services)  # loads the base model
+    except ImportError:
+        log.warning("the model loader is not available; chat turns will fail")
+    except OverlayError as exc:
+        log.warning("could not preload the model: %s", exc.message)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    owned = app.state.services is None
+    services = app.state.services or build_services(settings)
+    if not settings.api_keys:
+        log.warning(
+            "OVERLAY_API_KEYS is not set: local single-tenant mode, no authentication. "
+            'Bind to loopback only, or set OVERLAY_API_KEYS=\'{"<key>": "<tenant>"}\'.'
+        )
+    await run_in_threadpool(_warm, app, services, settings.preload_model)
+    app.state.services = services
+    app.state.tenants = {}
+    app.state.queue.start()
+    try:
+        yield
+    finally:
+        app.state.queue.stop()
+        if owned:
+            services.close()
+            app.state.services = None
+
+
+def _include_routes(app: FastAPI) -> None:
+    from api.routes import adapters, chat, documents, facts, feedback, ops, retrieve, sessions
+
+    for module in (ops, chat, retrieve, sessions, documents, facts, adapters, feedback):
+        app.include_router(module.router)
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Build the app. ``services`` (tests, benchmarks) is used as-is and not closed."""
+    settings = settings or (services.settings if services is not None else get_settings())
+    app = FastAPI(title="Overlay", version="0.1.0", description=API_DESCRIPTION, lifespan=_lifespan)
+    app.state.settings = settings
+    app.state.services = services
+    app.state.tenants = {}
+    app.state.registry = None
+    app.state.metrics = Metrics()
+    app.state.queue = ModelQueue(settings.max_queue, settings.model_workers)
+    install_error_handlers(app)
+    _include_routes(app)
+    upload = int(settings.max_file_mb * 1_048_576) + 65_536  # multipart overhead
+    app.add_middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=upload)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app

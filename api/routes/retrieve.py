@@ -1,0 +1,48 @@
+"""``POST /v1/retrieve``: ranked candidates, the same as ``overlay retrieve``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import QueueDep, ServicesDep
+from api.limits import check_length
+from api.schemas import ERRORS, RetrieveRequest, RetrieveResponse
+from overlay.services import Services
+
+router = APIRouter(tags=["retrieval"], responses=ERRORS)
+
+
+def result_dict(hit: Any) -> dict[str, Any]:
+    """The contract's result row from a ``Hit`` or ``Candidate``."""
+    d = hit.to_dict()
+    return {k: d.get(k, "") for k in ("id", "source", "text", "score", "kind")}
+
+
+def _retrieve(services: Services, body: RetrieveRequest) -> list[dict[str, Any]]:
+    collection = body.collection or services.settings.collection
+    k = body.k or services.settings.top_k
+    if body.method == "chosen":
+        from overlay.pipeline import choose_candidates
+
+        hits = choose_candidates(services, body.query, collection=collection, k=k)
+    else:
+        from overlay.candidates import retrieve
+
+        hits = retrieve(services, body.query, collection=collection, k=k, method=body.method)
+    return [result_dict(h) for h in hits]
+
+
+@router.post("/v1/retrieve", response_model=RetrieveResponse)
+async def retrieve_route(
+    body: RetrieveRequest, request: Request, services: ServicesDep, queue: QueueDep
+) -> dict[str, Any]:
+    """Dense, sparse or hybrid candidates; ``chosen`` also lets the model score them."""
+    check_length(body.query, request.app.state.settings.max_message_chars, "query")
+    if body.method == "chosen":  # model work: through the fair queue
+        results = await queue.run(services.tenant, lambda: _retrieve(services, body))
+    else:
+        results = await run_in_threadpool(_retrieve, services, body)
+    return {"query": body.query, "method": body.method, "results": results}
