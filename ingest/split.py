@@ -1,0 +1,175 @@
+"""Splitting sections into chunks sized in embedder tokens (langchain-text-splitters).
+
+Markdown is split at its structure (headings, then paragraphs, lines, words)
+and each chunk records its heading path; everything else is split recursively
+at paragraphs, lines, sentences and words. Lengths are counted with the
+embedder's own tokenizer, and a final check re-splits anything over the
+embedder's limit, so no chunk is silently truncated at embedding time. No
+LangChain type leaves this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.loaders import Section
+from memory.errors import InvalidInput
+
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
+_FENCE = re.compile(r"^(```|~~~)", re.MULTILINE)
+_SPECIAL_TOKENS = 2  # [CLS] and [SEP] count against the embedder's maximum
+
+
+@dataclass
+class Chunk:
+    """A piece of a source, ready to embed; ``start``/``end`` are char offsets in its section."""
+
+    id: str
+    text: str
+    source: str
+    index: int
+    start: int
+    end: int
+    tokens: int
+    page: int | None = None
+    headings: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def metadata(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "source": self.source,
+            "kind": "chunk",
+            "chunk": self.index,
+            "start": self.start,
+            "end": self.end,
+            "tokens": self.tokens,
+        }
+        if self.page is not None:
+            out["page"] = self.page
+        if self.headings:
+            out["headings"] = self.headings
+        out.update(self.meta)
+        return out
+
+
+def chunk_id(source: str, section: int, start: int, text: str) -> str:
+    """Deterministic id: the same text at the same place of the same source."""
+    h = hashlib.sha256(f"{source}\x00{section}\x00{start}\x00{text}".encode())
+    return h.hexdigest()[:32]
+
+
+class Splitter:
+    """Token-sized splitter bound to one embedder's tokenizer and limit."""
+
+    def __init__(
+        self,
+        count_tokens: Callable[[str], int],
+        max_tokens: int,
+        chunk_size: int,
+        chunk_overlap: int,
+    ) -> None:
+        if chunk_overlap >= chunk_size:
+            raise InvalidInput(
+                f"chunk overlap {chunk_overlap} must be below chunk size {chunk_size}"
+            )
+        self.count = count_tokens
+        self.limit = max(8, max_tokens - _SPECIAL_TOKENS)
+        self.size = min(chunk_size, self.limit)
+        self.overlap = min(chunk_overlap, self.size // 2)
+        self._cache: dict[str, Any] = {}
+
+    def _lc(self, kind: str) -> Any:
+        if kind not in self._cache:
+            from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
+
+            md = kind == "markdown"
+            seps = (
+                RecursiveCharacterTextSplitter.get_separators_for_language(Language.MARKDOWN)
+                if md
+                else ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
+            )
+            self._cache[kind] = RecursiveCharacterTextSplitter(
+                separators=seps,
+                chunk_size=self.size,
+                chunk_overlap=self.overlap,
+                length_function=self.count,
+                keep_separator=True if md else "end",
+                is_separator_regex=md,
+            )
+        return self._cache[kind]
+
+    def split(self, source: str, kind: str, sections: Sequence[Section]) -> list[Chunk]:
+        """All chunks of a source's sections, numbered in order."""
+        chunks: list[Chunk] = []
+        for s_idx, section in enumerate(sections):
+            if not section.text.strip():
+                continue
+            heads = _headings(section.text) if kind == "markdown" else []
+            for text, start in self._pieces(section.text, kind):
+                chunks.append(
+                    Chunk(
+                        id=chunk_id(source, s_idx, start, text),
+                        text=text,
+                        source=source,
+                        index=len(chunks),
+                        start=start,
+                        end=start + len(text),
+                        tokens=self.count(text),
+                        page=section.page,
+                        headings=_path_at(heads, start),
+                        meta=dict(section.meta),
+                    )
+                )
+        return chunks
+
+    def _pieces(self, text: str, kind: str) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        cursor = -1
+        for piece in self._lc(kind).split_text(text):
+            for part in self._fit(piece):
+                if not part.strip():
+                    continue
+                found = text.find(part, cursor + 1)
+                start = found if found >= 0 else max(cursor, 0)
+                out.append((part, start))
+                cursor = start
+        return out
+
+    def _fit(self, text: str) -> list[str]:
+        """``text`` cut in halves (at a space when possible) until each fits the limit."""
+        if self.count(text) <= self.limit or len(text) < 2:
+            return [text]
+        mid = len(text) // 2
+        space = text.rfind(" ", 0, mid)
+        cut = space + 1 if space > len(text) // 4 else mid
+        return self._fit(text[:cut]) + self._fit(text[cut:])
+
+
+def _headings(text: str) -> list[tuple[int, int, str]]:
+    """``(offset, level, title)`` of each Markdown heading outside code fences."""
+    fences = [m.start() for m in _FENCE.finditer(text)]
+
+    def in_fence(pos: int) -> bool:
+        return sum(1 for f in fences if f < pos) % 2 == 1
+
+    return [
+        (m.start(), len(m.group(1)), m.group(2).strip())
+        for m in _HEADING.finditer(text)
+        if not in_fence(m.start())
+    ]
+
+
+def _path_at(heads: list[tuple[int, int, str]], offset: int) -> str:
+    """Heading path (``A > B > C``) in force at ``offset``."""
+    stack: list[tuple[int, str]] = []
+    for pos, level, title in heads:
+        if pos > offset:
+            break
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, title))
+    return " > ".join(title for _, title in stack)

@@ -1,0 +1,35 @@
+"""Reciprocal rank fusion: pure, weighted, deterministic.
+
+``score(d) = Σ_lists weight_l / (k + rank_l(d))`` with ranks from 1. A document
+missing from a list gets nothing from it. Ties break on the best single rank,
+then on the id, so the same inputs always give the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def rrf(
+    rankings: Sequence[Sequence[str]],
+    weights: Sequence[float] | None = None,
+    k: int = 60,
+) -> list[tuple[str, float]]:
+    """Fuse ranked id lists (best first) into one ``[(id, score)]``, best first."""
+    if weights is None:
+        weights = [1.0] * len(rankings)
+    if len(weights) != len(rankings):
+        raise ValueError(f"{len(weights)} weights for {len(rankings)} rankings")
+    if k < 0:
+        raise ValueError("k must be >= 0")
+    scores: dict[str, float] = {}
+    best: dict[str, int] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        seen: set[str] = set()
+        for rank, doc in enumerate(ranking, 1):
+            if doc in seen:  # a list naming a document twice counts it once, at its best rank
+                continue
+            seen.add(doc)
+            scores[doc] = scores.get(doc, 0.0) + weight / (k + rank)
+            best[doc] = min(best.get(doc, rank), rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], best[kv[0]], kv[0]))
