@@ -65,9 +65,11 @@ def tiny_model(vocab: int, hidden: int = 32, layers: int = 2, seed: int = 0, **k
         num_key_value_heads=2,
         max_position_embeddings=256,
         tie_word_embeddings=True,
-        **kw,
+        **{"initializer_range": 0.2, **kw},  # large enough for LoRA to move the logits
     )
-    return LlamaForCausalLM(config).eval()
+    model = LlamaForCausalLM(config).eval()
+    model.requires_grad_(False)  # frozen, like the served base
+    return model
 
 
 def tiny_base(name: str = "tiny-llama", seed: int = 0) -> BaseModel:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from adapters_tiny import TARGETS, tiny_base, write_adapter
+
 from memory.errors import AdapterNotFound, InvalidInput
 from overlay.adapters import AdapterRegistry
 
