@@ -62,7 +62,10 @@ def read_limited(path: Path, max_bytes: int) -> bytes:
             "(settings.max_file_mb / OVERLAY_MAX_FILE_MB); split the file or raise the limit"
         )
     with open(path, "rb") as fh:
-        return fh.read(max_bytes + 1)
+        data = fh.read(size + 1)  # read(n) allocates n bytes up front: ask for what is there
+    if len(data) > max_bytes:
+        raise TooLarge(f"the file grew past the {max_bytes / 2**20:.0f} MB limit while read")
+    return data
 
 
 def decode(data: bytes) -> str:
@@ -74,12 +77,20 @@ def decode(data: bytes) -> str:
     except UnicodeDecodeError:
         pass
     text = data.decode("utf-8", errors="replace")
-    if text.count("\ufffd") <= max(8, len(text) // 200):
-        return text  # mostly UTF-8 with a few broken bytes
+    bad = text.count("\ufffd")
+    good = sum(1 for ch in text if ord(ch) > 127) - bad
+    if bad <= good // 10:
+        return text  # UTF-8 with a few broken bytes: replace them, keep the rest
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[: 1 << 18]).best()
-    encoding = best.encoding if best is not None else "utf-8"
+    matches = from_bytes(data[: 1 << 18])
+    best = matches.best()
+    if best is None:
+        return text
+    encoding = best.encoding
+    for m in matches:  # on a tie, the most common legacy encoding (a superset of Latin-1)
+        if m.encoding == "cp1252" and m.chaos <= best.chaos and m.coherence >= best.coherence:
+            encoding = "cp1252"
     return data.decode(encoding, errors="replace")
 
 
