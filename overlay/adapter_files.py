@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +58,7 @@ class AdapterSpec:
 
         return LoraConfig(
             r=self.rank,
-            lora_alpha=self.alpha,
+            lora_alpha=self.alpha,  # type: ignore[arg-type]  # a float works
             lora_dropout=self.dropout,
             target_modules=list(self.target_modules),
             use_rslora=self.use_rslora,
@@ -79,6 +82,15 @@ class AdapterInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@contextmanager
+def quiet_peft() -> Iterator[None]:
+    """Silence PEFT's notes on wrapping (the base's local path replaces our base name)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*base_model_name_or_path.*")
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+        yield
 
 
 def validate_name(name: str) -> str:

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from memory.errors import Conflict, InvalidInput
-from overlay.adapter_files import check_base, linear_shapes, load_weights, read_card, read_spec
+from overlay.adapter_files import (
+    check_base,
+    linear_shapes,
+    load_weights,
+    quiet_peft,
+    read_card,
+    read_spec,
+)
 from overlay.adapter_train import clean_copy
 from overlay.model import BaseModel
 
@@ -51,7 +58,8 @@ def merged_model(base: BaseModel, root: Path, name: str) -> Any:
     model = clean_copy(base)
     weights = load_weights(spec, linear_shapes(model))
     dtype = next(model.parameters()).dtype
-    peft = get_peft_model(model, spec.lora_config(), adapter_name=name, low_cpu_mem_usage=True)
+    with quiet_peft():
+        peft = get_peft_model(model, spec.lora_config(), adapter_name=name, low_cpu_mem_usage=True)
     set_peft_model_state_dict(
         peft, {k: v.to(dtype) for k, v in weights.items()}, adapter_name=name,
         low_cpu_mem_usage=True,

@@ -28,6 +28,7 @@ from overlay.adapter_files import (
     WEIGHTS_FILE,
     base_fingerprint,
     linear_shapes,
+    quiet_peft,
     validate_name,
     write_card,
 )
@@ -203,7 +204,7 @@ def _lora_config(base: BaseModel, cfg: TrainConfig, targets: tuple[str, ...]) ->
 
     return LoraConfig(
         r=cfg.rank,
-        lora_alpha=cfg.alpha if cfg.alpha is not None else 2 * cfg.rank,
+        lora_alpha=cfg.alpha if cfg.alpha is not None else 2 * cfg.rank,  # type: ignore[arg-type]
         target_modules=list(targets),
         lora_dropout=0.0,
         task_type="CAUSAL_LM",
@@ -243,7 +244,8 @@ def train_adapter(
     model = clean_copy(base)
     targets = cfg.target_modules or default_targets(model)
     torch.manual_seed(cfg.seed)
-    peft = get_peft_model(model, _lora_config(base, cfg, targets))
+    with quiet_peft():
+        peft = get_peft_model(model, _lora_config(base, cfg, targets))
     losses = _loop(peft, encoded, cfg, _pad_id(base.tokenizer), progress)
     sha = hashlib.sha256(data.read_bytes()).hexdigest()
     tail = losses[-max(1, min(5, len(losses))) :]

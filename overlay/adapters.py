@@ -21,6 +21,7 @@ Usage::
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
 from collections import OrderedDict
@@ -38,6 +39,7 @@ from overlay.adapter_files import (
     linear_shapes,
     list_adapters,
     load_weights,
+    quiet_peft,
     read_spec,
     validate_name,
 )
@@ -65,14 +67,14 @@ class AdapterRegistry:
         self.load_ms: dict[str, float] = {}
 
     # --- inspection -------------------------------------------------------------
-    def list(self) -> list[AdapterInfo]:
+    def list(self) -> builtins.list[AdapterInfo]:
         """Every adapter on disk with name, rank, targets, size, base model, loaded."""
         with self._meta:
             loaded = frozenset(self._loaded)
         return list_adapters(self.root, loaded)
 
     @property
-    def loaded(self) -> list[str]:
+    def loaded(self) -> builtins.list[str]:
         """Loaded adapter names, least recently used first."""
         with self._meta:
             return list(self._loaded)
@@ -117,13 +119,14 @@ class AdapterRegistry:
         weights = {k: v.to(dtype) for k, v in weights.items()}
         config = spec.lora_config()
         if self.peft is None:
-            self.peft = get_peft_model(
-                self.base.model, config, adapter_name=spec.name, low_cpu_mem_usage=True
-            )
+            with quiet_peft():
+                self.peft = get_peft_model(
+                    self.base.model, config, adapter_name=spec.name, low_cpu_mem_usage=True
+                )
         else:
             self.peft.add_adapter(spec.name, config, low_cpu_mem_usage=True)
         try:
-            result = set_peft_model_state_dict(
+            result: Any = set_peft_model_state_dict(
                 self.peft, weights, adapter_name=spec.name, low_cpu_mem_usage=True
             )
             missing = [k for k in result.missing_keys if f".{spec.name}." in k]
