@@ -1,0 +1,135 @@
+"""Retrieval quality and latency on SciFact (BEIR layout): dense vs sparse vs hybrid.
+
+Ingests the whole corpus (one JSONL source, one section per abstract) into a
+data dir of its own once (a rerun finds it unchanged), then runs the test
+queries: nDCG@10 and recall@10 over documents (a document's rank is that of
+its best chunk), and latency p50/p95 of ``retrieve`` including the query
+embedding. Optionally adds synthetic filler chunks (``--filler N``: random
+unit vectors, texts of shuffled corpus words) to measure latency at scale.
+
+    python bench/retrieval_bench.py [--data-dir /tmp/overlay-bench-scifact] [--filler 90000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "scifact"
+METHODS = ("dense", "sparse", "hybrid")
+
+
+def load_eval() -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    qrels: dict[str, dict[str, int]] = {}
+    for line in (DATA / "qrels" / "test.tsv").read_text().splitlines()[1:]:
+        qid, doc, score = line.split("\t")
+        qrels.setdefault(qid, {})[doc] = int(score)
+    queries = {}
+    for line in (DATA / "queries.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row["_id"] in qrels:
+            queries[row["_id"]] = row["text"]
+    return queries, qrels
+
+
+def ndcg_at_10(ranked: list[str], rel: dict[str, int]) -> float:
+    dcg = sum(rel.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
+    ideal = sum(g / math.log2(i + 2) for i, g in enumerate(sorted(rel.values(), reverse=True)[:10]))
+    return dcg / ideal if ideal else 0.0
+
+
+def docs_of(hits: list) -> list[str]:
+    return list(dict.fromkeys(str(h.metadata.get("record")) for h in hits))
+
+
+def add_filler(services, collection: str, n: int, seed: int = 0) -> None:
+    from memory.sparse import SparseIndex
+
+    vs = services.vectors(collection)
+    words = " ".join(h.text for h in vs.get(limit=2000)).split()
+    rng = random.Random(seed)
+    sparse = SparseIndex(services.weights, collection)
+    for start in range(0, n, 2000):
+        m = min(2000, n - start)
+        ids = [f"filler-{start + i}" for i in range(m)]
+        texts = [" ".join(rng.choices(words, k=120)) for _ in range(m)]
+        vecs = np.random.default_rng(seed + start).normal(size=(m, vs.embedder.dim))
+        vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+        vs.add(ids, texts, [{"source": "filler", "record": "filler"}] * m, vecs)
+        sparse.add(list(zip(ids, texts, strict=True)))
+        print(f"  filler {start + m}/{n}", flush=True)
+
+
+def run(services, collection: str, queries: dict, qrels: dict) -> dict[str, dict[str, float]]:
+    from overlay.candidates import retrieve
+
+    out = {}
+    for method in METHODS:
+        retrieve(services, "warm up", collection, k=30, method=method)
+        lat, ndcg, recall = [], [], []
+        for qid, text in queries.items():
+            t0 = time.perf_counter()
+            hits = retrieve(services, text, collection, k=30, method=method)
+            lat.append((time.perf_counter() - t0) * 1000)
+            ranked = docs_of(hits)[:10]
+            ndcg.append(ndcg_at_10(ranked, qrels[qid]))
+            recall.append(len(set(ranked) & set(qrels[qid])) / len(qrels[qid]))
+        lat.sort()
+        out[method] = {
+            "ndcg@10": statistics.mean(ndcg),
+            "recall@10": statistics.mean(recall),
+            "p50_ms": lat[len(lat) // 2],
+            "p95_ms": lat[int(len(lat) * 0.95)],
+        }
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data-dir", default="/tmp/overlay-bench-scifact")
+    ap.add_argument("--filler", type=int, default=0, help="synthetic chunks to add for latency")
+    args = ap.parse_args()
+
+    import torch
+
+    from ingest.pipeline import ingest_paths
+    from overlay.services import build_services
+    from overlay.settings import Settings
+
+    torch.set_num_threads(2)
+    services = build_services(Settings(data_dir=args.data_dir))
+    collection = "scifact"
+    report = ingest_paths(services, [DATA / "corpus.jsonl"], collection=collection)
+    print(
+        f"ingest: {report.to_dict()['sources']} {report.chunks_written} chunks written "
+        f"in {report.seconds:.0f} s"
+    )
+    queries, qrels = load_eval()
+    scale = services.vectors(collection).count()
+    print(f"{len(queries)} test queries, {scale} chunks")
+    results = {scale: run(services, collection, queries, qrels)}
+    if args.filler:
+        add_filler(services, collection, args.filler)
+        scale = services.vectors(collection).count()
+        results[scale] = run(services, collection, queries, qrels)
+    for n, res in results.items():
+        print(f"\n{n} chunks   {'nDCG@10':>8} {'recall@10':>9} {'p50 ms':>7} {'p95 ms':>7}")
+        for method, r in res.items():
+            print(
+                f"{method:<12} {r['ndcg@10']:8.3f} {r['recall@10']:9.3f} "
+                f"{r['p50_ms']:7.1f} {r['p95_ms']:7.1f}"
+            )
+        best = max(res[m]["ndcg@10"] for m in ("dense", "sparse"))
+        print(f"hybrid / best single nDCG@10: {res['hybrid']['ndcg@10'] / best:.3f}")
+    services.close()
+
+
+if __name__ == "__main__":
+    main()
