@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import uuid
 from pathlib import Path
@@ -59,15 +58,6 @@ def test_bad_requests_are_invalid_input(services) -> None:
             retrieve(services, collection="nothing", **kwargs)
     assert retrieve(services, "anything", "empty-coll", method="sparse") == []
     assert retrieve(services, "anything", "empty-coll", method="hybrid") == []
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("overlay.pipeline") is not None,
-    reason="the chooser exists: its own tests cover 'chosen'",
-)
-def test_chosen_without_the_chooser_says_so(services) -> None:
-    with pytest.raises(InvalidInput, match="needs the chooser"):
-        retrieve(services, "x", "c", method="chosen")
 
 
 def test_cli_ingest_sources_retrieve_remove(data_dir: Path, tmp_path: Path) -> None:
