@@ -123,3 +123,13 @@ def tiny_model() -> Any:
         tie_word_embeddings=True,
     )
     return BaseModel(freeze(LlamaForCausalLM(cfg)), tok, "tiny-llama")
+
+
+@pytest.fixture(scope="session")
+def real_tokenizer(base_services: Services) -> Any:
+    """The default model's tokenizer alone (fast; converts the model on first use)."""
+    from transformers import AutoTokenizer
+
+    from overlay.model import resolve_model_source
+
+    return AutoTokenizer.from_pretrained(resolve_model_source(base_services.settings))

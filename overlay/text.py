@@ -1,0 +1,75 @@
+"""Small text helpers shared by the chooser and the answers: terms, sentences, views."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from memory.sparse import analyze
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*[-*#\d])")
+_WS = re.compile(r"[ \t]+")
+_HEADING = re.compile(r"^#{1,6}\s+")
+
+
+def terms(text: str) -> list[str]:
+    """Normalised terms (the sparse index's analyser: lower-cased, stop words out, stemmed)."""
+    return analyze(text)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences (and list items / paragraphs) of ``text``, stripped, empty ones dropped."""
+    parts = (_HEADING.sub("", " ".join(p.split())) for p in _SENTENCE.split(text))
+    return [p for p in parts if p]
+
+
+def sentence_scores(query: str, sentences: list[str]) -> list[float]:
+    """How much of the query each sentence covers (distinct query terms found, 0..1)."""
+    q = set(terms(query))
+    if not q:
+        return [0.0] * len(sentences)
+    return [len(q & set(terms(s))) / len(q) for s in sentences]
+
+
+def best_sentence(query: str, text: str) -> str:
+    """The sentence of ``text`` that covers the query best (the first on ties)."""
+    sentences = split_sentences(text) or [text.strip()]
+    scores = sentence_scores(query, sentences)
+    return sentences[max(range(len(sentences)), key=lambda i: (scores[i], -i))]
+
+
+def query_view(query: str, text: str, max_tokens: int, count: Callable[[str], int]) -> str:
+    """A short view of ``text`` for the model: its most query-relevant sentences.
+
+    Sentences are taken best first (ties: earlier first) while they fit in
+    ``max_tokens`` (by ``count``) and shown in their original order. A text that
+    fits is returned whole; a single over-long sentence is cut by words.
+    """
+    text = _WS.sub(" ", text).strip()
+    if count(text) <= max_tokens:
+        return text
+    sentences = split_sentences(text)
+    scores = sentence_scores(query, sentences)
+    order = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
+    picked: list[int] = []
+    used = 0
+    for i in order:
+        n = count(sentences[i]) + 1
+        if used + n <= max_tokens:
+            picked.append(i)
+            used += n
+    if not picked:
+        return _cut_words(sentences[order[0]], max_tokens, count)
+    return " ".join(sentences[i] for i in sorted(picked))
+
+
+def _cut_words(sentence: str, max_tokens: int, count: Callable[[str], int]) -> str:
+    words = sentence.split()
+    lo, hi = 1, len(words)
+    while lo < hi:  # the longest prefix of words that fits
+        mid = (lo + hi + 1) // 2
+        if count(" ".join(words[:mid])) <= max_tokens:
+            lo = mid
+        else:
+            hi = mid - 1
+    return " ".join(words[:lo])
