@@ -333,9 +333,7 @@ class TaughtFacts:
                 [f"{subject} {relation}"],
                 [{"kind": "fact", "subject": subject, "relation": relation}],
             )
-        best = self.get(subject, relation)[0]
-        best.subject, best.relation = subject, relation
-        return best
+        return self.get(subject, relation)[0]
 
     def search(self, query: str | np.ndarray, k: int = 5) -> list[Hit]:
         """Taught facts whose subject and relation are closest to ``query``, best first."""
@@ -352,8 +350,12 @@ class TaughtFacts:
         return out
 
     def get(self, subject: str, relation: str) -> list[TaughtFact]:
-        """Objects known for (subject, relation), heaviest first."""
-        subject, relation = _norm(subject), _norm(relation)
+        """Objects known for (subject, relation), heaviest first (as first written)."""
+        fid = TaughtFact(subject, relation, "").id
+        with store_errors():
+            raw = self.w.r.hget(self.registry, fid)
+        if raw:
+            subject, relation = json.loads(raw)[:2]
         return [
             TaughtFact(subject, relation, o, w) for o, w in self.w.get(self._key(subject, relation))
         ]

@@ -1,9 +1,177 @@
-"""CLI commands (placeholder: filled in by the issue that owns them)."""
+"""``overlay memory show|search|forget``, ``overlay facts add|get|remove``, ``overlay chat``."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from overlay import memory_api
+
+out = Console()
+memory_app = typer.Typer(help="Session memory: what a session said and what Overlay kept.")
+facts_app = typer.Typer(help="Facts: taught (subject, relation → object) or a session's own.")
+
+
+def _services(ctx: typer.Context) -> Any:
+    from overlay.cli import state
+
+    return state(ctx).services
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@memory_app.command("show")
+def show(
+    ctx: typer.Context,
+    session: str = typer.Argument(..., help="Session id."),
+    last: int = typer.Option(20, "--last", "-n", help="Show the last N turns (0 = all)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show a session's facts and turns.  Example: overlay memory show alice -n 5"""
+    data = memory_api.show_session(_services(ctx), session, last or None)
+    if as_json:
+        return _print_json(data)
+    out.print(f"[bold]{session}[/] — {data['count']} turns, user {data['user'] or '-'}")
+    for f in data["facts"]:
+        out.print(f"  fact  {f['history_line']}", highlight=False)
+    for t in data["turns"]:
+        out.print(f"  [dim]#{t['id']}[/] [cyan]{t['role']}[/]: {t['text']}", highlight=False)
+
+
+@memory_app.command("search")
+def search(
+    ctx: typer.Context,
+    session: str = typer.Argument(..., help="Session id."),
+    query: str = typer.Argument(..., help="What to look for."),
+    k: int = typer.Option(5, "-k", help="How many memories."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Rank a session's earlier turns and facts.  Example: overlay memory search alice "my city\""""
+    hits = memory_api.memory_search(_services(ctx), session, query, k)
+    results = [memory_api.memory_result(h) for h in hits]
+    if as_json:
+        return _print_json({"session_id": session, "results": results})
+    table = Table("score", "kind", "id", "text")
+    for r in results:
+        table.add_row(f"{r['score']:.3f}", r["kind"], r["id"], r["text"])
+    out.print(table)
+
+
+@memory_app.command("forget")
+def forget(
+    ctx: typer.Context,
+    session: str = typer.Argument(..., help="Session id."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Remove everything of a session from Redis and Chroma.  Example: overlay memory forget a"""
+    memory_api.forget_session(_services(ctx), session)
+    if as_json:
+        return _print_json({"session_id": session, "forgotten": True})
+    out.print(f"forgot session {session}")
+
+
+@facts_app.command("add")
+def facts_add(
+    ctx: typer.Context,
+    subject: str = typer.Argument(..., help="Subject (or the fact key with --session)."),
+    relation: str = typer.Argument(..., help="Relation (or the value with --session)."),
+    obj: str | None = typer.Argument(None, help="Object (taught facts only)."),
+    session: str | None = typer.Option(None, "--session", "-s", help="Add a session fact."),
+    weight: float | None = typer.Option(None, "--weight", help="Weight (default: on top)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Teach a fact.  Examples: overlay facts add "Halvorsen" "CEO" "Maja Lund";
+    overlay facts add --session alice name Bob"""
+    svc = _services(ctx)
+    if session:
+        data = memory_api.fact_result(memory_api.add_fact(svc, session, subject, relation))
+    else:
+        if obj is None:
+            raise typer.BadParameter("give SUBJECT RELATION OBJECT (or --session KEY VALUE)")
+        data = memory_api.teach_fact(svc, subject, relation, obj, weight).to_dict()
+    if as_json:
+        return _print_json(data)
+    out.print(f"stored: {data['text']}", highlight=False)
+
+
+@facts_app.command("get")
+def facts_get(
+    ctx: typer.Context,
+    subject: str | None = typer.Argument(None, help="Subject (all taught facts if omitted)."),
+    relation: str | None = typer.Argument(None, help="Relation."),
+    session: str | None = typer.Option(None, "--session", "-s", help="A session's facts."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List facts.  Examples: overlay facts get Halvorsen CEO; overlay facts get -s alice"""
+    svc = _services(ctx)
+    if session:
+        rows = [memory_api.fact_result(f) for f in memory_api.session_facts(svc, session)]
+        lines = [r["history_line"] for r in rows]
+    else:
+        facts = memory_api.get_taught_facts(svc, subject, relation)
+        rows = [f.to_dict() for f in facts]
+        lines = [f"{r['text']}  (weight {r['weight']:g})" for r in rows]
+    if as_json:
+        return _print_json({"facts": rows})
+    for line in lines or ["(no facts)"]:
+        out.print(line, highlight=False)
+
+
+@facts_app.command("remove")
+def facts_remove(
+    ctx: typer.Context,
+    subject: str = typer.Argument(..., help="Subject (or the fact key with --session)."),
+    relation: str | None = typer.Argument(None, help="Relation (taught facts)."),
+    obj: str | None = typer.Argument(None, help="Only this object (default: all)."),
+    session: str | None = typer.Option(None, "--session", "-s"),
+) -> None:
+    """Remove a fact.  Examples: overlay facts remove Halvorsen CEO; overlay facts remove -s a x"""
+    svc = _services(ctx)
+    if session:
+        memory_api.remove_fact(svc, session, subject)
+    else:
+        if relation is None:
+            raise typer.BadParameter("give SUBJECT RELATION [OBJECT]")
+        memory_api.remove_taught_fact(svc, subject, relation, obj)
+    out.print("removed")
+
+
+def chat(
+    ctx: typer.Context,
+    session: str | None = typer.Option(None, "--session", "-s", help="Session id (new if unset)."),
+    adapter: str | None = typer.Option(None, "--adapter", "-a", envvar="OVERLAY_ADAPTER"),
+    collection: str | None = typer.Option(None, "--collection", "-c"),
+) -> None:
+    """Chat with memory (a REPL; empty line or Ctrl-D ends).  Example: overlay chat -s alice"""
+    import uuid
+
+    from overlay import pipeline
+
+    svc = _services(ctx)
+    session = session or "chat-" + uuid.uuid4().hex[:8]
+    out.print(f"[dim]session {session} — empty line or Ctrl-D to quit[/]")
+    while True:
+        try:
+            line = input("> ").strip()
+        except EOFError:
+            break
+        if not line:
+            break
+        ans = pipeline.ask(svc, line, collection=collection, adapter=adapter, session=session)
+        out.print(ans.answer, highlight=False)
+        for c in getattr(ans, "citations", [])[:3]:
+            text = getattr(c, "text", "")
+            out.print(f"  [dim]↳ {getattr(c, 'id', '')}: {text[:100]}[/]", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the overlay app."""
+    """Add ``memory``, ``facts`` and ``chat`` to the overlay app."""
+    app.add_typer(memory_app, name="memory")
+    app.add_typer(facts_app, name="facts")
+    app.command("chat")(chat)

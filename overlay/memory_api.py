@@ -1,0 +1,206 @@
+"""Session memory and taught facts as library calls (the CLI and the HTTP API call these).
+
+HTTP shapes built from these functions:
+- ``POST /v1/sessions/{id}/turns``   → ``{"session_id", "added": append_turns(...)}``
+- ``GET /v1/sessions/{id}/memory``   → ``{"session_id", "results": [memory_result(h) …]}``
+- ``GET|POST /v1/sessions/{id}/facts`` → ``session_facts`` / ``add_fact``
+- ``DELETE /v1/sessions/{id}``       → ``forget_session``
+- ``GET|POST /v1/facts``             → ``get_taught_facts`` / ``teach_fact``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from memory.errors import InvalidInput, SessionNotFound
+from memory.facts import Fact, TaughtFact, TaughtFacts, normalise_key
+from memory.sessions import MemoryConfig, SessionMemory, validate_session
+from memory.types import Hit
+from memory.vectors import VectorStore
+from overlay.services import Services
+
+
+def session_memory(services: Services) -> SessionMemory:
+    """The tenant's session memory (one per process and tenant; caches are shared)."""
+
+    def build() -> SessionMemory:
+        s = services.settings
+        cfg = MemoryConfig(
+            embed_assistant=s.memory_embed_assistant,
+            fact_bonus=s.memory_fact_bonus,
+            recency_weight=s.memory_recency_weight,
+            recency_halflife=s.memory_recency_halflife,
+            ef_search=s.hnsw_ef_search,
+        )
+        return SessionMemory(
+            services.redis.client, services.chroma, services.embedder, services.namespace, cfg
+        )
+
+    mem: SessionMemory = services.shared(f"session_memory:{services.tenant}", build)
+    return mem
+
+
+def taught_facts(services: Services) -> TaughtFacts:
+    """The tenant's taught facts: the weight table plus a small semantic index."""
+    index = VectorStore(
+        services.chroma,
+        f"{services.tenant}.taught.facts",
+        services.embedder,
+        services.settings.hnsw_ef_search,
+    )
+    return TaughtFacts(services.weights, index)
+
+
+def _known(mem: SessionMemory, session: str) -> None:
+    if not mem.exists(validate_session(session)):
+        raise SessionNotFound(f"no session {session!r}")
+
+
+# --- turns -------------------------------------------------------------------------
+
+
+def append_turns(
+    services: Services, session: str, turns: Sequence[dict[str, Any]], user: str | None = None
+) -> int:
+    """Append turns ({role, content, ts?}) without generating; returns how many were added."""
+    if not isinstance(turns, Sequence) or isinstance(turns, str):
+        raise InvalidInput("turns must be a list of {role, content, ts?}")
+    return len(session_memory(services).append(session, turns, user=user))
+
+
+def log_turn(
+    services: Services, session: str, role: str, text: str, user: str | None = None
+) -> int:
+    """Log one turn of a live chat (facts extracted, no model call); returns its turn id."""
+    return session_memory(services).append(session, [{"role": role, "content": text}], user)[0].id
+
+
+def memory_search(
+    services: Services, session: str, q: str, k: int = 5, must_exist: bool = True
+) -> list[Hit]:
+    """Earlier turns and facts of ``session`` most relevant to ``q``, best first."""
+    mem = session_memory(services)
+    if must_exist:
+        _known(mem, session)
+    if not 1 <= k <= 100:
+        raise InvalidInput("k must be between 1 and 100")
+    return mem.search(session, q, k)
+
+
+def memory_result(hit: Hit) -> dict[str, Any]:
+    """The HTTP/JSON shape of one memory: ``{id, kind, text, score, ts}`` (+ details)."""
+    meta = hit.metadata
+    out = {"id": hit.id, "kind": hit.kind, "text": hit.text, "score": round(hit.score, 6)}
+    out["ts"] = meta.get("ts")
+    for extra in ("role", "key", "value", "history", "session"):
+        if meta.get(extra) is not None:
+            out[extra] = meta[extra]
+    return out
+
+
+def show_session(services: Services, session: str, last: int | None = None) -> dict[str, Any]:
+    """Everything the session holds: its user, turns (the last ``last``) and facts."""
+    mem = session_memory(services)
+    _known(mem, session)
+    start = -last if last else 0
+    return {
+        "session_id": session,
+        "user": mem.user_of(session),
+        "count": mem.count(session),
+        "turns": [t.to_dict() for t in mem.turns(session, start, -1)],
+        "facts": [fact_result(f) for f in mem.facts(session)],
+    }
+
+
+def forget_session(services: Services, session: str) -> None:
+    """Remove every trace of ``session`` from Redis and Chroma (404 if unknown)."""
+    mem = session_memory(services)
+    _known(mem, session)
+    mem.forget(session)
+
+
+# --- session facts -----------------------------------------------------------------
+
+
+def fact_result(fact: Fact) -> dict[str, Any]:
+    return {**fact.to_dict(), "history_line": fact.history_line()}
+
+
+def session_facts(services: Services, session: str) -> list[Fact]:
+    mem = session_memory(services)
+    _known(mem, session)
+    return mem.facts(session)
+
+
+def add_fact(services: Services, session: str, key: str, value: str) -> Fact:
+    """Set a fact by hand (supersedes the key's value, keeping history)."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput("a fact needs a non-empty value")
+    key = normalise_key(key)
+    value = value.strip()
+    text = f"my {key} is {value}"
+    mem = session_memory(services)
+    mem.set_fact(session, Fact(key=key, value=value, text=text))
+    return next(f for f in mem.facts(session) if f.key == key)
+
+
+def remove_fact(services: Services, session: str, key: str) -> int:
+    mem = session_memory(services)
+    _known(mem, session)
+    key = key if key.startswith("note:") else normalise_key(key)
+    removed = mem.remove_fact(session, key)
+    if not removed:
+        raise SessionNotFound(f"session {session!r} has no fact {key!r}")
+    return removed
+
+
+# --- taught facts --------------------------------------------------------------------
+
+
+def teach_fact(
+    services: Services, subject: str, relation: str, obj: str, weight: float | None = None
+) -> TaughtFact:
+    """Store (subject, relation) → object in the weight table; a new object goes on top."""
+    return taught_facts(services).add(subject, relation, obj, weight)
+
+
+def get_taught_facts(
+    services: Services, subject: str | None = None, relation: str | None = None
+) -> list[TaughtFact]:
+    """Taught facts: all objects of (subject, relation), or the best of each pair."""
+    tf = taught_facts(services)
+    if subject and relation:
+        return tf.get(subject, relation)
+    return tf.list_facts(subject)
+
+
+def remove_taught_fact(
+    services: Services, subject: str, relation: str, obj: str | None = None
+) -> None:
+    taught_facts(services).remove(subject, relation, obj)
+
+
+# --- for the chat turn -------------------------------------------------------------------
+
+
+def memory_candidates(
+    services: Services,
+    question: str,
+    session: str | None = None,
+    k: int | None = None,
+    exclude: Sequence[int] = (),
+) -> list[Hit]:
+    """Memories and taught facts worth offering the chooser for ``question``, best first."""
+    s = services.settings
+    k = s.memory_k if k is None else k
+    if k <= 0:
+        return []
+    hits: list[Hit] = []
+    if session:
+        mem = session_memory(services)
+        hits += mem.search(session, question, k, exclude=exclude)
+    hits += taught_facts(services).search(question, k)
+    hits = [h for h in hits if h.score >= s.memory_min_score]
+    hits.sort(key=lambda h: h.score, reverse=True)
+    return hits[:k]
