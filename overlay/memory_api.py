@@ -24,18 +24,19 @@ from overlay.services import Services
 def session_memory(services: Services) -> SessionMemory:
     """The tenant's session memory (one per process and tenant; caches are shared)."""
 
+    s = services.settings
+    # resolve the stores first: ``shared`` holds the lock they are created under
+    client, chroma, embedder = services.redis.client, services.chroma, services.embedder
+    cfg = MemoryConfig(
+        embed_assistant=s.memory_embed_assistant,
+        fact_bonus=s.memory_fact_bonus,
+        recency_weight=s.memory_recency_weight,
+        recency_halflife=s.memory_recency_halflife,
+        ef_search=s.hnsw_ef_search,
+    )
+
     def build() -> SessionMemory:
-        s = services.settings
-        cfg = MemoryConfig(
-            embed_assistant=s.memory_embed_assistant,
-            fact_bonus=s.memory_fact_bonus,
-            recency_weight=s.memory_recency_weight,
-            recency_halflife=s.memory_recency_halflife,
-            ef_search=s.hnsw_ef_search,
-        )
-        return SessionMemory(
-            services.redis.client, services.chroma, services.embedder, services.namespace, cfg
-        )
+        return SessionMemory(client, chroma, embedder, services.namespace, cfg)
 
     mem: SessionMemory = services.shared(f"session_memory:{services.tenant}", build)
     return mem
