@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from overlay.text import best_sentence, terms
+from overlay.text import answer_sentence, terms
 
 ABSTAIN_TEXT = "I don't know: the documents I have do not contain the answer to that."
 SYSTEM = (
@@ -58,8 +58,8 @@ def clean_citations(text: str, given: int) -> tuple[str, list[int]]:
 
 
 def extractive(query: str, passages: Sequence[str]) -> Draft:
-    """The best-covering sentence of the top passage, cited; nothing generated."""
-    return Draft(f"{best_sentence(query, passages[0])} [1]", [1], len(passages))
+    """The sentence of the top passage that best answers the query, cited; nothing generated."""
+    return Draft(f"{answer_sentence(query, passages[0])} [1]", [1], len(passages))
 
 
 def _count(tokenizer: Any, text: str) -> int:

@@ -38,6 +38,38 @@ def best_sentence(query: str, text: str) -> str:
     return sentences[max(range(len(sentences)), key=lambda i: (scores[i], -i))]
 
 
+_MONTH = "January|February|March|April|May|June|July|August|September|October|November|December"
+_ANSWER_TYPES = [  # question opening → what an answer sentence should contain
+    (re.compile(r"^\s*when\b", re.I), re.compile(rf"\b(1[5-9]\d\d|20\d\d|{_MONTH})\b|\d:\d\d")),
+    (
+        re.compile(r"^\s*how (many|much|long|old|far|fast|often|big|heavy)\b", re.I),
+        re.compile(r"\d"),
+    ),
+    (re.compile(r"^\s*(who|whom|whose)\b", re.I), re.compile(r"\b[A-Z][a-z]+ [A-Z][a-z]+")),
+    (re.compile(r"^\s*where\b", re.I), re.compile(r"\b(in|at|to|from|room) [A-Z0-9]")),
+]
+
+
+def answer_sentence(query: str, text: str) -> str:
+    """The sentence of ``text`` most likely to answer ``query``: it covers the query's
+    terms, adds something the query does not already say (a heading that merely
+    repeats the question is no answer), and holds the kind of thing asked for
+    (a date for *when*, a number for *how many*, a name for *who*)."""
+    sentences = split_sentences(text) or [text.strip()]
+    q = set(terms(query))
+    want = next((ans for ask, ans in _ANSWER_TYPES if ask.search(query)), None)
+
+    def score(i: int) -> float:
+        st = set(terms(sentences[i]))
+        value = len(q & st) / len(q) if q else 0.0
+        value += 0.25 if st - q else -0.5
+        if want is not None and want.search(sentences[i]):
+            value += 0.5
+        return value
+
+    return sentences[max(range(len(sentences)), key=lambda i: (score(i), -i))]
+
+
 def query_view(query: str, text: str, max_tokens: int, count: Callable[[str], int]) -> str:
     """A short view of ``text`` for the model: its most query-relevant sentences.
 

@@ -14,7 +14,7 @@ from overlay.answer import (
     grounded,
     supported,
 )
-from overlay.text import query_view, split_sentences
+from overlay.text import answer_sentence, query_view, split_sentences
 
 PASSAGES = [
     "# Leave\n\nEvery employee receives 27 days of paid annual leave. Unused days expire in March.",
@@ -80,3 +80,12 @@ def test_grounded_with_a_babbling_model_falls_back_to_extractive(tiny_model: Any
         )  # fmt: skip
     assert draft.text == "Every employee receives 27 days of paid annual leave. [1]"
     assert draft.cited == [1]
+
+
+def test_answer_sentence_prefers_new_information_of_the_asked_kind() -> None:
+    text = "## Lumen L-2 data logger\n\nThe Lumen L-2 stores readings. It was first released in March 2019."
+    assert answer_sentence("When was the Lumen L-2 data logger released?", text) == (
+        "It was first released in March 2019."
+    )
+    bio = "Halvorsen Instruments makes gauges. It was founded by Ingrid Halvorsen."
+    assert answer_sentence("Who founded Halvorsen Instruments?", bio).endswith("Ingrid Halvorsen.")

@@ -1,0 +1,70 @@
+"""Feedback on real Redis: ask turns are logged with a TTL; votes move bounded, decaying weights."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from memory.errors import InvalidInput, NotFound
+from overlay.feedback import learned_boosts, record_feedback, record_turn, turn_log
+from overlay.services import Services
+
+Q = "How many days of paid annual leave do employees get?"
+
+
+def _turn(services: Services) -> str:
+    rec = record_turn(services, Q, ["c1", "c2", "c3"], ["c2"], "docs")
+    return rec.turn_id
+
+
+def test_turn_is_logged_with_a_ttl(services: Services) -> None:
+    tid = _turn(services)
+    rec = turn_log(services).get(tid)
+    assert rec is not None and rec.query == Q and rec.candidates == ["c1", "c2", "c3"]
+    assert rec.cited == ["c2"] and rec.collection == "docs"
+    ttl = services.redis.client.ttl(turn_log(services).key(tid))
+    assert 0 < ttl <= services.settings.turn_ttl_seconds
+    assert turn_log(services).get("turn_missing") is None
+
+
+def test_helpful_vote_boosts_the_cited_candidate_for_the_query_terms(services: Services) -> None:
+    tid = _turn(services)
+    result = record_feedback(services, tid, helpful=True)
+    assert result.candidates == ["c2"] and "leav" in result.terms
+    step = services.settings.feedback_step
+    assert result.boosts["c2"] == pytest.approx(step, rel=1e-3)
+    similar = learned_boosts(services, "paid leave days", ["c1", "c2"])
+    assert set(similar) == {"c2"} and 0 < similar["c2"] <= step
+    assert learned_boosts(services, "founder of the company", ["c2"]) == {}
+    other_tenant = services.for_tenant(services.tenant + "x")
+    assert learned_boosts(other_tenant, Q, ["c2"]) == {}
+
+
+def test_votes_are_bounded_and_can_target_one_candidate(services: Services) -> None:
+    tid = _turn(services)
+    for _ in range(8):
+        result = record_feedback(services, tid, helpful=False, candidate_id="c3")
+    assert result.candidates == ["c3"]
+    assert result.boosts["c3"] == pytest.approx(-1.0)
+    assert learned_boosts(services, Q, ["c3"])["c3"] == pytest.approx(-1.0)
+
+
+def test_unknown_turn_and_foreign_candidate_are_refused(services: Services) -> None:
+    with pytest.raises(NotFound):
+        record_feedback(services, "turn_nope", helpful=True)
+    tid = _turn(services)
+    with pytest.raises(InvalidInput):
+        record_feedback(services, tid, helpful=True, candidate_id="not-in-turn")
+
+
+def test_feedback_decays_with_its_half_life(services: Services) -> None:
+    fast = services.settings.model_copy(update={"feedback_half_life_days": 0.3 / 86400})
+    svc = Services(fast, services.redis, services.chroma, tenant=services.tenant)
+    tid = _turn(svc)
+    first = record_feedback(svc, tid, helpful=True).boosts["c2"]
+    time.sleep(0.6)
+    later = learned_boosts(svc, Q, ["c2"])["c2"]
+    assert later < first / 3  # two half-lives: about a quarter is left
+    again = record_feedback(svc, tid, helpful=True).boosts["c2"]
+    assert again == pytest.approx(later + svc.settings.feedback_step, abs=0.05)
