@@ -63,8 +63,10 @@ def answer_sentence(query: str, text: str) -> str:
         st = set(terms(sentences[i]))
         value = len(q & st) / len(q) if q else 0.0
         value += 0.25 if st - q else -0.5
-        if want is not None and want.search(sentences[i]):
-            value += 0.5
+        if want is not None and any(
+            m.group(0).lower() not in query.lower() for m in want.finditer(sentences[i])
+        ):
+            value += 0.5  # holds the asked-for kind of thing, and not just the query's own
         return value
 
     return sentences[max(range(len(sentences)), key=lambda i: (score(i), -i))]

@@ -83,9 +83,9 @@ def test_grounded_with_a_babbling_model_falls_back_to_extractive(tiny_model: Any
 
 
 def test_answer_sentence_prefers_new_information_of_the_asked_kind() -> None:
-    text = "## Lumen L-2 data logger\n\nThe Lumen L-2 stores readings. It was first released in March 2019."
+    text = "## Lumen L-2 data logger\n\nThe L-2 stores readings. It was released in March 2019."
     assert answer_sentence("When was the Lumen L-2 data logger released?", text) == (
-        "It was first released in March 2019."
+        "It was released in March 2019."
     )
     bio = "Halvorsen Instruments makes gauges. It was founded by Ingrid Halvorsen."
     assert answer_sentence("Who founded Halvorsen Instruments?", bio).endswith("Ingrid Halvorsen.")

@@ -97,7 +97,7 @@ def test_ask_cli_json(
     _register()
     env = {
         "OVERLAY_DATA_DIR": str(data_dir),
-        "OVERLAY_MODELS_DIR": str(real_model_dir(base_services)),
+        "OVERLAY_MODELS_DIR": str(models_dir(base_services)),
     }
     args = [
         "ask",
@@ -115,5 +115,5 @@ def test_ask_cli_json(
     assert "Tomas Eriksen" in out["answer"] and _source(out["citations"][0]) == "history.txt"
 
 
-def real_model_dir(base: Services) -> Path:
+def models_dir(base: Services) -> Path:
     return base.settings.models_path
