@@ -9,18 +9,16 @@ request then sees the stores through that tenant's namespace.
 from __future__ import annotations
 
 import hmac
-import re
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
 from api.limits import ModelQueue
 from api.metrics import Metrics
-from memory.errors import InvalidInput, StoreUnavailable, Unauthorized
+from memory.errors import StoreUnavailable, Unauthorized
+from memory.sessions import validate_session
 from overlay.services import Services
 from overlay.settings import Settings
-
-_SESSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 
 
 def app_settings(request: Request) -> Settings:
@@ -69,14 +67,10 @@ def get_metrics(request: Request) -> Metrics:
 
 
 def valid_session(session: str | None) -> str | None:
-    """A session id is 1–128 characters of letters, digits and ``._:@-``."""
+    """``None`` for no session; else the id, checked by session memory's own rule."""
     if session is None or session == "":
         return None
-    if not _SESSION.match(session):
-        raise InvalidInput(
-            "invalid session id: use 1-128 letters, digits or '._:@-', starting alphanumeric"
-        )
-    return session
+    return validate_session(session)
 
 
 def header_session(x_session_id: Annotated[str | None, Header()] = None) -> str | None:

@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Method = Literal["dense", "sparse", "hybrid", "chosen"]
 COLLECTION = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$"
-SESSION = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 
 
 class Strict(BaseModel):
@@ -51,7 +50,7 @@ class ChatCompletionRequest(BaseModel):
 # --- native chat ----------------------------------------------------------------
 class ChatRequest(Strict):
     message: str = Field(min_length=1, examples=["How many days of paid leave do I get?"])
-    session_id: str | None = Field(default=None, pattern=SESSION)
+    session_id: str | None = Field(default=None, max_length=128)
     collection: str | None = Field(default=None, pattern=COLLECTION)
     adapter: str | None = Field(default=None, max_length=128)
     mode: Literal["generate", "choose"] | None = None
@@ -110,7 +109,8 @@ class MemoryResponse(BaseModel):
 
 
 class SessionFactRequest(Strict):
-    text: str = Field(min_length=1, max_length=4000, examples=["My name is Ada"])
+    key: str = Field(min_length=1, max_length=200, examples=["name"])
+    value: str = Field(min_length=1, max_length=4000, examples=["Ada"])
 
 
 # --- documents --------------------------------------------------------------------

@@ -17,11 +17,20 @@ from memory.localserver import free_port
 from overlay.services import Services
 
 
-def make_app(services: Services, **overrides: Any) -> FastAPI:
-    """The app on ``services`` (a test tenant), with settings ``overrides``."""
+def make_app(services: Services, model: Any = None, **overrides: Any) -> FastAPI:
+    """The app on ``services``' stores and tenant, with settings ``overrides``.
+
+    The app gets its own ``Services`` (own process-wide cache), so ``model`` — a
+    ``BaseModel`` such as the session's real SmolLM2 — is this app's model only.
+    """
     overrides.setdefault("preload_model", False)
     settings = services.settings.model_copy(update=overrides)
-    return create_app(settings, services=services)
+    svc = Services(
+        settings, services.redis, services.chroma, services.embedder, tenant=services.tenant
+    )
+    if model is not None:
+        svc.shared("model", lambda: model)
+    return create_app(settings, services=svc)
 
 
 @contextmanager

@@ -22,6 +22,8 @@ from api.routes.adapters import adapter_infos
 from api.schemas import ERRORS, ChatCompletionRequest, ChatRequest
 from memory.errors import InvalidInput
 from overlay.adapter_files import validate_name
+from overlay.model import get_model
+from overlay.pipeline import ask
 from overlay.services import Services
 
 router = APIRouter(tags=["chat"], responses=ERRORS)
@@ -40,11 +42,16 @@ def parse_model(model: str) -> str | None:
 
 
 def run_turn(services: Services, question: str, **kw: Any) -> dict[str, Any]:
-    """One chat turn through the library's pipeline, as a plain dict."""
-    from overlay.pipeline import ask
+    """One chat turn through the library's pipeline, as a plain dict with token usage.
 
-    answer = ask(services, question, **kw)
-    result: dict[str, Any] = answer.to_dict()
+    ``usage`` counts the model's tokens of the user's message and of the answer.
+    """
+    result: dict[str, Any] = ask(services, question, **kw).to_dict()
+    tok = get_model(services).tokenizer
+    prompt, completion = (
+        len(tok(t, add_special_tokens=False)["input_ids"]) for t in (question, result["answer"])
+    )
+    result["usage"] = {"prompt_tokens": prompt, "completion_tokens": completion}
     return result
 
 

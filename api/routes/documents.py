@@ -1,7 +1,103 @@
-"""Routes of the documents area (being wired to the library as it lands)."""
+"""Documents: ``POST /v1/documents`` (multipart upload or JSON text), ``GET``, ``DELETE``."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from api.deps import ServicesDep
+from api.schemas import COLLECTION, ERRORS, DocumentRequest
+from ingest.pipeline import ingest_text, list_sources, remove_source
+from memory.errors import InvalidInput, TooLarge
+from overlay.services import validate_collection
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"], responses=ERRORS)
+
+_UPLOAD_SCHEMA = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "source": {"type": "string", "maxLength": 512},
+        "collection": {"type": "string", "pattern": COLLECTION},
+    },
+}
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": DocumentRequest.model_json_schema()},
+            "multipart/form-data": {"schema": _UPLOAD_SCHEMA},
+        },
+    }
+}
+
+
+async def _from_form(request: Request, limit: int) -> tuple[str, bytes, str | None, str | None]:
+    form = await request.form(max_files=1, max_fields=8, max_part_size=1_048_576)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidInput("multipart upload needs a 'file' part")
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"upload is over the {limit / 2**20:.0f} MB limit")
+    source = form.get("source") or upload.filename
+    collection = form.get("collection")
+    if not isinstance(source, str) or not source.strip():
+        raise InvalidInput("the upload needs a 'source' field or a file name")
+    return source, data, upload.filename, collection if isinstance(collection, str) else None
+
+
+async def _from_json(request: Request) -> tuple[str, bytes | str, None, str | None]:
+    try:
+        body = DocumentRequest.model_validate_json(await request.body())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        raise InvalidInput(f"{where}: {first.get('msg', 'invalid')}") from None
+    return body.source, body.text, None, body.collection
+
+
+@router.post("", openapi_extra=_BODY)
+async def post_document(request: Request, services: ServicesDep) -> dict[str, Any]:
+    """Ingest one document: an uploaded file (txt, md, html, pdf, …) or JSON ``{source, text}``.
+
+    Idempotent per source: unchanged content is skipped, changed content replaces the old.
+    """
+    limit = int(services.settings.max_file_mb * 2**20)
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("multipart/form-data"):
+        source, data, filename, collection = await _from_form(request, limit)
+    elif ctype.startswith("application/json"):
+        source, data, filename, collection = await _from_json(request)
+    else:
+        raise InvalidInput("send multipart/form-data with a 'file', or JSON {source, text}")
+    collection = validate_collection(collection or services.settings.collection)
+    result = await run_in_threadpool(
+        lambda: ingest_text(services, source, data, filename=filename, collection=collection)
+    )
+    return {"collection": collection, "document": result.to_dict()}
+
+
+@router.get("")
+def get_documents(
+    services: ServicesDep, collection: str | None = Query(None, pattern=COLLECTION)
+) -> dict[str, Any]:
+    """The collection's sources with chunk counts and content hashes."""
+    name = collection or services.settings.collection
+    return {"collection": name, "documents": [s.to_dict() for s in list_sources(services, name)]}
+
+
+@router.delete("")
+def delete_document(
+    services: ServicesDep,
+    source: str = Query(..., min_length=1, max_length=1024),
+    collection: str | None = Query(None, pattern=COLLECTION),
+) -> dict[str, Any]:
+    """Remove a source: its chunks, sparse postings and manifest entry."""
+    name = collection or services.settings.collection
+    return {"collection": name, "removed": remove_source(services, source, name).to_dict()}

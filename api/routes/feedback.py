@@ -1,7 +1,23 @@
-"""Routes of the feedback area (being wired to the library as it lands)."""
+"""``POST /v1/feedback``: a vote on a turn adjusts the semantic weight table (not the model)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
-router = APIRouter()
+from api.deps import ServicesDep
+from api.schemas import ERRORS, FeedbackRequest
+from overlay.feedback import record_feedback
+
+router = APIRouter(prefix="/v1/feedback", tags=["feedback"], responses=ERRORS)
+
+
+@router.post("")
+def post_feedback(body: FeedbackRequest, services: ServicesDep) -> dict[str, Any]:
+    """``helpful`` raises (or lowers) the cited candidate for the turn's query terms.
+
+    ``candidate_id`` picks one citation; without it every citation of the turn moves.
+    """
+    result = record_feedback(services, body.turn_id, body.helpful, candidate_id=body.candidate_id)
+    return result.to_dict()

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.deps import QueueDep, ServicesDep
 from api.limits import check_length
 from api.schemas import ERRORS, RetrieveRequest, RetrieveResponse
+from overlay.candidates import retrieve
 from overlay.services import Services
 
 router = APIRouter(tags=["retrieval"], responses=ERRORS)
@@ -24,14 +25,7 @@ def result_dict(hit: Any) -> dict[str, Any]:
 def _retrieve(services: Services, body: RetrieveRequest) -> list[dict[str, Any]]:
     collection = body.collection or services.settings.collection
     k = body.k or services.settings.top_k
-    if body.method == "chosen":
-        from overlay.pipeline import choose_candidates
-
-        hits = choose_candidates(services, body.query, collection=collection, k=k)
-    else:
-        from overlay.candidates import retrieve
-
-        hits = retrieve(services, body.query, collection=collection, k=k, method=body.method)
+    hits = retrieve(services, body.query, collection=collection, k=k, method=body.method)
     return [result_dict(h) for h in hits]
 
 

@@ -1,0 +1,137 @@
+"""Chat over HTTP with the official ``openai`` client against a live uvicorn server.
+
+A tiny random Llama stands in for the model here (the mechanics, not the answers);
+``test_api_real_model.py`` checks real answers with SmolLM2.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from apiserver import live_server, make_app
+
+from overlay.services import Services
+
+DOCS = {
+    "leave.txt": "Employees get 27 days of paid annual leave. Leave is booked in the HR portal.",
+    "founder.txt": "Halvorsen Instruments was founded in 1962 by Ingrid Halvorsen in Bergen.",
+    "support.txt": "Support answers the phone on weekdays between 8 and 16, Oslo time.",
+}
+
+
+@pytest.fixture
+def server(services: Services, tiny_model: Any) -> Iterator[str]:
+    app = make_app(services, model=tiny_model, max_new_tokens=8)
+    with live_server(app) as url:
+        for source, text in DOCS.items():
+            r = httpx.post(f"{url}/v1/documents", json={"source": source, "text": text})
+            assert r.status_code == 200, r.text
+        yield url
+
+
+def _client(url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=60)
+
+
+def test_openai_client_non_streaming(server: str) -> None:
+    client = _client(server)
+    resp = client.chat.completions.create(
+        model="overlay",
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "How many days of paid annual leave do employees get?"},
+        ],
+        user="sess-openai-1",
+    )
+    assert resp.object == "chat.completion" and resp.model == "overlay"
+    choice = resp.choices[0]
+    assert choice.message.role == "assistant" and isinstance(choice.message.content, str)
+    assert choice.finish_reason == "stop"
+    extra = resp.model_extra["overlay"]
+    assert extra["session_id"] == "sess-openai-1"
+    assert set(extra) >= {"citations", "abstained", "timings_ms", "turn_id"}
+    assert extra["turn_id"] and resp.id == f"chatcmpl-{extra['turn_id']}"
+    assert resp.usage is not None and resp.usage.prompt_tokens > 0
+    models = [m.id for m in client.models.list()]
+    assert models[0] == "overlay"
+
+
+def test_openai_client_streaming(server: str) -> None:
+    client = _client(server)
+    stream = client.chat.completions.create(
+        model="overlay",
+        messages=[{"role": "user", "content": "Who founded Halvorsen Instruments?"}],
+        stream=True,
+        extra_headers={"X-Session-Id": "sess-stream"},
+    )
+    chunks = list(stream)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert all(c.object == "chat.completion.chunk" for c in chunks)
+    assert chunks[-1].model_extra["overlay"]["session_id"] == "sess-stream"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    native = httpx.post(
+        f"{server}/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "Who founded it?"}], "stream": True},
+    )
+    assert native.headers["content-type"].startswith("text/event-stream")
+    assert native.text.rstrip().endswith("data: [DONE]")
+    assert isinstance(text, str)
+
+
+def test_chat_errors_are_openai_shaped_4xx(server: str) -> None:
+    client = _client(server)
+    with pytest.raises(openai.NotFoundError) as nf:
+        client.chat.completions.create(
+            model="overlay:no-such-adapter", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert nf.value.body["type"] == "adapter_not_found"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(
+            model="overlay:../../etc", messages=[{"role": "user", "content": "hi"}]
+        )
+    with pytest.raises(openai.BadRequestError):  # no user message
+        client.chat.completions.create(
+            model="overlay", messages=[{"role": "system", "content": "x"}]
+        )
+    too_long = {"messages": [{"role": "user", "content": "x" * 40_000}]}
+    r = httpx.post(f"{server}/v1/chat/completions", json=too_long)
+    assert r.status_code == 413 and r.json()["error"]["type"] == "too_large"
+
+
+def test_native_chat_and_feedback_move_the_ranking(server: str) -> None:
+    question = "How many days of paid annual leave do employees get?"
+    body = {"message": question, "mode": "choose", "session_id": "s-" + uuid.uuid4().hex[:6]}
+    turn = httpx.post(f"{server}/v1/chat", json=body, timeout=60).json()
+    assert {"answer", "abstained", "citations", "timings_ms", "turn_id", "session_id"} <= set(turn)
+
+    def chosen() -> list[dict[str, Any]]:
+        body = {"query": question, "method": "chosen", "k": 3}
+        r = httpx.post(f"{server}/v1/retrieve", json=body, timeout=60)
+        assert r.status_code == 200, r.text
+        return list(r.json()["results"])
+
+    before = chosen()
+    target = before[-1]["id"]  # votes push the last candidate up
+    boosts = []
+    for _ in range(12):
+        vote = {"turn_id": turn["turn_id"], "helpful": True, "candidate_id": target}
+        r = httpx.post(f"{server}/v1/feedback", json=vote)
+        assert r.status_code == 200, r.text
+        boosts.append(r.json()["boosts"][target])
+    assert boosts[0] > 0 and boosts[-1] >= boosts[0] and max(boosts) <= 1.0  # bounded
+    after = chosen()
+    rank = [h["id"] for h in after].index(target)
+    score = {h["id"]: h["score"] for h in after}[target]
+    assert rank < len(before) - 1 and score > before[-1]["score"]
+    down = httpx.post(f"{server}/v1/feedback", json={**vote, "helpful": False}).json()
+    assert down["boosts"][target] < boosts[-1]
+    missing = httpx.post(f"{server}/v1/feedback", json={"turn_id": "nope", "helpful": True})
+    assert missing.status_code == 404
