@@ -6,11 +6,13 @@ pointing at the transformers model everyone calls: PEFT injects its LoRA layers
 into that model in place, and the registry decides which adapter those layers use.
 
 Switching cost. PEFT's ``set_adapter`` walks every module and toggles
-``requires_grad`` (15-24 ms on SmolLM2). The registry instead keeps a precomputed
-list of the LoRA layers and sets only their active-adapter name — a few
-microseconds per layer. ``activate`` holds ``BaseModel.lock`` for the whole
-request and restores the previous state on exit, so a request never sees another
-request's adapter and code that runs the model without the registry runs the base.
+``requires_grad`` (15-24 ms on SmolLM2). Here every LoRA layer reads its active
+adapter from one shared list, so a switch is a single list assignment (see
+``overlay.adapter_layers``), and adapters after the first are added straight into
+the existing LoRA layers instead of through PEFT's module walk. ``activate`` holds
+``BaseModel.lock`` for the whole request and restores the previous state on exit,
+so a request never sees another request's adapter, and code that runs the model
+without the registry runs the base.
 
 Usage::
 
@@ -43,6 +45,14 @@ from overlay.adapter_files import (
     read_spec,
     validate_name,
 )
+from overlay.adapter_layers import (
+    add_to_layers,
+    can_add,
+    delete_from_layers,
+    group_weights,
+    link,
+    lora_layers,
+)
 from overlay.model import BaseModel
 
 BASE = "__base__"  # PEFT's name for "no adapter" in mixed-adapter batches
@@ -59,9 +69,9 @@ class AdapterRegistry:
         self.max_loaded = max_loaded
         self.peft: Any = None  # the PeftModel wrapping base.model, made on first load
         self._loaded: OrderedDict[str, AdapterSpec] = OrderedDict()
-        self._layers: list[Any] = []  # every LoRA layer: what a switch touches
+        self._layers: dict[str, Any] = {}  # path → LoRA layer
+        self._names: builtins.list[str] = []  # the active adapter list every layer shares
         self._active: str | None = None
-        self._mixed = False
         self._shapes: dict[str, tuple[int, int]] | None = None
         self._meta = threading.Lock()
         self.load_ms: dict[str, float] = {}
@@ -113,10 +123,25 @@ class AdapterRegistry:
             return spec
 
     def _inject(self, spec: AdapterSpec, weights: dict[str, Any]) -> None:
+        dtype = next(self.base.model.parameters()).dtype
+        groups = group_weights({k: v.to(dtype) for k, v in weights.items()})
+        if self.peft is not None and can_add(self._layers, groups):
+            try:  # fast path: the layers are already wrapped
+                add_to_layers(self._layers, spec, groups)
+            except Exception:
+                delete_from_layers(self._layers, spec.name)
+                raise
+            self.peft.peft_config[spec.name] = spec.lora_config()
+            return
+        try:
+            self._inject_with_peft(spec, {k: v.to(dtype) for k, v in weights.items()})
+        finally:
+            self._refresh_layers()
+
+    def _inject_with_peft(self, spec: AdapterSpec, weights: dict[str, Any]) -> None:
+        """PEFT's own path, for the first adapter or one targeting layers not yet wrapped."""
         from peft import get_peft_model, set_peft_model_state_dict
 
-        dtype = next(self.base.model.parameters()).dtype
-        weights = {k: v.to(dtype) for k, v in weights.items()}
         config = spec.lora_config()
         if self.peft is None:
             with quiet_peft():
@@ -134,24 +159,19 @@ class AdapterRegistry:
                 raise InvalidInput(f"adapter {spec.name!r}: missing weights, e.g. {missing[0]}")
         except Exception:
             self.peft.delete_adapter(spec.name)
-            self._refresh_layers()
             raise
         self.peft.eval()
-        self._refresh_layers()
 
     def _refresh_layers(self) -> None:
-        from peft.tuners.lora import LoraLayer
-
-        self._layers = [m for m in self.base.model.modules() if isinstance(m, LoraLayer)]
-        for layer in self._layers:
-            for param in layer.parameters():
-                param.requires_grad_(False)
-        self._active, self._mixed = "\0", False  # unknown: force the next switch
-        self._switch(None)
+        """Re-list the LoRA layers and link them to the shared active-adapter list."""
+        self._layers = lora_layers(self.base.model)
+        link(self._layers, self._names)
+        if self.peft is not None:
+            self.peft.base_model.active_adapter = self._names
 
     def _evict(self, keep: int) -> None:
         while len(self._loaded) > keep:
-            victim = next(iter(self._loaded))
+            victim = next(n for n in self._loaded if n != self._active)
             self.unload(victim)
 
     def unload(self, name: str) -> bool:
@@ -161,10 +181,10 @@ class AdapterRegistry:
                 return False
             if name == self._active:
                 raise InvalidInput(f"adapter {name!r} is in use")
-            self.peft.delete_adapter(name)
+            delete_from_layers(self._layers, name)
+            del self.peft.peft_config[name]
             with self._meta:
                 del self._loaded[name]
-            self._refresh_layers()
             return True
 
     delete_adapter = unload  # PEFT's vocabulary
@@ -178,22 +198,25 @@ class AdapterRegistry:
             self.unload(name)
             shutil.rmtree(path)
 
+    def close(self) -> None:
+        """Unload every adapter and give the base model back its plain linear layers."""
+        with self.base.lock:
+            if self.peft is not None:
+                self.peft.unload()
+                self.base.model.__dict__.pop("peft_config", None)
+            with self._meta:
+                self._loaded.clear()
+            self.peft, self._layers, self._active = None, {}, None
+            self._names.clear()
+
     # --- switching --------------------------------------------------------------
     def _switch(self, name: str | None) -> None:
-        """Point every LoRA layer at ``name`` (None: adapters off). Caller holds the lock."""
-        if name == self._active and not self._mixed:
-            return
-        if name is None:
-            for layer in self._layers:
-                layer._disable_adapters = True
-        else:
-            names = [name]
-            for layer in self._layers:
-                layer._active_adapter = names
-                layer._disable_adapters = False
-        if self.peft is not None:
-            self.peft.base_model.active_adapter = name if name is not None else []
-        self._active, self._mixed = name, False
+        """Make ``name`` the active adapter of every LoRA layer (None: the base). O(1).
+
+        All layers share ``self._names`` (see ``adapter_layers.link``). Caller holds the lock.
+        """
+        self._names[:] = () if name is None else (name,)
+        self._active = name
 
     @contextmanager
     def activate(self, name: str | None) -> Iterator[Any]:
@@ -204,42 +227,30 @@ class AdapterRegistry:
         with self.base.lock:
             if name is not None:
                 self.load(name)
-            before, was_mixed = self._active, self._mixed
+            before = self._active
             self._switch(name)
             try:
                 yield self.base.model
             finally:
-                if was_mixed:
-                    self._enable_all()
-                else:
-                    self._switch(before)
-
-    def _enable_all(self) -> None:
-        for layer in self._layers:
-            layer._disable_adapters = False
-        self._mixed = True
+                self._switch(before)
 
     @contextmanager
-    def activate_mixed(self, names: Sequence[str | None]) -> Iterator[tuple[Any, list[str]]]:
+    def activate_mixed(
+        self, names: Sequence[str | None]
+    ) -> Iterator[tuple[Any, builtins.list[str]]]:
         """Mixed-adapter batch: yield ``(peft_model, adapter_names)`` for ``adapter_names=``.
 
         ``names`` has one entry per batch row (None = base). Call the yielded PEFT model
         with ``adapter_names=`` so each row wears its own adapter in one forward pass.
         """
         with self.base.lock:
-            for name in dict.fromkeys(n for n in names if n is not None):
+            unique = list(dict.fromkeys(n for n in names if n is not None))
+            if len(unique) > self.max_loaded:
+                raise InvalidInput(f"a batch may use at most {self.max_loaded} adapters")
+            for name in unique:
                 self.load(name)
             rows = [BASE if n is None else n for n in names]
-            if self.peft is None:  # nothing loaded: every row is the base
-                yield self.base.model, rows
-                return
-            before = self._active
-            self._enable_all()
-            try:
-                yield self.peft, rows
-            finally:
-                self._active = "\0"
-                self._switch(before)
+            yield (self.peft if self.peft is not None else self.base.model), rows
 
 
 def get_registry(services: Any) -> AdapterRegistry:

@@ -187,3 +187,22 @@ def test_mixed_batch_matches_single(setup: tuple[AdapterRegistry, Path]) -> None
     for i, name in enumerate(names):
         torch.testing.assert_close(mixed[i], logits(registry, name), atol=1e-5, rtol=1e-5)
     assert registry.active is None
+
+
+def test_different_target_sets_and_close(tmp_path: Path) -> None:
+    base = tiny_base()
+    write_adapter(tmp_path, "q_only", base.model, seed=7, targets=["q_proj"])
+    write_adapter(tmp_path, "full", base.model, seed=8)
+    registry = AdapterRegistry(base, tmp_path)
+    plain = logits(registry, None)
+    # q_only first (PEFT wraps q_proj), then full needs more layers (PEFT path again),
+    # then q_only again after unloading (fast path into existing layers)
+    q_only, full = logits(registry, "q_only"), logits(registry, "full")
+    torch.testing.assert_close(q_only, reference(registry, "q_only"))
+    torch.testing.assert_close(full, reference(registry, "full"))
+    registry.unload("q_only")
+    torch.testing.assert_close(logits(registry, "q_only"), q_only)
+    torch.testing.assert_close(logits(registry, None), plain)
+    registry.close()
+    assert registry.loaded == [] and not any("lora" in n for n, _ in base.model.named_modules())
+    torch.testing.assert_close(logits(registry, "full"), full)  # usable again after close
