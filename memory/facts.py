@@ -242,6 +242,35 @@ def extract_facts(text: str) -> list[Fact]:
     return list(found.values())
 
 
+# Words in a question that point at a keyed fact ("where do I live?" → city).
+CUES: dict[str, re.Pattern[str]] = {
+    k: re.compile(p, re.IGNORECASE)
+    for k, p in {
+        "name": r"\b(?:name|called|call me|who am i)\b|\bnom\b|\bnombre\b|heiße|heisse",
+        "city": r"\b(?:live|living|city|town|based|reside|where do i|where am i)\b|wohne|habite",
+        "from": r"\b(?:from|home ?town|grow up|grew up|born)\b",
+        "preference": r"\b(?:prefer|preference|rather|like best|favou?rite)\b",
+        "employer": r"\b(?:work|employer|company|job)\b",
+        "job": r"\b(?:work|job|profession|occupation|do for a living)\b",
+        "age": r"\b(?:old|age)\b",
+        "allergy": r"\b(?:allerg\w*)\b",
+    }.items()
+}
+_STOP = {"my", "the", "a", "an", "of", "is", "are", "favorite", "favourite", "s"}
+
+
+def cue_matches(key: str, question: str) -> bool:
+    """Whether ``question`` asks about the fact ``key`` by its words, not only by meaning."""
+    if key.startswith("note:"):
+        return False
+    cue = CUES.get(key)
+    if cue is not None:
+        return bool(cue.search(question))
+    words = {w for w in re.findall(r"\w+", key.lower()) if w not in _STOP}
+    asked = set(re.findall(r"\w+", question.lower()))
+    return bool(words) and words <= asked
+
+
 def normalise_key(key: str) -> str:
     """Keys given by hand: lower-case, single spaces; refuse empty or huge keys."""
     k = re.sub(r"\s+", " ", (key or "").strip().lower())

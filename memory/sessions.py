@@ -35,7 +35,7 @@ import redis
 
 from memory.embeddings import Embedder
 from memory.errors import Conflict, InvalidInput, OverlayError
-from memory.facts import Fact, extract_facts, normalise_key
+from memory.facts import Fact, cue_matches, extract_facts, normalise_key
 from memory.redis import store_errors
 from memory.types import Hit
 from memory.vectors import ChromaStore, VectorStore
@@ -87,6 +87,7 @@ class MemoryConfig:
 
     embed_assistant: bool = False
     fact_bonus: float = 0.15  # facts outrank a turn of equal similarity
+    cue_bonus: float = 0.25  # a fact whose key the question names ("where do I live?")
     recency_weight: float = 0.05  # bonus of the newest turn, fading with age
     recency_halflife: float = 200.0  # turns
     ef_search: int = 200
@@ -278,7 +279,7 @@ class SessionMemory:
             pipe.get(self.key(session, "seq"))
             pipe.hget(self.key(session, "meta"), "embedded")
             last, embedded = pipe.execute()
-        hits = self._fact_hits(session, vec)
+        hits = self._fact_hits(session, vec, query)
         if int(embedded or 0) > 0:
             hits += self._turn_hits(session, vec, k, int(last or 0) - 1, set(exclude))
         hits.sort(key=lambda h: h.score, reverse=True)
@@ -317,30 +318,21 @@ class SessionMemory:
             )
         return out
 
-    def _fact_hits(self, session: str, vec: np.ndarray) -> list[Hit]:
+    def _fact_hits(self, session: str, vec: np.ndarray, query: str) -> list[Hit]:
         facts = self.facts(session)
         if not facts:
             return []
         sims = self._embed_cached([f.text for f in facts]) @ vec
-        return [
-            Hit(
-                id=f"fact:{session}:{f.key}",
-                text=f.text,
-                score=float(s) + self.cfg.fact_bonus,
-                source=f"session:{f.session}",
-                kind="fact",
-                metadata={
-                    "session": f.session,
-                    "key": f.key,
-                    "value": f.value,
-                    "ts": f.ts,
-                    "turn": f.turn,
-                    "history": f.history_line(),
-                    "similarity": float(s),
-                },
-            )
-            for f, s in zip(facts, sims, strict=True)
-        ]
+        out = []
+        for f, sim in zip(facts, sims, strict=True):
+            cue = cue_matches(f.key, query)
+            score = float(sim) + self.cfg.fact_bonus + (self.cfg.cue_bonus if cue else 0.0)
+            meta = {"session": f.session, "key": f.key, "value": f.value, "ts": f.ts,
+                    "turn": f.turn, "history": f.history_line(), "similarity": float(sim),
+                    "cue": cue}  # fmt: skip
+            out.append(Hit(id=f"fact:{session}:{f.key}", text=f.text, score=score,
+                           source=f"session:{f.session}", kind="fact", metadata=meta))  # fmt: skip
+        return out
 
     def _embed_cached(self, texts: list[str]) -> np.ndarray:
         with self._lock:

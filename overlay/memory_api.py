@@ -11,6 +11,7 @@ HTTP shapes built from these functions:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from memory.errors import InvalidInput, SessionNotFound
@@ -18,6 +19,7 @@ from memory.facts import Fact, TaughtFact, TaughtFacts, normalise_key
 from memory.sessions import MemoryConfig, SessionMemory, validate_session
 from memory.types import Hit
 from memory.vectors import VectorStore
+from overlay.context import Context, Count, build_context, memory_line
 from overlay.services import Services
 
 
@@ -184,6 +186,22 @@ def remove_taught_fact(
 
 # --- for the chat turn -------------------------------------------------------------------
 
+# A stored fact that matches a question well is evidence in itself: the small model's
+# query likelihood rates short passages like "my name is Bob" low, so memories carry
+# an evidence floor from their lookup score (linear between these two scores).
+EVIDENCE_FROM, EVIDENCE_FULL = 0.7, 0.9
+
+
+def memory_evidence(hit: Hit) -> float:
+    """Evidence in [0, 1] that a memory or fact hit answers the question it was found for."""
+    if hit.kind == "fact" and hit.metadata.get("scope") == "taught":
+        score = hit.score  # cosine similarity of the question to "subject relation"
+    elif hit.kind == "fact":
+        score = hit.score
+    else:
+        score = 0.8 * hit.score  # a turn is weaker evidence than a stated fact
+    return max(0.0, min(1.0, (score - EVIDENCE_FROM) / (EVIDENCE_FULL - EVIDENCE_FROM)))
+
 
 def memory_candidates(
     services: Services,
@@ -192,16 +210,68 @@ def memory_candidates(
     k: int | None = None,
     exclude: Sequence[int] = (),
 ) -> list[Hit]:
-    """Memories and taught facts worth offering the chooser for ``question``, best first."""
+    """Memories and taught facts worth offering the chooser for ``question``, best first.
+
+    Earlier questions are left out (they hold no answer); every hit carries
+    ``metadata["memory_evidence"]``, the floor the chooser may use for it.
+    """
     s = services.settings
     k = s.memory_k if k is None else k
     if k <= 0:
         return []
     hits: list[Hit] = []
     if session:
-        mem = session_memory(services)
-        hits += mem.search(session, question, k, exclude=exclude)
+        found = session_memory(services).search(session, question, 2 * k, exclude=exclude)
+        hits += [h for h in found if h.kind == "fact" or not h.text.rstrip().endswith("?")]
     hits += taught_facts(services).search(question, k)
     hits = [h for h in hits if h.score >= s.memory_min_score]
+    for h in hits:
+        h.metadata["memory_evidence"] = memory_evidence(h)
     hits.sort(key=lambda h: h.score, reverse=True)
     return hits[:k]
+
+
+@dataclass
+class SessionTurn:
+    """What session memory contributes to one chat turn."""
+
+    turn_id: int
+    candidates: list[Hit]  # memories and taught facts that compete with the documents
+    facts: list[str]  # for the prompt: facts, then relevant earlier turns
+    recent: list[tuple[str, str]]  # (role, content), oldest first
+    context: Context
+
+
+def session_turn(
+    services: Services, question: str, session: str, count: Count, system: str = ""
+) -> SessionTurn:
+    """Log the user's message (facts extracted, no model call), gather memories, and fit
+    the session's part of the prompt into half the context budget (the documents get
+    the rest) with the model's own token ``count``."""
+    s = services.settings
+    mem = session_memory(services)
+    n = s.memory_recent_turns
+    recent = [t.to_dict() for t in mem.turns(session, -n, -1)] if n else []
+    turn_id = log_turn(services, session, "user", question)
+    hits = memory_candidates(services, question, session, exclude=[turn_id])
+    facts = mem.facts(session)
+    hit_keys = [h.metadata.get("key") for h in hits if h.kind == "fact"]
+    facts.sort(key=lambda f: hit_keys.index(f.key) if f.key in hit_keys else len(hit_keys))
+    ctx = build_context(
+        count,
+        s.context_budget // 2,
+        system=system,
+        question=question,
+        facts=[f.text for f in facts],
+        memories=[h for h in hits if h.kind == "turn"],
+        recent=recent,
+    )
+    lines = ctx.facts + [memory_line(h) for h in ctx.memories]
+    turns = [(m["role"], m["content"]) for m in ctx.recent]
+    return SessionTurn(turn_id, hits, lines, turns, ctx)
+
+
+def remember_answer(services: Services, session: str, text: str) -> None:
+    """Log the assistant's answer (embedded only if ``memory_embed_assistant``)."""
+    if text.strip():
+        session_memory(services).append(session, [{"role": "assistant", "content": text}])

@@ -75,9 +75,19 @@ def gather_extra(
 
     Returns extra candidates (memory hits, facts as ``Hit(kind="fact"|"turn")``)
     that compete with the documents, and the session's facts and recent turns for
-    the prompt. Today it passes ``extra`` through; session memory plugs in here.
+    the prompt. With a session, the message is logged first (no model call).
     """
-    return list(extra or []), PromptContext()
+    if not session:
+        return list(extra or []), PromptContext()
+    from overlay.answer import SYSTEM
+    from overlay.memory_api import session_turn
+
+    tok = get_model(services).tokenizer
+    turn = session_turn(
+        services, question, session, lambda t: len(tok(t, add_special_tokens=False)["input_ids"]),
+        SYSTEM,
+    )  # fmt: skip
+    return [*turn.candidates, *(extra or [])], PromptContext(turn.facts, turn.recent)
 
 
 def fusion_weights(services: Services) -> FusionWeights:
@@ -115,7 +125,7 @@ def _gather(
 
     m = services.settings.choose_top_m
     hits = retrieve(services, question, collection, k=max(k, m), method="hybrid")
-    return dedupe([*hits[:m], *extra])
+    return dedupe([*extra, *hits[:m]])  # extras (memories) passed a relevance floor
 
 
 def _check(services: Services, question: str, mode: str) -> None:
@@ -148,6 +158,7 @@ def ask(
     hits = _gather(services, question, collection, k or s.top_k, extra)
     t1 = time.perf_counter()
     scores = model_scores(services, question, hits, adapter)
+    scores = [max(sc, h.metadata.get("memory_evidence", 0.0)) for sc, h in zip(scores, hits, strict=True)]
     learned = learned_boosts(services, question, [h.id for h in hits])
     choice = choose(
         hits, scores, learned=learned, weights=fusion_weights(services),
@@ -156,6 +167,10 @@ def ask(
     t2 = time.perf_counter()
     draft = _answer(services, question, choice, mode, adapter, context)
     t3 = time.perf_counter()
+    if session:
+        from overlay.memory_api import remember_answer
+
+        remember_answer(services, session, draft.text)
     cited = [choice.chosen[n - 1] for n in draft.cited]
     turn = record_turn(
         services, question, [h.id for h in hits], [c.hit.id for c in cited], collection
