@@ -158,7 +158,8 @@ def ask(
     hits = _gather(services, question, collection, k or s.top_k, extra)
     t1 = time.perf_counter()
     scores = model_scores(services, question, hits, adapter)
-    scores = [max(sc, h.metadata.get("memory_evidence", 0.0)) for sc, h in zip(scores, hits, strict=True)]
+    floors = [h.metadata.get("memory_evidence", 0.0) for h in hits]  # stored facts' evidence
+    scores = [max(sc, fl) for sc, fl in zip(scores, floors, strict=True)]
     learned = learned_boosts(services, question, [h.id for h in hits])
     choice = choose(
         hits, scores, learned=learned, weights=fusion_weights(services),
