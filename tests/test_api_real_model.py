@@ -1,0 +1,76 @@
+"""End to end on the real default model (SmolLM2) and embedder (MiniLM), over live HTTP."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from apiserver import live_server, make_app
+
+from overlay.services import Services
+
+pytestmark = pytest.mark.slow
+DOCS = Path(__file__).resolve().parents[1] / "examples" / "docs"
+
+
+@pytest.fixture(scope="module")
+def server(base_services: Services, minilm: Any, real_model: Any) -> Iterator[str]:
+    services = Services(
+        base_services.settings, base_services.redis, base_services.chroma, minilm,
+        tenant="realapi",
+    )  # fmt: skip
+    app = make_app(services, model=real_model)
+    with live_server(app) as url:
+        for path in sorted(DOCS.iterdir()):
+            files = {"file": (path.name, path.read_bytes())}
+            r = httpx.post(f"{url}/v1/documents", files=files, timeout=120)
+            assert r.status_code == 200, r.text
+        yield url
+
+
+def test_answers_with_citations_and_abstains(server: str) -> None:
+    client = openai.OpenAI(base_url=f"{server}/v1", api_key="x", max_retries=0, timeout=120)
+    question = "How many days of paid annual leave do employees get?"
+    resp = client.chat.completions.create(
+        model="overlay", messages=[{"role": "user", "content": question}], user="real-1"
+    )
+    extra = resp.model_extra["overlay"]
+    assert "27" in (resp.choices[0].message.content or "")
+    assert not extra["abstained"]
+    assert any(c["source"] == "handbook.md" for c in extra["citations"])
+    peru = client.chat.completions.create(
+        model="overlay", messages=[{"role": "user", "content": "What is the capital of Peru?"}]
+    )
+    assert peru.model_extra["overlay"]["abstained"] is True
+
+
+def test_lookups_answer_promptly_during_a_generation(server: str) -> None:
+    body = {"message": "Who founded Halvorsen Instruments, and when?", "mode": "generate"}
+    done: dict[str, Any] = {}
+
+    def turn() -> None:
+        done["resp"] = httpx.post(f"{server}/v1/chat", json=body, timeout=120)
+        done["at"] = time.perf_counter()
+
+    worker = threading.Thread(target=turn)
+    started = time.perf_counter()
+    worker.start()
+    latencies: list[tuple[float, float]] = []
+    with httpx.Client(base_url=server, timeout=10) as client:
+        while worker.is_alive():
+            t0 = time.perf_counter()
+            assert client.get("/healthz").status_code == 200
+            assert client.get("/v1/facts").status_code == 200
+            latencies.append((t0, time.perf_counter() - t0))
+            time.sleep(0.05)
+    worker.join()
+    assert done["resp"].status_code == 200, done["resp"].text
+    during = [lat for t0, lat in latencies if t0 < done["at"]]
+    assert done["at"] - started > 1.0 and len(during) >= 5  # the turn really took a while
+    assert max(during) < 0.5, max(during)
