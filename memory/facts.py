@@ -76,16 +76,16 @@ class Rule:
     pattern: re.Pattern[str]
     key: str
     phrase: str  # how the fact reads back; "{v}" = value, "{k}" = captured key, "" = the clause
-    stop: str = r"[.!?;]"  # where the value ends
+    stop: str = r"[!?;]|\.(?:\s|$)"  # where the value ends
 
 
-def _r(pattern: str, key: str, phrase: str = "", stop: str = r"[.!?;]") -> Rule:
+def _r(pattern: str, key: str, phrase: str = "", stop: str = r"[!?;]|\.(?:\s|$)") -> Rule:
     return Rule(re.compile(pattern, re.IGNORECASE | re.UNICODE), key, phrase, stop)
 
 
-_NAME_STOP = r"[.!?;,(]|\s+(?:and|but|from|because|though|btw)\b"
+_NAME_STOP = r"[!?;,(]|\.(?:\s|$)|\s+(?:and|but|from|because|though|btw|und|et|y)\b"
 _PLACE_STOP = (
-    r"[.!?;(]|\s+(?:and|but|because|since|for|with|now|these days|ago)\b"
+    r"[!?;(]|\.(?:\s|$)|\s+(?:and|but|because|since|for|with|now|these days|ago)\b"
     r"|\s+(?:last|this|next|a|one|two|three|few|several|\d+)\s+(?:years?|months?|weeks?|days?)\b"
     r"|\s+in\s+\d{4}\b"
 )
@@ -355,7 +355,7 @@ class TaughtFacts:
         self.w.add(key, {obj: float(weight)})
         fact = TaughtFact(subject, relation, obj, float(weight), time.time())
         with store_errors():
-            self.w.r.hset(self.registry, fact.id, json.dumps([subject, relation, fact.ts]))
+            self.w.r.hsetnx(self.registry, fact.id, json.dumps([subject, relation, fact.ts]))
         if self.index is not None:
             self.index.add(
                 [fact.id],
