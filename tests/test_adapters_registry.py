@@ -206,3 +206,29 @@ def test_different_target_sets_and_close(tmp_path: Path) -> None:
     registry.close()
     assert registry.loaded == [] and not any("lora" in n for n, _ in base.model.named_modules())
     torch.testing.assert_close(logits(registry, "full"), full)  # usable again after close
+
+
+def test_model_for_uses_the_process_registry(tmp_path: Path) -> None:
+    from overlay.adapters import get_registry
+    from overlay.model import model_for
+    from overlay.services import Services
+    from overlay.settings import Settings
+
+    base = tiny_base()
+    write_adapter(tmp_path / "adapters", "a1", base.model, seed=2)
+    svc = Services(Settings(data_dir=tmp_path, max_loaded_adapters=3))
+    svc.shared("model", lambda: base)
+    registry = get_registry(svc)
+    assert get_registry(svc.for_tenant("other")) is registry and registry.max_loaded == 3
+    ids = base.tokenizer(PROMPT, return_tensors="pt")["input_ids"]
+    with model_for(svc, "a1") as model:
+        assert registry.active == "a1"
+        with_adapter = model(input_ids=ids).logits
+    with model_for(svc, None) as model:
+        assert registry.active is None
+        plain = model(input_ids=ids).logits
+    assert not torch.allclose(with_adapter, plain, atol=1e-3)
+    torch.testing.assert_close(with_adapter[0], logits(registry, "a1"))
+    with pytest.raises(AdapterNotFound):
+        with model_for(svc, "missing"):
+            pass
