@@ -10,10 +10,11 @@ import torch
 from adapters_tiny import tiny_base, write_adapter
 
 from memory.errors import Conflict, InvalidInput
+from overlay.adapter_data import IGNORE, encode, read_examples
 from overlay.adapter_diff import diff_adapter, plot_diff
 from overlay.adapter_files import read_card
 from overlay.adapter_merge import merge_adapter
-from overlay.adapter_train import IGNORE, TrainConfig, encode, read_examples, train_adapter
+from overlay.adapter_train import TrainConfig, train_adapter
 from overlay.adapters import AdapterRegistry
 
 QA = [
