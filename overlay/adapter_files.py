@@ -107,8 +107,10 @@ def adapter_dir(root: Path, name: str) -> Path:
     """The folder of adapter ``name``; ``AdapterNotFound`` if it does not exist."""
     validate_name(name)
     path = root / name
-    if not path.is_dir() or path.resolve().parent != root.resolve():
+    if not path.is_dir():
         raise AdapterNotFound(f"adapter {name!r} not found in {root}")
+    if path.resolve().parent != root.resolve():
+        raise InvalidInput(f"adapter {name!r} is a link to outside the adapters dir")
     return path
 
 

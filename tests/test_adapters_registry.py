@@ -232,3 +232,13 @@ def test_model_for_uses_the_process_registry(tmp_path: Path) -> None:
     with pytest.raises(AdapterNotFound):
         with model_for(svc, "missing"):
             pass
+
+
+def test_symlink_out_of_adapters_dir_refused(tmp_path: Path) -> None:
+    base = tiny_base()
+    write_adapter(tmp_path / "elsewhere", "real", base.model)
+    root = tmp_path / "adapters"
+    root.mkdir()
+    (root / "sneaky").symlink_to(tmp_path / "elsewhere" / "real")
+    with pytest.raises(InvalidInput, match="outside the adapters dir"):
+        AdapterRegistry(base, root).load("sneaky")
