@@ -1,0 +1,205 @@
+"""Session memory benchmark: layout, lookup latency, import throughput, recall curve, LoCoMo.
+
+    python bench/memory_bench.py [--quick] [--sessions 1000] [--one-session 10000]
+
+Runs on its own temporary data dir (embedded Redis + local Chroma server).
+Latency at scale imports with the hashing embedder at MiniLM's dimension (the
+store work is the same; embedding 110k turns with MiniLM on 2 cores would take
+~20 min) and reports the MiniLM query-embedding time separately. Throughput,
+the recall curve and LoCoMo use the real MiniLM embedder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from test_memory_acceptance import FACTS, TOPICS, VERBS  # noqa: E402
+
+from memory.embeddings import HashEmbedder, SentenceEmbedder  # noqa: E402
+from overlay import memory_api  # noqa: E402
+from overlay.services import Services, build_services  # noqa: E402
+from overlay.settings import Settings  # noqa: E402
+
+LOCOMO = ROOT.parent / "shared" / "data" / "locomo-dev"
+
+
+def pct(xs: list[float], p: float) -> float:
+    return float(np.percentile(np.asarray(xs) * 1000, p))
+
+
+def filler(rng: random.Random, i: int) -> str:
+    return f"{rng.choice(VERBS)} {rng.choice(TOPICS)}? (message {i})"
+
+
+def layout(svc: Services, sessions: int = 200, per: int = 100) -> None:
+    """Per-session collections against one collection with a `where` filter."""
+    client, rng = svc.chroma.client, np.random.default_rng(0)
+
+    def vecs(n: int) -> list[list[float]]:
+        v = rng.standard_normal((n, 384)).astype("float32")
+        return (v / np.linalg.norm(v, axis=1, keepdims=True)).tolist()
+
+    cfg = {"hnsw": {"space": "cosine", "ef_search": 200}}
+    tag = uuid.uuid4().hex[:6]
+    t0 = time.perf_counter()
+    cols = [client.create_collection(f"lay-{tag}-{i}", configuration=cfg, embedding_function=None)
+            for i in range(sessions)]  # fmt: skip
+    create = (time.perf_counter() - t0) / sessions
+    big = client.create_collection(f"lay-{tag}-big", configuration=cfg, embedding_function=None)
+    for i, col in enumerate(cols):
+        v = vecs(per)
+        col.add(ids=[str(j) for j in range(per)], embeddings=v)
+        big.add(ids=[f"{i}:{j}" for j in range(per)], embeddings=v,
+                metadatas=[{"session": f"s{i}"}] * per)  # fmt: skip
+    for col in cols:
+        col.query(query_embeddings=vecs(1), n_results=10)  # warm
+    own, shared = [], []
+    for i, col in enumerate(cols):
+        t = time.perf_counter()
+        col.query(query_embeddings=vecs(1), n_results=10)
+        own.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        big.query(query_embeddings=vecs(1), n_results=10, where={"session": f"s{i}"})
+        shared.append(time.perf_counter() - t)
+    print(f"layout ({sessions} sessions x {per} turns): create a collection {create * 1000:.1f} ms;"
+          f" query p50 per-session {pct(own, 50):.1f} ms vs shared+where {pct(shared, 50):.1f} ms"
+          f" (ratio {pct(shared, 50) / pct(own, 50):.1f}x)")  # fmt: skip
+    for col in [*cols, big]:
+        client.delete_collection(col.name)
+
+
+def latency(svc: Services, label: str, sessions: list[str], queries: int = 200) -> None:
+    rng = random.Random(1)
+    times = []
+    for i in range(queries):
+        s = rng.choice(sessions)
+        t = time.perf_counter()
+        memory_api.memory_search(svc, s, filler(rng, i), 5)
+        times.append(time.perf_counter() - t)
+    print(f"lookup {label}: p50 {pct(times, 50):.1f} ms, p95 {pct(times, 95):.1f} ms "
+          f"({queries} queries, k=5, hashing query embedder)")  # fmt: skip
+
+
+def scale(svc: Services, one: int, many: int, per: int) -> None:
+    rng = random.Random(0)
+    t = time.perf_counter()
+    for b in range(0, one, 500):
+        turns = [{"role": "user", "content": filler(rng, b + j)} for j in range(min(500, one - b))]
+        memory_api.append_turns(svc, "big", turns)
+    print(f"imported {one} turns into one session in {time.perf_counter() - t:.1f} s")
+    latency(svc, f"1 session x {one} turns", ["big"])
+    t = time.perf_counter()
+    names = [f"s{i}" for i in range(many)]
+    for name in names:
+        turns = [{"role": "user", "content": filler(rng, j)} for j in range(per)]
+        memory_api.append_turns(svc, name, turns)
+    print(f"imported {many} sessions x {per} turns in {time.perf_counter() - t:.1f} s")
+    latency(svc, f"{many} sessions x {per} turns", names)
+
+
+def throughput(svc: Services, emb: SentenceEmbedder, n: int) -> None:
+    rng = random.Random(2)
+    texts = [filler(rng, i) for i in range(n)]
+    t = time.perf_counter()
+    emb.embed(texts)
+    raw = n / (time.perf_counter() - t)
+    t = time.perf_counter()
+    for b in range(0, n, 50):
+        memory_api.append_turns(
+            svc, "tp", [{"role": "user", "content": x} for x in texts[b : b + 50]]
+        )
+    ours = n / (time.perf_counter() - t)
+    t = time.perf_counter()
+    memory_api.append_turns(svc, "tp", [{"role": "assistant", "content": "ok"}] * 200)
+    log_only = 200 / (time.perf_counter() - t)
+    q = [time.perf_counter(), emb.embed(["what is my name?"]), time.perf_counter()]
+    print(f"import (MiniLM, batches of 50): {ours:.0f} turns/s vs raw embedder {raw:.0f} "
+          f"sentences/s (ratio {ours / raw:.2f}); log-only (not embedded) {log_only:.0f} turns/s; "
+          f"one query embedding {(q[2] - q[0]) * 1000:.1f} ms")  # fmt: skip
+
+
+def recall_curve(svc: Services, gaps: list[int]) -> None:
+    """Facts stated first, then `gap` filler turns, then each fact asked."""
+    rng = random.Random(3)
+    memory_api.append_turns(svc, "curve", [{"role": "user", "content": f[0]} for f in FACTS])
+    done, rows = 0, []
+    for gap in gaps:
+        turns = [{"role": "user", "content": filler(rng, done + j)} for j in range(gap - done)]
+        memory_api.append_turns(svc, "curve", turns)
+        done = gap
+        both = turns_only = 0
+        for _, q, expected in FACTS:
+            hits = memory_api.memory_search(svc, "curve", q, 15)
+            both += any(expected in h.text for h in hits[:5])
+            turns_only += any(expected in h.text for h in [h for h in hits if h.kind == "turn"][:5])
+        rows.append(f"{gap}: {both / len(FACTS):.2f} (turns only {turns_only / len(FACTS):.2f})")
+    print("fact recall@5 vs turns between statement and question — " + "; ".join(rows))
+
+
+def locomo(svc: Services, ks: tuple[int, ...] = (5, 10)) -> None:
+    hits_at = dict.fromkeys(ks, 0)
+    total = 0
+    for path in sorted(LOCOMO.glob("*.json")):
+        conv = json.loads(path.read_text())
+        sid = "loco" + path.stem
+        raw = [t for n in range(1, 100) for t in conv.get(f"session_{n}") or []]
+        dia = [t["dia_id"] for t in raw]
+        turns = [{"role": "user", "content": f"{t['speaker']}: {t['text']}"} for t in raw]
+        for b in range(0, len(turns), 64):
+            memory_api.append_turns(svc, sid, turns[b : b + 64])
+        for qa in conv["qa"]:
+            if qa.get("category") == 5 or not qa.get("evidence"):
+                continue
+            total += 1
+            found = memory_api.memory_search(svc, sid, qa["question"], max(ks))
+            ids = [dia[int(h.metadata["turn"])] for h in found if h.metadata.get("turn") != ""]
+            for k in ks:
+                hits_at[k] += any(e in ids[:k] for e in qa["evidence"])
+    print(
+        f"LoCoMo dev ({total} questions, categories 1-4): evidence-turn recall "
+        + ", ".join(f"@{k} {hits_at[k] / total:.3f}" for k in ks)
+        + " (plain MiniLM dense over turns: @10 ≈ 0.5 per the data's README)"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="small sizes, a smoke run")
+    ap.add_argument("--sessions", type=int, default=1000)
+    ap.add_argument("--one-session", type=int, default=10000)
+    args = ap.parse_args()
+    many, one = (50, 1000) if args.quick else (args.sessions, args.one_session)
+    import torch
+
+    torch.set_num_threads(2)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp))
+        fast = build_services(settings, embedder=HashEmbedder(dim=384, name="hash-384"))
+        try:
+            layout(fast, 50 if args.quick else 200)
+            scale(fast.for_tenant("scale"), one, many, 100)
+            emb = SentenceEmbedder("all-MiniLM-L6-v2")
+            real = Services(settings, fast.redis, fast.chroma, embedder=emb, tenant="real")
+            throughput(real, emb, 200 if args.quick else 1000)
+            recall_curve(real, [10, 30, 100] if args.quick else [10, 30, 100, 300, 1000])
+            if not args.quick:
+                locomo(real.for_tenant("locomo"))
+        finally:
+            fast.close()
+
+
+if __name__ == "__main__":
+    main()
