@@ -228,7 +228,8 @@ class SessionMemory:
     # --- reading -------------------------------------------------------------------
     def user_of(self, session: str) -> str | None:
         with store_errors():
-            return self.r.hget(self.key(validate_session(session), "meta"), "user") or None
+            user = self.r.hget(self.key(validate_session(session), "meta"), "user")
+        return str(user) if user else None
 
     def _fact_sessions(self, session: str) -> list[str]:
         user = self.user_of(session)
@@ -236,7 +237,7 @@ class SessionMemory:
             return [session]
         with store_errors():
             others = self.r.smembers(self.user_key(user))
-        return [session, *sorted(s for s in others if s != session)]
+        return [session, *sorted(str(s) for s in others if s != session)]
 
     def facts(self, session: str) -> list[Fact]:
         """Current facts this session sees (its own, plus its user's), newest first."""
@@ -264,7 +265,7 @@ class SessionMemory:
 
     def sessions(self) -> list[str]:
         with store_errors():
-            return sorted(self.r.smembers(f"{self.ns}:mem:sessions"))
+            return sorted(str(s) for s in self.r.smembers(f"{self.ns}:mem:sessions"))
 
     def search(
         self, session: str, query: str, k: int = 5, exclude: Iterable[int] = ()
