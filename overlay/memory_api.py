@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
+
+from memory.embeddings import Embedder
 from memory.errors import InvalidInput, SessionNotFound
 from memory.facts import Fact, TaughtFact, TaughtFacts, normalise_key
 from memory.sessions import MemoryConfig, SessionMemory, validate_session
@@ -23,12 +26,39 @@ from overlay.context import Context, Count, build_context, memory_line
 from overlay.services import Services
 
 
+class _LazyEmbedder:
+    """The services' embedder, loaded only when a text must be embedded (so ``memory
+    show``, ``forget`` and fact edits start in milliseconds)."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    @property
+    def name(self) -> str:
+        return self._services.embedder.name
+
+    @property
+    def dim(self) -> int:
+        return self._services.embedder.dim
+
+    @property
+    def max_tokens(self) -> int:
+        return self._services.embedder.max_tokens
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self._services.embedder.embed(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return self._services.embedder.count_tokens(text)
+
+
 def session_memory(services: Services) -> SessionMemory:
     """The tenant's session memory (one per process and tenant; caches are shared)."""
 
     s = services.settings
     # resolve the stores first: ``shared`` holds the lock they are created under
-    client, chroma, embedder = services.redis.client, services.chroma, services.embedder
+    client, chroma = services.redis.client, services.chroma
+    embedder = cast(Embedder, _LazyEmbedder(services))
     cfg = MemoryConfig(
         embed_assistant=s.memory_embed_assistant,
         fact_bonus=s.memory_fact_bonus,
