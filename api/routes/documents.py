@@ -37,7 +37,10 @@ _BODY = {
 }
 
 
-async def _from_form(request: Request, limit: int) -> tuple[str, bytes, str | None, str | None]:
+Parsed = tuple[str, bytes | str, str | None, str | None]  # source, content, filename, collection
+
+
+async def _from_form(request: Request, limit: int) -> Parsed:
     form = await request.form(max_files=1, max_fields=8, max_part_size=1_048_576)
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
@@ -52,7 +55,7 @@ async def _from_form(request: Request, limit: int) -> tuple[str, bytes, str | No
     return source, data, upload.filename, collection if isinstance(collection, str) else None
 
 
-async def _from_json(request: Request) -> tuple[str, bytes | str, None, str | None]:
+async def _from_json(request: Request) -> Parsed:
     try:
         body = DocumentRequest.model_validate_json(await request.body())
     except ValidationError as exc:
@@ -70,12 +73,14 @@ async def post_document(request: Request, services: ServicesDep) -> dict[str, An
     """
     limit = int(services.settings.max_file_mb * 2**20)
     ctype = request.headers.get("content-type", "")
+    parsed: Parsed
     if ctype.startswith("multipart/form-data"):
-        source, data, filename, collection = await _from_form(request, limit)
+        parsed = await _from_form(request, limit)
     elif ctype.startswith("application/json"):
-        source, data, filename, collection = await _from_json(request)
+        parsed = await _from_json(request)
     else:
         raise InvalidInput("send multipart/form-data with a 'file', or JSON {source, text}")
+    source, data, filename, collection = parsed
     collection = validate_collection(collection or services.settings.collection)
     result = await run_in_threadpool(
         lambda: ingest_text(services, source, data, filename=filename, collection=collection)
