@@ -6,6 +6,9 @@ A tiny random Llama stands in for the model here (the mechanics, not the answers
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -135,3 +138,38 @@ def test_native_chat_and_feedback_move_the_ranking(server: str) -> None:
     assert down["boosts"][target] < boosts[-1]
     missing = httpx.post(f"{server}/v1/feedback", json={"turn_id": "nope", "helpful": True})
     assert missing.status_code == 404
+
+
+def test_metrics_count_stages_tokens_and_turns(server: str) -> None:
+    body = {"messages": [{"role": "user", "content": "Who founded Halvorsen Instruments?"}]}
+    assert httpx.post(f"{server}/v1/chat/completions", json=body, timeout=60).status_code == 200
+    text = httpx.get(f"{server}/metrics").text
+    assert 'overlay_stage_seconds_count{stage="retrieve"} 1.0' in text
+    assert 'overlay_stage_seconds_count{stage="total"} 1.0' in text
+    assert 'overlay_tokens_total{kind="prompt"}' in text
+    assert "overlay_chat_turns_total" in text and "overlay_adapters_loaded" in text
+    route = 'route="/v1/chat/completions",status="200"'
+    assert f'overlay_http_requests_total{{method="POST",{route}}} 1.0' in text
+
+
+def test_full_queue_answers_429_with_retry_after(services: Services, tiny_model: Any) -> None:
+    app = make_app(services, model=tiny_model, max_queue=1, model_workers=1)
+    gate = threading.Event()
+    with live_server(app) as url:
+        queue = app.state.queue
+        blockers = [
+            threading.Thread(target=lambda: asyncio.run(queue.run("other", gate.wait)))
+            for _ in range(2)
+        ]  # one runs, one waits: the queue is full
+        for t in blockers:
+            t.start()
+        deadline = time.monotonic() + 5
+        while (queue.running, queue.waiting) != (1, 1) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        r = httpx.post(f"{url}/v1/chat", json={"message": "Who founded it?"})
+        gate.set()
+        for t in blockers:
+            t.join(5)
+        assert r.status_code == 429 and r.json()["error"]["type"] == "busy"
+        assert int(r.headers["retry-after"]) >= 1
+        assert httpx.get(f"{url}/healthz").status_code == 200
