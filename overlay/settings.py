@@ -153,6 +153,13 @@ class Settings(BaseSettings):
     preload_model: bool = Field(
         default=True, description="Load the embedder and the model when the API starts."
     )
+    lookup_threads: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="Threads running lookups (retrieve, memory, facts, documents) at once; "
+        "few leave CPU to the model on a small machine.",
+    )
 
     @field_validator("data_dir", "adapters_dir", "models_dir", mode="after")
     @classmethod
