@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
@@ -61,6 +62,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             "OVERLAY_API_KEYS is not set: local single-tenant mode, no authentication. "
             'Bind to loopback only, or set OVERLAY_API_KEYS=\'{"<key>": "<tenant>"}\'.'
         )
+    # sync routes and run_in_threadpool share this limiter: cap lookups running at once so
+    # 32 clients do not starve the model's worker of CPU (model work has its own threads)
+    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.lookup_threads
     await run_in_threadpool(_warm, app, services, settings.preload_model)
     app.state.services = services
     app.state.tenants = {}
