@@ -15,12 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
 import statistics
 import time
 from pathlib import Path
-
-import numpy as np
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "scifact"
 METHODS = ("dense", "sparse", "hybrid")
@@ -47,24 +44,6 @@ def ndcg_at_10(ranked: list[str], rel: dict[str, int]) -> float:
 
 def docs_of(hits: list) -> list[str]:
     return list(dict.fromkeys(str(h.metadata.get("record")) for h in hits))
-
-
-def add_filler(services, collection: str, n: int, seed: int = 0) -> None:
-    from memory.sparse import SparseIndex
-
-    vs = services.vectors(collection)
-    words = " ".join(h.text for h in vs.get(limit=2000)).split()
-    rng = random.Random(seed)
-    sparse = SparseIndex(services.weights, collection)
-    for start in range(0, n, 2000):
-        m = min(2000, n - start)
-        ids = [f"filler-{start + i}" for i in range(m)]
-        texts = [" ".join(rng.choices(words, k=120)) for _ in range(m)]
-        vecs = np.random.default_rng(seed + start).normal(size=(m, vs.embedder.dim))
-        vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
-        vs.add(ids, texts, [{"source": "filler", "record": "filler"}] * m, vecs)
-        sparse.add(list(zip(ids, texts, strict=True)))
-        print(f"  filler {start + m}/{n}", flush=True)
 
 
 def run(services, collection: str, queries: dict, qrels: dict) -> dict[str, dict[str, float]]:
@@ -94,7 +73,6 @@ def run(services, collection: str, queries: dict, qrels: dict) -> dict[str, dict
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", default="/tmp/overlay-bench-scifact")
-    ap.add_argument("--filler", type=int, default=0, help="synthetic chunks to add for latency")
     args = ap.parse_args()
 
     import torch
@@ -115,10 +93,6 @@ def main() -> None:
     scale = services.vectors(collection).count()
     print(f"{len(queries)} test queries, {scale} chunks")
     results = {scale: run(services, collection, queries, qrels)}
-    if args.filler:
-        add_filler(services, collection, args.filler)
-        scale = services.vectors(collection).count()
-        results[scale] = run(services, collection, queries, qrels)
     for n, res in results.items():
         print(f"\n{n} chunks   {'nDCG@10':>8} {'recall@10':>9} {'p50 ms':>7} {'p95 ms':>7}")
         for method, r in res.items():

@@ -8,16 +8,16 @@ Layout, per tenant namespace and collection (``P = <ns>:w:bm25:<collection>``):
 - ``P:terms``    — hash, chunk id → its distinct terms (to remove its postings);
 - ``P:total``    — total length of all chunks (for avgdl).
 
-A query reads, in one pipelined round trip, the chunk count, and per query term
-its document frequency (``ZCARD``) and its heaviest postings. idf is computed
-then, so it stays right as the corpus grows and shrinks. Adding and removing a
+A query is one Lua script in Redis: the chunk count, and per query term its
+document frequency (``ZCARD``) and its heaviest postings; idf is computed then,
+so it stays right as the corpus grows and shrinks, and only the top k ids come
+back. Adding and removing a
 chunk are single Lua scripts: each chunk is indexed all-or-nothing and twice
 is the same as once, which the crash-safe ingestion relies on.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -61,6 +61,38 @@ redis.call('DECRBY', KEYS[3], len)
 return 1
 """
 
+# Scores a query inside Redis, so only the top k cross the wire.
+# KEYS: lens, term keys…  ARGV: postings limit, k
+_SEARCH = """
+local n = redis.call('HLEN', KEYS[1])
+local limit, k = tonumber(ARGV[1]), tonumber(ARGV[2])
+local scores, ids = {}, {}
+for i = 2, #KEYS do
+  local df = redis.call('ZCARD', KEYS[i])
+  if df > 0 then
+    local idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+    local rows = redis.call('ZREVRANGE', KEYS[i], 0, limit - 1, 'WITHSCORES')
+    for j = 1, #rows, 2 do
+      local id = rows[j]
+      local old = scores[id]
+      if old == nil then ids[#ids + 1] = id; old = 0 end
+      scores[id] = old + idf * tonumber(rows[j + 1])
+    end
+  end
+end
+table.sort(ids, function(a, b)
+  local sa, sb = scores[a], scores[b]
+  if sa == sb then return a < b end
+  return sa > sb
+end)
+local out = {}
+for i = 1, math.min(k, #ids) do
+  out[#out + 1] = ids[i]
+  out[#out + 1] = string.format('%.17g', scores[ids[i]])
+end
+return out
+"""
+
 
 @lru_cache(maxsize=1)
 def _stemmer():  # type: ignore[no-untyped-def]
@@ -102,6 +134,7 @@ class SparseIndex:
         self.postings_limit = postings_limit
         self._add = self.r.register_script(_ADD)
         self._remove = self.r.register_script(_REMOVE)
+        self._search = self.r.register_script(_SEARCH)
 
     def _term_key(self, term: str) -> str:
         return f"{self.prefix}:t:{term}"
@@ -177,28 +210,18 @@ class SparseIndex:
             return list(self.r.hkeys(self._lens))
 
     def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
-        """Chunk ids ranked by BM25 for ``query``: O(query terms) lookups in one round trip."""
+        """Chunk ids ranked by BM25 for ``query``: O(query terms) lookups, one round trip.
+
+        Scoring runs in Redis (a Lua script over the terms' heaviest postings), so
+        only the top ``k`` ids and scores come back.
+        """
         terms = list(dict.fromkeys(analyze(query)))
         if not terms or k <= 0:
             return []
+        keys = [self._lens, *map(self._term_key, terms)]
         with store_errors():
-            pipe = self.r.pipeline(transaction=False)
-            pipe.hlen(self._lens)
-            for t in terms:
-                pipe.zcard(self._term_key(t))
-                pipe.zrevrange(self._term_key(t), 0, self.postings_limit - 1, withscores=True)
-            rows = pipe.execute()
-        n = int(rows[0])
-        scores: dict[str, float] = {}
-        for i in range(len(terms)):
-            df, postings = int(rows[1 + 2 * i]), rows[2 + 2 * i]
-            if not df:
-                continue
-            idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-            for cid, w in postings:
-                scores[cid] = scores.get(cid, 0.0) + idf * float(w)
-        best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-        return best[:k]
+            flat = self._search(keys=keys, args=[self.postings_limit, k])
+        return [(flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     def drop(self) -> None:
         """Delete the whole index of this collection."""
