@@ -4,10 +4,9 @@ Ingests the whole corpus (one JSONL source, one section per abstract) into a
 data dir of its own once (a rerun finds it unchanged), then runs the test
 queries: nDCG@10 and recall@10 over documents (a document's rank is that of
 its best chunk), and latency p50/p95 of ``retrieve`` including the query
-embedding. Optionally adds synthetic filler chunks (``--filler N``: random
-unit vectors, texts of shuffled corpus words) to measure latency at scale.
+embedding. The first run embeds ~16k chunks (about 15-25 min here).
 
-    python bench/retrieval_bench.py [--data-dir /tmp/overlay-bench-scifact] [--filler 90000]
+    python bench/retrieval_bench.py [--data-dir /tmp/overlay-bench-scifact]
 """
 
 from __future__ import annotations
