@@ -23,7 +23,7 @@ from overlay.answer import ABSTAIN_TEXT, Draft, PromptContext, extractive, groun
 from overlay.chooser import Choice, FusionWeights, Scored, choose, dedupe, fuse
 from overlay.feedback import learned_boosts, record_turn
 from overlay.model import get_model, model_for
-from overlay.scoring import Calibration, score_views
+from overlay.scoring import Calibration, Scores, score_views
 from overlay.text import query_view
 
 if TYPE_CHECKING:
@@ -101,8 +101,13 @@ def model_scores(
     services: Services, question: str, hits: Sequence[Hit], adapter: str | None = None
 ) -> list[float]:
     """Calibrated query-likelihood of ``question`` given each candidate's short view."""
-    if not hits:
-        return []
+    return query_scores(services, question, hits, adapter).calibrated if hits else []
+
+
+def query_scores(
+    services: Services, question: str, hits: Sequence[Hit], adapter: str | None = None
+) -> Scores:
+    """Query-likelihood log-probs, the passage-free baseline and calibrated scores."""
     s = services.settings
     tok = get_model(services).tokenizer
 
@@ -112,10 +117,9 @@ def model_scores(
     views = [query_view(question, h.text, s.choose_view_tokens, count) for h in hits]
     cal = Calibration(s.choose_margin_scale, s.choose_margin_center)
     with model_for(services, adapter) as model:
-        scores = score_views(
+        return score_views(
             model, tok, question, views, batch_size=s.choose_batch_size, calibration=cal
         )
-    return scores.calibrated
 
 
 def _gather(
