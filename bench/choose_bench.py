@@ -141,22 +141,21 @@ def _choice(run: dict, cal: Calibration, w: FusionWeights, threshold: float):
     return choose(hits, [cal(x) for x in run["margins"]], weights=w, threshold=threshold, top_n=1)
 
 
-def quality(runs: dict, qrels: dict, cal: Calibration) -> FusionWeights:
+def quality(runs: dict, qrels: dict, cal: Calibration) -> None:
     print(f"\n## nDCG@10 on the SciFact subset ({len(runs)} queries)")
     hybrid = sum(ndcg10(list(dict.fromkeys(r["docs"])), qrels[q]) for q, r in runs.items())
     print(f"hybrid                                  {hybrid / len(runs):.4f}")
-    best = (-1.0, FusionWeights())
-    for wm, wr in ((1.0, 0.0), (0.8, 0.2), (0.6, 0.4), (0.4, 0.6), (0.2, 0.8)):
-        w = FusionWeights(wm, wr)
-        total = 0.0
-        for q, r in runs.items():
-            ranked = _choice(r, cal, w, 0.0).ranked
-            m = len(r["margins"])
-            order = [r["docs"][int(s.hit.id)] for s in ranked] + r["docs"][m:]
-            total += ndcg10(list(dict.fromkeys(order)), qrels[q])
-        print(f"chosen  w_model={wm:.1f} w_rank={wr:.1f}            {total / len(runs):.4f}")
-        best = max(best, (total, w), key=lambda x: x[0])
-    return best[1]
+    for scale in (1.0, 2.0, 3.0):
+        c = Calibration(scale, cal.center)
+        for wm, wr in ((1.0, 0.0), (0.9, 0.1), (0.8, 0.2), (0.6, 0.4), (0.4, 0.6)):
+            total = 0.0
+            for q, r in runs.items():
+                ranked = _choice(r, c, FusionWeights(wm, wr), 0.0).ranked
+                m = len(r["margins"])
+                order = [r["docs"][int(s.hit.id)] for s in ranked] + r["docs"][m:]
+                total += ndcg10(list(dict.fromkeys(order)), qrels[q])
+            print(f"chosen  scale={scale:.0f} w_model={wm:.1f} w_rank={wr:.1f}    "
+                  f"{total / len(runs):.4f}")  # fmt: skip
 
 
 def abstention(name: str, answerable: dict, relevant: dict, unanswerable: dict, cal, w) -> None:
@@ -228,8 +227,7 @@ def report(data: dict, qrels: dict) -> None:
     cal = Calibration(s.choose_margin_scale, s.choose_margin_center)
     print(f"calibration: sigmoid({cal.scale} * (margin - {cal.center})); "
           f"threshold in settings {s.choose_threshold}")  # fmt: skip
-    best = quality(data["scifact"], qrels, cal)
-    print(f"best fusion here: w_model={best.model} w_rank={best.rank}")
+    quality(data["scifact"], qrels, cal)
     w = FusionWeights(s.fuse_model_weight, s.fuse_rank_weight)
     sci = data["scifact"]
     retrieved = {q: r for q, r in sci.items() if set(r["docs"][: len(r["margins"])]) & qrels[q]}
