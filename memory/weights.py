@@ -9,6 +9,7 @@ and many are pipelined into one round trip.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import redis
 
@@ -52,9 +53,8 @@ class WeightTable:
     def get(self, key: str, k: int | None = None) -> list[tuple[str, float]]:
         """Candidates under ``key``, heaviest first."""
         with store_errors():
-            return [
-                (m, float(s)) for m, s in self.r.zrevrange(key, 0, (k or 0) - 1, withscores=True)
-            ]
+            rows: Any = self.r.zrevrange(key, 0, (k or 0) - 1, withscores=True)
+        return [(str(m), float(s)) for m, s in rows]
 
     def get_many(
         self, keys: Sequence[str], k: int | None = None
