@@ -29,8 +29,8 @@ from memory.types import Hit
 class FusionWeights:
     """How much each signal counts in the ordering score."""
 
-    model: float = 0.6
-    rank: float = 0.4
+    model: float = 0.9
+    rank: float = 0.1
     learned: float = 0.3
     rank_scale: float = 2.0
 

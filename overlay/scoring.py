@@ -30,8 +30,8 @@ MAX_QUERY_TOKENS = 64
 class Calibration:
     """Logistic map from the log-prob margin to [0, 1]: ``σ(scale · (margin − center))``."""
 
-    scale: float = 4.0
-    center: float = 0.35
+    scale: float = 3.0
+    center: float = 1.0
 
     def __call__(self, margin: float) -> float:
         return 1.0 / (1.0 + math.exp(-self.scale * (margin - self.center)))

@@ -106,12 +106,13 @@ class Settings(BaseSettings):
     choose_view_tokens: int = Field(
         default=64, ge=16, le=512, description="Model tokens of a candidate the chooser reads."
     )
-    fuse_model_weight: float = Field(default=0.6, ge=0, description="Weight of the model score.")
-    fuse_rank_weight: float = Field(default=0.4, ge=0, description="Weight of the retrieval rank.")
+    # defaults tuned with bench/choose_bench.py (SciFact subset and the sample documents)
+    fuse_model_weight: float = Field(default=0.9, ge=0, description="Weight of the model score.")
+    fuse_rank_weight: float = Field(default=0.1, ge=0, description="Weight of the retrieval rank.")
     fuse_learned_weight: float = Field(default=0.3, ge=0, description="Weight of feedback boosts.")
     fuse_rank_scale: float = Field(default=2.0, gt=0, description="Rank prior 1/(1+rank/scale).")
     choose_margin_center: float = Field(
-        default=1.4, description="Log-prob margin (nats/token) over no passage that maps to 0.5."
+        default=1.0, description="Log-prob margin (nats/token) over no passage that maps to 0.5."
     )
     choose_margin_scale: float = Field(default=3.0, gt=0, description="Slope of that logistic.")
     turn_ttl_seconds: int = Field(default=7 * 86400, ge=60, description="Feedback window.")
