@@ -97,3 +97,26 @@ def test_models_info_cli(real_model: Any, base_services: Services, tmp_path: Pat
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
     assert info["name"] == "smollm2-135m-instruct" and info["load_seconds"] < 10
+
+
+def test_model_for_unknown_adapter_fails_loudly(tiny_model: Any, tmp_path: Path) -> None:
+    from memory.errors import AdapterNotFound
+
+    svc = Services(Settings(data_dir=tmp_path))
+    svc.shared("model", lambda: tiny_model)
+    with pytest.raises(AdapterNotFound), model_for(svc, "no-such-adapter"):
+        pass
+
+
+@pytest.mark.slow
+def test_models_pull_reuses_the_converted_model(real_model: Any, base_services: Services) -> None:
+    from overlay.cli import _register, app
+
+    _register()
+    models = base_services.settings.models_path
+    env = {"OVERLAY_MODELS_DIR": str(models), "OVERLAY_DATA_DIR": str(models.parent / "unused")}
+    result = CliRunner().invoke(app, ["models", "pull", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["model"] == "smollm2-135m-instruct"
+    assert (Path(out["path"]) / "model.safetensors").is_file()
