@@ -68,7 +68,9 @@ def pid_alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created if missing), released on exit or death."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
@@ -91,7 +93,7 @@ class ServerHandle:
             return
         self._released = True
         fh = self._users
-        with _locked(self.run_dir / f"{self.server.name}.lock"):
+        with file_lock(self.run_dir / f"{self.server.name}.lock"):
             last = False
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # type: ignore[arg-type]
@@ -145,7 +147,7 @@ def claim_server(
     run_dir.mkdir(parents=True, exist_ok=True)
     state = run_dir / f"{name}.json"
     users = open(run_dir / f"{name}.users", "a+")  # noqa: SIM115 - held for the process's life
-    with _locked(run_dir / f"{name}.lock"):
+    with file_lock(run_dir / f"{name}.lock"):
         server = _read_state(state)
         if server is None:
             server = _start(name, command, ready, log_file, start_timeout, env)

@@ -14,8 +14,6 @@ published with an atomic rename: a half-written model is never visible.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import logging
 import os
@@ -24,12 +22,12 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from memory.errors import InvalidInput, OverlayError
+from memory.localserver import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -55,24 +53,13 @@ def is_converted(folder: Path) -> bool:
     return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def pull(name: str, models_dir: Path, force: bool = False) -> Path:
     """Fetch and convert the built-in model ``name``; returns its safetensors folder."""
     spec = BUILTINS.get(name)
     if spec is None:
         raise InvalidInput(f"unknown built-in model {name!r}; known: {', '.join(BUILTINS)}")
     target = models_dir / name
-    with _file_lock(models_dir / f".{name}.lock"):
+    with file_lock(models_dir / f".{name}.lock"):
         if is_converted(target) and not force:
             return target
         with tempfile.TemporaryDirectory(dir=models_dir, prefix=".pull-") as tmp:
@@ -112,7 +99,7 @@ def gguf_cache_dir(gguf: Path, models_dir: Path) -> Path:
 def convert_cached(gguf: Path, models_dir: Path) -> Path:
     """Convert ``gguf`` once (cached by path, size and mtime); returns the folder."""
     target = gguf_cache_dir(gguf, models_dir)
-    with _file_lock(models_dir / f".{target.name}.lock"):
+    with file_lock(models_dir / f".{target.name}.lock"):
         if not is_converted(target):
             convert_gguf(gguf, target)
     return target

@@ -80,7 +80,9 @@ class Settings(BaseSettings):
     collection: str = Field(default="default", description="Default document collection.")
     chunk_size: int = Field(default=200, ge=16, description="Chunk size in embedder tokens.")
     chunk_overlap: int = Field(default=32, ge=0, description="Overlap in embedder tokens.")
-    max_file_mb: float = Field(default=64.0, gt=0, description="Larger files are rejected.")
+    max_file_mb: float = Field(
+        default=32.0, gt=0, description="Larger files are refused before they are read."
+    )
 
     # --- retrieval ----------------------------------------------------------
     top_k: int = Field(default=10, ge=1, le=1000)

@@ -62,7 +62,7 @@ def test_a_50mb_file_is_refused_without_reading_it(base_services, tmp_path: Path
     assert big.stat().st_size >= 50 * 2**20
     (tmp_path / "small.txt").write_text("Small files still go in.")
     svc = Services(
-        Settings(data_dir=base_services.settings.data_dir, max_file_mb=10),
+        Settings(data_dir=base_services.settings.data_dir),  # the default limit users get
         base_services.redis,
         base_services.chroma,
         HashEmbedder(),
@@ -74,7 +74,8 @@ def test_a_50mb_file_is_refused_without_reading_it(base_services, tmp_path: Path
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     r = by_name(report)
-    assert r["big.txt"].status == "failed" and "10 MB limit" in r["big.txt"].reason
+    limit = f"{Settings().max_file_mb:g} MB limit"
+    assert r["big.txt"].status == "failed" and limit in r["big.txt"].reason, r["big.txt"].reason
     assert r["small.txt"].status == "unchanged"
     assert peak < 2 * 2**20, f"peak {peak / 2**20:.1f} MB while refusing a 50 MB file"
 
