@@ -16,7 +16,8 @@ per-session collection also makes isolation structural and forgetting a drop.
 
 Facts are scoped to their session; a session bound to a user sees the facts
 of all that user's sessions (the latest value per key wins, older values form
-the history). Nothing here calls a model except the embedder.
+the history). Nothing here calls a model except the embedder. The fact hash is
+``memory.session_facts``; the ranking of lookups is ``memory.recall``.
 """
 
 from __future__ import annotations
@@ -35,29 +36,15 @@ import redis
 
 from memory.embeddings import Embedder
 from memory.errors import Conflict, InvalidInput, OverlayError
-from memory.facts import Fact, cue_matches, extract_facts, normalise_key
+from memory.facts import Fact, extract_facts
+from memory.recall import EmbeddingCache, fact_hits, turn_hits
 from memory.redis import store_errors
+from memory.session_facts import SessionFacts
 from memory.types import Hit
 from memory.vectors import ChromaStore, VectorStore
 
 _SESSION = re.compile(r"^[\w.:@+=-]{1,128}$")
 ROLES = ("user", "assistant", "system")
-
-# Set a fact unless unchanged; the superseded value moves into the history.
-_UPSERT_FACT = """
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-local new = cjson.decode(ARGV[2])
-local hist = {}
-if old then
-  local o = cjson.decode(old)
-  if o.value == new.value then return 0 end
-  if type(o.history) == 'table' then hist = o.history end
-  table.insert(hist, {value = o.value, ts = o.ts, turn = o.turn, session = o.session})
-end
-new.history = hist
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(new))
-return 1
-"""
 
 
 def validate_session(session: str) -> str:
@@ -109,9 +96,9 @@ class SessionMemory:
         self.embedder = embedder
         self.ns = namespace
         self.cfg = config or MemoryConfig()
-        self._upsert = client.register_script(_UPSERT_FACT)
+        self._facts = SessionFacts(client, namespace)
+        self._cache = EmbeddingCache(embedder)
         self._cols: OrderedDict[str, VectorStore] = OrderedDict()
-        self._vecs: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     # --- keys and collections ------------------------------------------------
@@ -202,28 +189,11 @@ class SessionMemory:
 
     def set_fact(self, session: str, fact: Fact) -> bool:
         """Store ``fact`` under its key; an older value is kept in the history."""
-        validate_session(session)
-        fact.key = fact.key if fact.key.startswith("note:") else normalise_key(fact.key)
-        fact.ts = fact.ts or time.time()
-        fact.session = fact.session or session
-        data = fact.to_dict()
-        data.pop("history")
-        with store_errors():
-            changed = self._upsert(
-                keys=[self.key(session, "facts")],
-                args=[fact.key, json.dumps(data, ensure_ascii=False)],
-            )
-            self.r.sadd(f"{self.ns}:mem:sessions", session)
-        return bool(changed)
+        return self._facts.set(validate_session(session), fact)
 
     def remove_fact(self, session: str, key: str) -> int:
         """Remove ``key`` from every session whose facts this session sees."""
-        sessions = self._fact_sessions(session)
-        with store_errors():
-            pipe = self.r.pipeline(transaction=False)
-            for s in sessions:
-                pipe.hdel(self.key(s, "facts"), key)
-            return int(sum(pipe.execute()))
+        return self._facts.remove(self._fact_sessions(session), key)
 
     # --- reading -------------------------------------------------------------------
     def user_of(self, session: str) -> str | None:
@@ -241,13 +211,7 @@ class SessionMemory:
 
     def facts(self, session: str) -> list[Fact]:
         """Current facts this session sees (its own, plus its user's), newest first."""
-        sessions = self._fact_sessions(session)
-        with store_errors():
-            pipe = self.r.pipeline(transaction=False)
-            for s in sessions:
-                pipe.hvals(self.key(s, "facts"))
-            rows = pipe.execute()
-        return merge_facts(Fact.from_dict(json.loads(v)) for row in rows for v in row)
+        return self._facts.read(self._fact_sessions(session))
 
     def turns(self, session: str, start: int = 0, end: int = -1) -> list[Turn]:
         """Logged turns by position (Redis LRANGE semantics: negative = from the end)."""
@@ -295,57 +259,15 @@ class SessionMemory:
             with self._lock:  # another process may have forgotten and re-created it
                 self._cols.pop(session, None)
             found = self._vectors(session).search(vec, k * 3 + len(exclude))
-        out = []
-        for h in found:
-            n = int(h.metadata.get("turn", -1))
-            if n in exclude:
-                continue
-            bonus = self.cfg.recency_weight * _decay(last - n, self.cfg.recency_halflife)
-            out.append(
-                Hit(
-                    id=f"turn:{session}:{n}",
-                    text=h.text,
-                    score=h.score + bonus,
-                    source=f"session:{session}",
-                    kind="turn",
-                    metadata={
-                        "session": session,
-                        "turn": n,
-                        "role": h.metadata.get("role"),
-                        "ts": h.metadata.get("ts"),
-                        "similarity": h.score,
-                    },
-                )
-            )
-        return out
+        cfg = self.cfg
+        return turn_hits(session, found, last, exclude, cfg.recency_weight, cfg.recency_halflife)
 
     def _fact_hits(self, session: str, vec: np.ndarray, query: str) -> list[Hit]:
         facts = self.facts(session)
         if not facts:
             return []
-        sims = self._embed_cached([f.text for f in facts]) @ vec
-        out = []
-        for f, sim in zip(facts, sims, strict=True):
-            cue = cue_matches(f.key, query)
-            score = float(sim) + self.cfg.fact_bonus + (self.cfg.cue_bonus if cue else 0.0)
-            meta = {"session": f.session, "key": f.key, "value": f.value, "ts": f.ts,
-                    "turn": f.turn, "history": f.history_line(), "similarity": float(sim),
-                    "cue": cue}  # fmt: skip
-            out.append(Hit(id=f"fact:{session}:{f.key}", text=f.text, score=score,
-                           source=f"session:{f.session}", kind="fact", metadata=meta))  # fmt: skip
-        return out
-
-    def _embed_cached(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._vecs]
-        if missing:
-            vecs = self.embedder.embed(missing)
-            with self._lock:
-                self._vecs.update(zip(missing, vecs, strict=True))
-                while len(self._vecs) > 8192:
-                    self._vecs.popitem(last=False)
-        with self._lock:
-            return np.stack([self._vecs[t] for t in texts])
+        sims = self._cache.embed([f.text for f in facts]) @ vec
+        return fact_hits(session, facts, sims, query, self.cfg.fact_bonus, self.cfg.cue_bonus)
 
     # --- forgetting ------------------------------------------------------------------
     def forget(self, session: str) -> bool:
@@ -364,30 +286,6 @@ class SessionMemory:
                 pipe.srem(self.user_key(user), session)
             pipe.execute()
         return known
-
-
-def merge_facts(facts: Iterable[Fact]) -> list[Fact]:
-    """One fact per key: the newest value wins; every other value joins its history."""
-    by_key: dict[str, list[Fact]] = {}
-    for f in facts:
-        by_key.setdefault(f.key, []).append(f)
-    out = []
-    for group in by_key.values():
-        group.sort(key=lambda f: f.ts)
-        cur = group[-1]
-        past = [h for f in group for h in f.history] + [
-            {"value": f.value, "ts": f.ts, "turn": f.turn, "session": f.session} for f in group[:-1]
-        ]
-        past.sort(key=lambda h: float(h.get("ts") or 0))
-        cur.history = [
-            h for i, h in enumerate(past) if i == 0 or h["value"] != past[i - 1]["value"]
-        ]
-        out.append(cur)
-    return sorted(out, key=lambda f: f.ts, reverse=True)
-
-
-def _decay(age: int, halflife: float) -> float:
-    return float(0.5 ** (max(age, 0) / max(halflife, 1e-9)))
 
 
 def _turn_input(t: dict[str, Any]) -> tuple[str, str, float]:

@@ -18,8 +18,9 @@ import numpy as np
 
 from memory.embeddings import Embedder
 from memory.errors import InvalidInput, SessionNotFound
-from memory.facts import Fact, TaughtFact, TaughtFacts, normalise_key
+from memory.facts import Fact, normalise_key
 from memory.sessions import MemoryConfig, SessionMemory, validate_session
+from memory.taught import TaughtFact, TaughtFacts
 from memory.types import Hit
 from memory.vectors import VectorStore
 from overlay.context import Context, Count, build_context, memory_line

@@ -1,0 +1,102 @@
+"""Ranking of session lookups: earlier turns and facts scored for one question.
+
+Pure functions of their inputs plus a small embedding cache. A turn scores its
+cosine similarity plus a recency bonus that halves every ``halflife`` turns; a
+fact scores its similarity plus a fixed bonus, and more when the question names
+the fact's key by its words (``memory.facts.cue_matches``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from memory.embeddings import Embedder
+from memory.facts import Fact, cue_matches
+from memory.types import Hit
+
+
+def decay(age: int, halflife: float) -> float:
+    """``0.5 ** (age / halflife)``; a negative age counts as 0."""
+    return float(0.5 ** (max(age, 0) / max(halflife, 1e-9)))
+
+
+def turn_hits(
+    session: str,
+    found: Iterable[Hit],
+    last: int,
+    exclude: set[int],
+    recency_weight: float,
+    halflife: float,
+) -> list[Hit]:
+    """Turn hits of ``session`` from a vector search, with the recency bonus added."""
+    out = []
+    for h in found:
+        n = int(h.metadata.get("turn", -1))
+        if n in exclude:
+            continue
+        bonus = recency_weight * decay(last - n, halflife)
+        out.append(
+            Hit(
+                id=f"turn:{session}:{n}",
+                text=h.text,
+                score=h.score + bonus,
+                source=f"session:{session}",
+                kind="turn",
+                metadata={
+                    "session": session,
+                    "turn": n,
+                    "role": h.metadata.get("role"),
+                    "ts": h.metadata.get("ts"),
+                    "similarity": h.score,
+                },
+            )
+        )
+    return out
+
+
+def fact_hits(
+    session: str,
+    facts: Sequence[Fact],
+    sims: np.ndarray,  # (len(facts),) cosine similarity of each fact's text to the query
+    query: str,
+    fact_bonus: float,
+    cue_bonus: float,
+) -> list[Hit]:
+    """Fact hits for ``query``: similarity + ``fact_bonus`` (+ ``cue_bonus`` on a cue)."""
+    out = []
+    for f, sim in zip(facts, sims, strict=True):
+        cue = cue_matches(f.key, query)
+        score = float(sim) + fact_bonus + (cue_bonus if cue else 0.0)
+        meta = {"session": f.session, "key": f.key, "value": f.value, "ts": f.ts,
+                "turn": f.turn, "history": f.history_line(), "similarity": float(sim),
+                "cue": cue}  # fmt: skip
+        out.append(Hit(id=f"fact:{session}:{f.key}", text=f.text, score=score,
+                       source=f"session:{f.session}", kind="fact", metadata=meta))  # fmt: skip
+    return out
+
+
+class EmbeddingCache:
+    """Embeddings of recently seen texts (facts are re-scored on every lookup)."""
+
+    def __init__(self, embedder: Embedder, size: int = 8192) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._vecs: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), dim) embeddings, computing only the texts not cached."""
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._vecs]
+        if missing:
+            vecs = self.embedder.embed(missing)
+            with self._lock:
+                self._vecs.update(zip(missing, vecs, strict=True))
+                while len(self._vecs) > self.size:
+                    self._vecs.popitem(last=False)
+        with self._lock:
+            return np.stack([self._vecs[t] for t in texts])
