@@ -94,7 +94,14 @@ def query_view(query: str, text: str, max_tokens: int, count: Callable[[str], in
             used += n
     if not picked:
         return _cut_words(sentences[order[0]], max_tokens, count)
-    return " ".join(sentences[i] for i in sorted(picked))
+    return _join([sentences[i] for i in sorted(picked)])
+
+
+def _join(sentences: list[str]) -> str:
+    """Sentences back into text; a heading or list item (no end mark) keeps its own
+    paragraph, so it is never read as the start of the sentence after it."""
+    out = [s + (" " if s[-1] in ".!?\"')" else "\n\n") for s in sentences]
+    return "".join(out).strip()
 
 
 def _cut_words(sentence: str, max_tokens: int, count: Callable[[str], int]) -> str:

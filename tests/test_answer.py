@@ -89,3 +89,18 @@ def test_answer_sentence_prefers_new_information_of_the_asked_kind() -> None:
     )
     bio = "Halvorsen Instruments makes gauges. It was founded by Ingrid Halvorsen."
     assert answer_sentence("Who founded Halvorsen Instruments?", bio).endswith("Ingrid Halvorsen.")
+
+
+def test_a_heading_in_a_view_never_joins_the_sentence_after_it() -> None:
+    text = (
+        "# Handbook\n\n## Hours\n\nCore hours are ten to three on weekdays.\n\n"
+        "## Leave\n\nEvery employee receives 27 days of paid annual leave.\n\n"
+        + "Filler sentence about the canteen menu and the bicycle shed. "
+        * 20
+    )
+    question = "How many days of paid annual leave?"
+    view = query_view(question, text, 40, lambda t: len(t.split()))
+    assert "Leave\n\nEvery employee" in view
+    assert answer_sentence(question, view) == (
+        "Every employee receives 27 days of paid annual leave."
+    )
