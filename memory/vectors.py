@@ -251,6 +251,20 @@ class VectorStore:
             for i, d, m in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
         ]
 
+    def score(self, ids: Sequence[str], vector: np.ndarray) -> list[Hit]:
+        """The stored ``ids`` (unknown ones skipped), scored by cosine similarity to ``vector``."""
+        if not ids:
+            return []
+        try:
+            res = self.col.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
+        except Exception as exc:
+            raise _map_chroma_error(exc, "get") from exc
+        sims = np.asarray(res["embeddings"], dtype=np.float32).reshape(-1, len(vector)) @ vector
+        return [
+            _hit(i, d, m, float(s))
+            for i, d, m, s in zip(res["ids"], res["documents"], res["metadatas"], sims, strict=True)
+        ]
+
     def ids(self, where: dict[str, Any] | None = None) -> list[str]:
         try:
             return list(self.col.get(where=where, include=[])["ids"])
@@ -267,14 +281,13 @@ class VectorStore:
         self, query: str | np.ndarray, k: int = 10, where: dict[str, Any] | None = None
     ) -> list[Hit]:
         """Nearest texts to ``query``, best first; score = cosine similarity."""
-        vec = self.embedder.embed([query])[0] if isinstance(query, str) else np.asarray(query)
-        n = self.count()
-        if n == 0 or k <= 0:
+        if k <= 0:
             return []
-        try:
+        vec = self.embedder.embed([query])[0] if isinstance(query, str) else np.asarray(query)
+        try:  # no count() first: Chroma returns fewer than k hits (or none) by itself
             res = self.col.query(
                 query_embeddings=[vec.tolist()],
-                n_results=min(k, n),
+                n_results=k,
                 where=where,
                 include=["documents", "metadatas", "distances"],
             )
