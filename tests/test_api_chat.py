@@ -163,11 +163,14 @@ def test_full_queue_answers_429_with_retry_after(services: Services, tiny_model:
         ]  # one runs, one waits: the queue is full
         for t in blockers:
             t.start()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60  # a loaded CI machine can be slow to start threads
         while (queue.running, queue.waiting) != (1, 1) and time.monotonic() < deadline:
             time.sleep(0.01)
-        r = httpx.post(f"{url}/v1/chat", json={"message": "Who founded it?"})
-        gate.set()
+        assert (queue.running, queue.waiting) == (1, 1), "the blockers never filled the queue"
+        try:
+            r = httpx.post(f"{url}/v1/chat", json={"message": "Who founded it?"}, timeout=30)
+        finally:
+            gate.set()
         for t in blockers:
             t.join(5)
         assert r.status_code == 429 and r.json()["error"]["type"] == "busy"
