@@ -1,23 +1,27 @@
 """Session memory benchmark: layout, lookup latency, import throughput, recall curve, LoCoMo.
 
     python bench/memory_bench.py [--quick] [--sessions 1000] [--one-session 10000]
+    python bench/memory_bench.py --locomo-only   # LoCoMo dev: plain dense vs our lookup
 
 Runs on its own temporary data dir (embedded Redis + local Chroma server).
 Latency at scale imports with the hashing embedder at MiniLM's dimension (the
 store work is the same; embedding 110k turns with MiniLM on 2 cores would take
 ~20 min) and reports the MiniLM query-embedding time separately. Throughput,
-the recall curve and LoCoMo use the real MiniLM embedder.
+the recall curve and LoCoMo use the real MiniLM embedder. LoCoMo's turn and
+question embeddings are cached in bench/results/ (gitignored) between runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +32,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from test_memory_acceptance import FACTS, TOPICS, VERBS  # noqa: E402
 
-from memory.embeddings import HashEmbedder, SentenceEmbedder  # noqa: E402
+from memory.embeddings import Embedder, HashEmbedder, SentenceEmbedder  # noqa: E402
+from memory.vectors import VectorStore  # noqa: E402
 from overlay import memory_api  # noqa: E402
 from overlay.services import Services, build_services  # noqa: E402
 from overlay.settings import Settings  # noqa: E402
@@ -125,10 +130,12 @@ def throughput(svc: Services, emb: SentenceEmbedder, n: int) -> None:
     t = time.perf_counter()
     memory_api.append_turns(svc, "tp", [{"role": "assistant", "content": "ok"}] * 200)
     log_only = 200 / (time.perf_counter() - t)
-    q = [time.perf_counter(), emb.embed(["what is my name?"]), time.perf_counter()]
+    t = time.perf_counter()
+    emb.embed(["what is my name?"])
+    one_query = time.perf_counter() - t
     print(f"import (MiniLM, batches of 50): {ours:.0f} turns/s vs raw embedder {raw:.0f} "
           f"sentences/s (ratio {ours / raw:.2f}); log-only (not embedded) {log_only:.0f} turns/s; "
-          f"one query embedding {(q[2] - q[0]) * 1000:.1f} ms")  # fmt: skip
+          f"one query embedding {one_query * 1000:.1f} ms")  # fmt: skip
 
 
 def recall_curve(svc: Services, gaps: list[int]) -> None:
@@ -149,30 +156,95 @@ def recall_curve(svc: Services, gaps: list[int]) -> None:
     print("fact recall@5 vs turns between statement and question — " + "; ".join(rows))
 
 
-def locomo(svc: Services, ks: tuple[int, ...] = (5, 10)) -> None:
-    hits_at = dict.fromkeys(ks, 0)
-    total = 0
+class CachedEmbedder:
+    """``inner`` with a fixed table of precomputed vectors (cached on disk) tried first."""
+
+    def __init__(self, inner: Embedder, texts: list[str]) -> None:
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self.max_tokens = inner.max_tokens
+        texts = list(dict.fromkeys(texts))
+        tag = hashlib.sha1("\n".join([inner.name, *texts]).encode()).hexdigest()[:16]
+        path = ROOT / "bench" / "results" / f"locomo-emb-{tag}.npy"
+        if path.exists():
+            vecs = np.load(path)
+        else:
+            vecs = inner.embed(texts)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path, vecs)
+        self.table = dict(zip(texts, vecs, strict=True))
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [t for t in texts if t not in self.table]
+        extra = dict(zip(missing, self.inner.embed(missing), strict=True)) if missing else {}
+        return np.stack([self.table[t] if t in self.table else extra[t] for t in texts])
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+
+def locomo_data() -> list[tuple[str, list[str], list[str], list[dict]]]:
+    """(name, dia ids, turn texts "Speaker: text", answerable questions) per conversation."""
+    out = []
     for path in sorted(LOCOMO.glob("*.json")):
         conv = json.loads(path.read_text())
-        sid = "loco" + path.stem
         raw = [t for n in range(1, 100) for t in conv.get(f"session_{n}") or []]
-        dia = [t["dia_id"] for t in raw]
-        turns = [{"role": "user", "content": f"{t['speaker']}: {t['text']}"} for t in raw]
+        qas = [q for q in conv["qa"] if q.get("category") != 5 and q.get("evidence")]
+        texts = [f"{t['speaker']}: {t['text']}" for t in raw]
+        out.append((path.stem, [t["dia_id"] for t in raw], texts, qas))
+    return out
+
+
+def locomo(svc: Services, ks: tuple[int, ...] = (5, 10)) -> None:
+    """Evidence-turn recall@k: plain dense search over the turns vs memory_search."""
+    data = locomo_data()
+    texts = [x for _, _, ts, qas in data for x in ts + [q["question"] for q in qas]]
+    emb = CachedEmbedder(svc.embedder, texts)
+    svc = Services(svc.settings, svc.redis, svc.chroma, embedder=emb, tenant=svc.tenant)
+    mem = memory_api.session_memory(svc)
+    rows, totals = [], {m: dict.fromkeys(ks, 0) for m in ("dense", "ours")}
+    times: dict[str, list[float]] = {"dense": [], "ours": []}
+    for name, dia, turns, qas in data:
+        sid = "loco" + name
         for b in range(0, len(turns), 64):
-            memory_api.append_turns(svc, sid, turns[b : b + 64])
-        for qa in conv["qa"]:
-            if qa.get("category") == 5 or not qa.get("evidence"):
-                continue
-            total += 1
-            found = memory_api.memory_search(svc, sid, qa["question"], max(ks))
-            ids = [dia[int(h.metadata["turn"])] for h in found if h.metadata.get("turn") != ""]
+            chunk = turns[b : b + 64]
+            memory_api.append_turns(svc, sid, [{"role": "user", "content": t} for t in chunk])
+        plain = VectorStore(svc.chroma, mem.collection_name(sid), emb, svc.settings.hnsw_ef_search)
+        got = {m: dict.fromkeys(ks, 0) for m in ("dense", "ours")}
+        for qa in qas:
+            t0 = time.perf_counter()
+            dense = plain.search(qa["question"], max(ks))
+            t1 = time.perf_counter()
+            ours = memory_api.memory_search(svc, sid, qa["question"], max(ks))
+            times["dense"].append(t1 - t0)
+            times["ours"].append(time.perf_counter() - t1)
+            ranked = {
+                "dense": [int(h.metadata["turn"]) for h in dense],
+                "ours": [int(h.metadata["turn"]) for h in ours if str(h.metadata["turn"]) != ""],
+            }
+            for m, turns_found in ranked.items():
+                ids = [dia[n] for n in turns_found]
+                for k in ks:
+                    got[m][k] += any(e in ids[:k] for e in qa["evidence"])
+        for m in got:
             for k in ks:
-                hits_at[k] += any(e in ids[:k] for e in qa["evidence"])
-    print(
-        f"LoCoMo dev ({total} questions, categories 1-4): evidence-turn recall "
-        + ", ".join(f"@{k} {hits_at[k] / total:.3f}" for k in ks)
-        + " (plain MiniLM dense over turns: @10 ≈ 0.5 per the data's README)"
-    )
+                totals[m][k] += got[m][k]
+        rows.append((name, len(qas), got))
+    n = sum(r[1] for r in rows)
+
+    def fmt(label: str, got: dict[str, dict[int, int]], total: int) -> str:
+        d, o = got["dense"], got["ours"]
+        return f"  {label}: " + ", ".join(
+            f"@{k} dense {d[k] / total:.3f} vs ours {o[k] / total:.3f}" for k in ks
+        )
+
+    print(f"LoCoMo dev ({n} questions, categories 1-4, turns as 'Speaker: text'): "
+          "evidence-turn recall, plain MiniLM dense vs memory_search")  # fmt: skip
+    for name, q, got in rows:
+        print(fmt(f"conversation {name} ({q} q)", got, q))
+    print(fmt("all", totals, n) + " (ratio @10 ours/dense "
+          f"{totals['ours'][max(ks)] / max(totals['dense'][max(ks)], 1):.2f}); lookup p50 "
+          f"dense {pct(times['dense'], 50):.1f} ms vs ours {pct(times['ours'], 50):.1f} ms "
+          "(cached query embeddings)")  # fmt: skip
 
 
 def main() -> None:
@@ -180,15 +252,20 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes, a smoke run")
     ap.add_argument("--sessions", type=int, default=1000)
     ap.add_argument("--one-session", type=int, default=10000)
+    ap.add_argument("--locomo-only", action="store_true", help="only the LoCoMo comparison")
     args = ap.parse_args()
     many, one = (50, 1000) if args.quick else (args.sessions, args.one_session)
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1 if args.locomo_only else 2)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp))
         fast = build_services(settings, embedder=HashEmbedder(dim=384, name="hash-384"))
         try:
+            if args.locomo_only:
+                emb = SentenceEmbedder("all-MiniLM-L6-v2")
+                locomo(Services(settings, fast.redis, fast.chroma, embedder=emb, tenant="loco"))
+                return
             layout(fast, 50 if args.quick else 200)
             scale(fast.for_tenant("scale"), one, many, 100)
             emb = SentenceEmbedder("all-MiniLM-L6-v2")

@@ -6,7 +6,9 @@ Layout (``ns`` = the tenant namespace, e.g. ``ov:acme``):
 - ``{ns}:mem:{session}:seq``   turn counter (turn ids are ``0, 1, …``);
 - ``{ns}:mem:{session}:facts`` hash key → Fact JSON (current value + history);
 - ``{ns}:mem:{session}:meta``  hash: user, created, embedded;
-- ``{ns}:mem:sessions``        set of the tenant's sessions; ``{ns}:memuser:{user}`` a user's.
+- ``{ns}:mem:sessions``        set of the tenant's sessions; ``{ns}:memuser:{user}`` a user's;
+- ``{ns}:w:bm25:mem|{session}:*`` the BM25 index of its embedded turns (``memory.sparse``,
+  ``:`` in the session id written ``|``), the lexical half of a lookup.
 
 Embedded turns live in one Chroma collection *per session*. Measured against
 one shared collection with a ``where`` filter (bench/memory_bench.py): creating
@@ -40,8 +42,10 @@ from memory.facts import Fact, extract_facts
 from memory.recall import EmbeddingCache, fact_hits, turn_hits
 from memory.redis import store_errors
 from memory.session_facts import SessionFacts
+from memory.sparse import SparseIndex
 from memory.types import Hit
 from memory.vectors import ChromaStore, VectorStore
+from memory.weights import WeightTable
 
 _SESSION = re.compile(r"^[\w.:@+=-]{1,128}$")
 ROLES = ("user", "assistant", "system")
@@ -74,9 +78,13 @@ class MemoryConfig:
 
     embed_assistant: bool = False
     fact_bonus: float = 0.15  # facts outrank a turn of equal similarity
-    cue_bonus: float = 0.25  # a fact whose key the question names ("where do I live?")
-    recency_weight: float = 0.05  # bonus of the newest turn, fading with age
+    # a fact whose key the question names ("where do I live?"); above lexical_weight, so
+    # the current fact outranks the superseded statement the question's words match
+    cue_bonus: float = 0.6
+    recency_weight: float = 0.0  # bonus of the newest turn, fading (LoCoMo dev: >0 hurt)
     recency_halflife: float = 200.0  # turns
+    lexical_weight: float = 0.5  # bonus of the lookup's best BM25 match (memory.recall)
+    candidates: int = 4  # dense and lexical candidates per list: candidates × k
     ef_search: int = 200
 
 
@@ -97,6 +105,7 @@ class SessionMemory:
         self.ns = namespace
         self.cfg = config or MemoryConfig()
         self._facts = SessionFacts(client, namespace)
+        self._weights = WeightTable(client, namespace)
         self._cache = EmbeddingCache(embedder)
         self._cols: OrderedDict[str, VectorStore] = OrderedDict()
         self._lock = threading.Lock()
@@ -120,6 +129,9 @@ class SessionMemory:
             while len(self._cols) > 1024:
                 self._cols.popitem(last=False)
         return vs
+
+    def _sparse(self, session: str) -> SparseIndex:
+        return SparseIndex(self._weights, "mem|" + session.replace(":", "|"))
 
     # --- writing -----------------------------------------------------------------
     def append(
@@ -183,7 +195,9 @@ class SessionMemory:
             }
             for t in chosen
         ]
-        self._vectors(session).add([f"t{t.id}" for t in chosen], [t.text for t in chosen], metas)
+        ids = [f"t{t.id}" for t in chosen]
+        self._vectors(session).add(ids, [t.text for t in chosen], metas)
+        self._sparse(session).add([(i, t.text) for i, t in zip(ids, chosen, strict=True)])
         with store_errors():
             self.r.hincrby(self.key(session, "meta"), "embedded", len(chosen))
 
@@ -234,7 +248,7 @@ class SessionMemory:
     def search(
         self, session: str, query: str, k: int = 5, exclude: Iterable[int] = ()
     ) -> list[Hit]:
-        """Earlier turns and facts ranked by similarity, recency and fact priority."""
+        """Earlier turns and facts ranked by similarity, word overlap, recency and fact priority."""
         validate_session(session)
         if k <= 0 or not query.strip():
             return []
@@ -246,21 +260,27 @@ class SessionMemory:
             last, embedded = pipe.execute()
         hits = self._fact_hits(session, vec, query)
         if int(embedded or 0) > 0:
-            hits += self._turn_hits(session, vec, k, int(last or 0) - 1, set(exclude))
+            hits += self._turn_hits(session, vec, query, k, int(last or 0) - 1, set(exclude))
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
 
     def _turn_hits(
-        self, session: str, vec: np.ndarray, k: int, last: int, exclude: set[int]
+        self, session: str, vec: np.ndarray, query: str, k: int, last: int, exclude: set[int]
     ) -> list[Hit]:
+        """Dense and lexical candidates (``candidates × k`` each), scored together."""
+        cfg = self.cfg
+        n = cfg.candidates * k + len(exclude)
         try:
-            found = self._vectors(session).search(vec, k * 3 + len(exclude))
+            found = self._vectors(session).search(vec, n)
         except OverlayError:
             with self._lock:  # another process may have forgotten and re-created it
                 self._cols.pop(session, None)
-            found = self._vectors(session).search(vec, k * 3 + len(exclude))
-        cfg = self.cfg
-        return turn_hits(session, found, last, exclude, cfg.recency_weight, cfg.recency_halflife)
+            found = self._vectors(session).search(vec, n)
+        lexical = dict(self._sparse(session).search(query, n)) if cfg.lexical_weight else {}
+        seen = {h.id for h in found}
+        found += self._vectors(session).score([i for i in lexical if i not in seen], vec)
+        return turn_hits(session, found, last, exclude, cfg.recency_weight,
+                         cfg.recency_halflife, lexical, cfg.lexical_weight)  # fmt: skip
 
     def _fact_hits(self, session: str, vec: np.ndarray, query: str) -> list[Hit]:
         facts = self.facts(session)
@@ -276,6 +296,7 @@ class SessionMemory:
         known = self.exists(session)
         user = self.user_of(session)
         self._vectors(session).drop()
+        self._sparse(session).drop()
         with self._lock:
             self._cols.pop(session, None)
         with store_errors():

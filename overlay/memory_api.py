@@ -65,6 +65,7 @@ def session_memory(services: Services) -> SessionMemory:
         fact_bonus=s.memory_fact_bonus,
         recency_weight=s.memory_recency_weight,
         recency_halflife=s.memory_recency_halflife,
+        lexical_weight=s.memory_lexical_weight,
         ef_search=s.hnsw_ef_search,
     )
 
@@ -230,7 +231,8 @@ def memory_evidence(hit: Hit) -> float:
     elif hit.kind == "fact":
         score = hit.score
     else:
-        score = 0.8 * hit.score  # a turn is weaker evidence than a stated fact
+        # a turn is weaker evidence than a stated fact; its ranking bonuses are no evidence
+        score = 0.8 * float(hit.metadata.get("similarity", hit.score))
     return max(0.0, min(1.0, (score - EVIDENCE_FROM) / (EVIDENCE_FULL - EVIDENCE_FROM)))
 
 

@@ -133,7 +133,11 @@ class Settings(BaseSettings):
         default=0.35, ge=-1, le=2, description="Memories scoring below this are not offered."
     )
     memory_fact_bonus: float = Field(default=0.15, ge=0, le=1, description="Fact priority.")
-    memory_recency_weight: float = Field(default=0.05, ge=0, le=1)
+    # recency 0 and lexical 0.5: chosen on LoCoMo dev (bench/memory_bench.py --locomo-only)
+    memory_recency_weight: float = Field(default=0.0, ge=0, le=1)
+    memory_lexical_weight: float = Field(
+        default=0.5, ge=0, le=2, description="Bonus of a lookup's best BM25 turn match."
+    )
     memory_recency_halflife: float = Field(default=200.0, gt=0, description="In turns.")
     memory_recent_turns: int = Field(
         default=6, ge=0, le=200, description="Most recent turns a prompt may carry."

@@ -145,3 +145,16 @@ def test_forget_leaves_no_trace(services: Services) -> None:
     # the id can be used again, starting empty
     _say(services, "gone", "hello again")
     assert memory_api.show_session(services, "gone")["turns"][0]["id"] == 0
+
+
+def test_lexical_half_of_a_lookup_is_per_session_and_forgotten(services: Services) -> None:
+    filler = [f"Tell me about the weather ({i})" for i in range(30)]
+    _say(services, "a", "The zephyrine valve is broken.", *filler)
+    _say(services, "a:b", *filler, "The zephyrine valve works again.")
+    hits = memory_api.memory_search(services, "a", "is the zephyrine valve broken?", 3)
+    assert hits[0].text == "The zephyrine valve is broken." and hits[0].metadata["lexical"] == 1.0
+    memory_api.forget_session(services, "a")
+    r = services.redis.client
+    assert not list(r.scan_iter(f"{services.namespace}:w:bm25:mem|a:*"))
+    hits = memory_api.memory_search(services, "a:b", "zephyrine", 3)
+    assert hits[0].text == "The zephyrine valve works again." and hits[0].metadata["lexical"] == 1.0
