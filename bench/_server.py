@@ -6,12 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
 from memory.localserver import free_port
+from overlay.demo import wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "examples" / "docs"
@@ -33,18 +31,12 @@ def start_api(env: dict[str, str], timeout: float = 300) -> tuple[subprocess.Pop
     cmd = [*OVERLAY, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "error"]
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"overlay serve exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("overlay serve did not become ready")
+    try:
+        wait_ready(proc, url, timeout)
+    except SystemExit:
+        proc.kill()
+        raise
+    return proc, url
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -40,7 +40,8 @@ def _run(*args: str) -> None:
         raise SystemExit(f"`overlay {' '.join(args)}` failed (exit code {code})")
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, timeout: float = 300) -> None:
+def wait_ready(proc: subprocess.Popen[bytes], url: str, timeout: float = 300) -> None:
+    """Poll ``url``/readyz until the server ``proc`` answers 200; exit if it dies or times out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -102,7 +103,7 @@ def main() -> None:
     _step(f"3/4  serve the API on {url} (OpenAPI docs at {url}/docs)")
     server = _serve(port)
     try:
-        _wait_ready(server, url)
+        wait_ready(server, url)
         _step("4/4  one chat turn through the OpenAI-compatible endpoint")
         _show(_chat(url))
     finally:
