@@ -80,15 +80,29 @@ for i = 2, #KEYS do
     end
   end
 end
-table.sort(ids, function(a, b)
+local function better(a, b)
   local sa, sb = scores[a], scores[b]
   if sa == sb then return a < b end
   return sa > sb
-end)
+end
+local top = {}
+if k > 64 then  -- a large k: sort every candidate
+  table.sort(ids, better)
+  for i = 1, math.min(k, #ids) do top[i] = ids[i] end
+else  -- a small k: keep the best k by insertion, no sort of every candidate
+  for _, id in ipairs(ids) do
+    if #top < k or better(id, top[#top]) then
+      local pos = #top + 1
+      while pos > 1 and better(id, top[pos - 1]) do pos = pos - 1 end
+      table.insert(top, pos, id)
+      if #top > k then top[#top] = nil end
+    end
+  end
+end
 local out = {}
-for i = 1, math.min(k, #ids) do
-  out[#out + 1] = ids[i]
-  out[#out + 1] = string.format('%.17g', scores[ids[i]])
+for i = 1, #top do
+  out[#out + 1] = top[i]
+  out[#out + 1] = string.format('%.17g', scores[top[i]])
 end
 return out
 """
