@@ -99,7 +99,8 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     _register()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns typer.Exit's code instead of exiting
+        sys.exit(code if isinstance(code, int) else 0)
     except OverlayError as exc:
         err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
         sys.exit(1)
@@ -108,15 +109,24 @@ def main() -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+    except Exception as exc:  # usage errors: typer ships its own copy of click's exceptions
+        if _is_click(exc, "ClickException"):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        if _is_click(exc, "Abort"):
             sys.exit(1)
         raise
+
+
+def _is_click(exc: BaseException, name: str) -> bool:
+    """``exc`` is (a subclass of) click's ``name``, from click or from typer's vendored copy."""
+    return any(
+        c.__name__ == name
+        and c.__module__.endswith("_click.exceptions")
+        or c.__module__ == "click.exceptions"
+        and c.__name__ == name
+        for c in type(exc).__mro__
+    )
 
 
 if __name__ == "__main__":
