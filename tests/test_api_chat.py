@@ -157,17 +157,22 @@ def test_full_queue_answers_429_with_retry_after(services: Services, tiny_model:
     gate = threading.Event()
     with live_server(app) as url:
         queue = app.state.queue
-        blockers = [
-            threading.Thread(target=lambda: asyncio.run(queue.run("other", gate.wait)))
-            for _ in range(2)
-        ]  # one runs, one waits: the queue is full
-        for t in blockers:
+        blockers: list[threading.Thread] = []
+
+        def block_until(state: tuple[int, int]) -> None:
+            # one blocker at a time: two submitted at once could find the first still
+            # waiting (queue full) before a worker takes it, and be refused themselves
+            t = threading.Thread(target=lambda: asyncio.run(queue.run("other", gate.wait)))
             t.start()
-        deadline = time.monotonic() + 60  # a loaded CI machine can be slow to start threads
-        while (queue.running, queue.waiting) != (1, 1) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert (queue.running, queue.waiting) == (1, 1), "the blockers never filled the queue"
-        try:
+            blockers.append(t)
+            deadline = time.monotonic() + 60  # a loaded CI machine can be slow
+            while (queue.running, queue.waiting) != state and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert (queue.running, queue.waiting) == state, "the blockers never filled the queue"
+
+        try:  # the gate always opens, so no blocker thread outlives a failure
+            block_until((1, 0))  # the first runs (and holds the only worker)
+            block_until((1, 1))  # the second waits: the queue is full
             r = httpx.post(f"{url}/v1/chat", json={"message": "Who founded it?"}, timeout=30)
         finally:
             gate.set()
