@@ -72,5 +72,8 @@ def test_lookups_answer_promptly_during_a_generation(server: str) -> None:
     worker.join()
     assert done["resp"].status_code == 200, done["resp"].text
     during = [lat for t0, lat in latencies if t0 < done["at"]]
-    assert done["at"] - started > 1.0 and len(during) >= 5  # the turn really took a while
-    assert max(during) < 0.5, max(during)
+    turn = done["at"] - started
+    assert turn > 1.0 and len(during) >= 5  # the turn really took a while
+    # a loop blocked by the model would hold a lookup for (most of) the turn; the bound is
+    # relative to the turn, not a wall-clock figure, because the machine is shared and noisy
+    assert max(during) < turn / 4, (max(during), turn)
