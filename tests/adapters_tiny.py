@@ -33,23 +33,32 @@ CHAT_TEMPLATE = (
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
-def tiny_tokenizer() -> Any:
+def word_tokenizer(
+    tokens: list[str], *, bos: str, eos: str, chat_template: str, specials: tuple[str, ...] = ()
+) -> Any:
+    """A whitespace word-level fast tokenizer over ``tokens`` (ids in list order)."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {tok: i for i, tok in enumerate(SPECIALS + sorted(set(WORDS) | set("?.,!")))}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    core = Tokenizer(models.WordLevel({t: i for i, t in enumerate(tokens)}, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    extra = {"additional_special_tokens": list(specials)} if specials else {}
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="<unk>",
-        pad_token="<pad>",
-        bos_token="<|im_start|>",
-        eos_token="<|im_end|>",
-        additional_special_tokens=["<|im_start|>", "<|im_end|>"],
-    )
-    fast.chat_template = CHAT_TEMPLATE
+        tokenizer_object=core, unk_token="<unk>", pad_token="<pad>", bos_token=bos,
+        eos_token=eos, **extra,
+    )  # fmt: skip
+    fast.chat_template = chat_template
     return fast
+
+
+def tiny_tokenizer() -> Any:
+    return word_tokenizer(
+        SPECIALS + sorted(set(WORDS) | set("?.,!")),
+        bos="<|im_start|>",
+        eos="<|im_end|>",
+        chat_template=CHAT_TEMPLATE,
+        specials=("<|im_start|>", "<|im_end|>"),
+    )
 
 
 def tiny_model(vocab: int, hidden: int = 32, layers: int = 2, seed: int = 0, **kw: Any) -> Any:
@@ -63,9 +72,9 @@ def tiny_model(vocab: int, hidden: int = 32, layers: int = 2, seed: int = 0, **k
         num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=256,
         tie_word_embeddings=True,
-        **{"initializer_range": 0.2, **kw},  # large enough for LoRA to move the logits
+        # initializer_range 0.2: large enough for LoRA to move the logits
+        **{"max_position_embeddings": 256, "initializer_range": 0.2, **kw},
     )
     model = LlamaForCausalLM(config).eval()
     model.requires_grad_(False)  # frozen, like the served base

@@ -87,42 +87,30 @@ _TINY_WORDS = (
 @pytest.fixture(scope="session")
 def tiny_model() -> Any:
     """A tiny random Llama with a word-level tokenizer, frozen, as a ``BaseModel``."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from adapters_tiny import tiny_model as random_llama
+    from adapters_tiny import word_tokenizer
 
-    from overlay.model import BaseModel, freeze
+    from overlay.model import BaseModel
 
     specials = ["<pad>", "<unk>", "<s>", "</s>", "[", "]", ":", ".", "?", ","]
-    vocab = {w: i for i, w in enumerate(specials + _TINY_WORDS + [str(n) for n in range(10)])}
-    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        pad_token="<pad>",
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="</s>",
+    tok = word_tokenizer(
+        specials + _TINY_WORDS + [str(n) for n in range(10)],
+        bos="<s>",
+        eos="</s>",
+        chat_template=(
+            "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+            "{% if add_generation_prompt %}assistant:{% endif %}"
+        ),
     )
-    tok.chat_template = (
-        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-        "{% if add_generation_prompt %}assistant:{% endif %}"
-    )
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+    model = random_llama(
+        len(tok),
         max_position_embeddings=512,
         pad_token_id=0,
         bos_token_id=2,
         eos_token_id=3,
-        tie_word_embeddings=True,
+        initializer_range=0.02,  # LlamaConfig's default, not the adapter tests' 0.2
     )
-    return BaseModel(freeze(LlamaForCausalLM(cfg)), tok, "tiny-llama")
+    return BaseModel(model, tok, "tiny-llama")
 
 
 @pytest.fixture(scope="session")
