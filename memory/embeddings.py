@@ -7,6 +7,8 @@ The embedder is loaded offline only (``HF_HUB_OFFLINE=1``); its ``name`` and
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -109,3 +111,43 @@ class HashEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+
+class CachedEmbedder:
+    """An embedder that remembers recent texts' vectors (LRU of ``size``).
+
+    One chat turn embeds its question for the documents, the session's memories
+    and the taught facts, and every lookup re-scores the session's facts: each
+    text is computed once. Vectors are the inner embedder's, unchanged.
+    """
+
+    def __init__(self, inner: Embedder, size: int = 8192) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.max_tokens = inner.max_tokens
+        self.size = size
+        self._vecs: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) embeddings, computing only the texts not cached."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for t in dict.fromkeys(texts):
+                if t in self._vecs:
+                    self._vecs.move_to_end(t)
+                    found[t] = self._vecs[t]
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            found.update(zip(missing, self.inner.embed(missing), strict=True))
+            with self._lock:
+                self._vecs.update((t, found[t]) for t in missing)
+                while len(self._vecs) > self.size:
+                    self._vecs.popitem(last=False)
+        return np.stack([found[t] for t in texts])
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)

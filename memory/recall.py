@@ -1,6 +1,6 @@
 """Ranking of session lookups: earlier turns and facts scored for one question.
 
-Pure functions of their inputs plus a small embedding cache. A turn scores its
+Pure functions of their inputs. A turn scores its
 cosine similarity, plus ``lexical_weight`` times its BM25 score relative to the
 best BM25 score of the lookup (``memory.sparse`` over the session's turns), plus
 a recency bonus that halves every ``halflife`` turns. Candidates are the union of
@@ -15,13 +15,10 @@ prints dense-only against this ranking): the lexical score lifts evidence recall
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from memory.embeddings import Embedder
 from memory.facts import Fact, cue_matches
 from memory.types import Hit
 
@@ -94,26 +91,3 @@ def fact_hits(
         out.append(Hit(id=f"fact:{session}:{f.key}", text=f.text, score=score,
                        source=f"session:{f.session}", kind="fact", metadata=meta))  # fmt: skip
     return out
-
-
-class EmbeddingCache:
-    """Embeddings of recently seen texts (facts are re-scored on every lookup)."""
-
-    def __init__(self, embedder: Embedder, size: int = 8192) -> None:
-        self.embedder = embedder
-        self.size = size
-        self._vecs: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """(len(texts), dim) embeddings, computing only the texts not cached."""
-        with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._vecs]
-        if missing:
-            vecs = self.embedder.embed(missing)
-            with self._lock:
-                self._vecs.update(zip(missing, vecs, strict=True))
-                while len(self._vecs) > self.size:
-                    self._vecs.popitem(last=False)
-        with self._lock:
-            return np.stack([self._vecs[t] for t in texts])

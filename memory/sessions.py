@@ -39,7 +39,7 @@ import redis
 from memory.embeddings import Embedder
 from memory.errors import Conflict, InvalidInput, OverlayError
 from memory.facts import Fact, extract_facts
-from memory.recall import EmbeddingCache, fact_hits, turn_hits
+from memory.recall import fact_hits, turn_hits
 from memory.redis import store_errors
 from memory.session_facts import SessionFacts
 from memory.sparse import SparseIndex
@@ -106,7 +106,6 @@ class SessionMemory:
         self.cfg = config or MemoryConfig()
         self._facts = SessionFacts(client, namespace)
         self._weights = WeightTable(client, namespace)
-        self._cache = EmbeddingCache(embedder)
         self._cols: OrderedDict[str, VectorStore] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -286,7 +285,7 @@ class SessionMemory:
         facts = self.facts(session)
         if not facts:
             return []
-        sims = self._cache.embed([f.text for f in facts]) @ vec
+        sims = self.embedder.embed([f.text for f in facts]) @ vec
         return fact_hits(session, facts, sims, query, self.cfg.fact_bonus, self.cfg.cue_bonus)
 
     # --- forgetting ------------------------------------------------------------------

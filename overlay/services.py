@@ -12,7 +12,7 @@ import threading
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from memory.embeddings import Embedder, SentenceEmbedder
+from memory.embeddings import CachedEmbedder, Embedder, SentenceEmbedder
 from memory.errors import InvalidInput
 from memory.redis import RedisStore, connect_redis
 from memory.vectors import ChromaStore, VectorStore, connect_chroma
@@ -45,7 +45,7 @@ class Services:
         self._chroma = chroma
         self._shared: dict[str, Any] = shared if shared is not None else {"lock": threading.Lock()}
         if embedder is not None:
-            self._shared["embedder"] = embedder
+            self._shared["embedder"] = CachedEmbedder(embedder)
 
     # --- stores ---------------------------------------------------------------
     @property
@@ -92,7 +92,8 @@ class Services:
         with self._shared["lock"]:
             if "embedder" not in self._shared:
                 s = self.settings
-                self._shared["embedder"] = SentenceEmbedder(s.embedder, "cpu", s.embed_batch_size)
+                inner = SentenceEmbedder(s.embedder, "cpu", s.embed_batch_size)
+                self._shared["embedder"] = CachedEmbedder(inner)
         emb: Embedder = self._shared["embedder"]
         return emb
 
