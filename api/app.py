@@ -43,11 +43,7 @@ def _warm(app: FastAPI, services: Services, preload: bool) -> None:
         return
     try:
         services.embedder  # noqa: B018 - loads it
-        from overlay.adapters import get_registry
-
-        app.state.registry = get_registry(services)  # loads the base model
-    except ImportError:
-        log.warning("the model loader is not available; chat turns will fail")
+        app.state.registry = services.adapters  # loads the base model
     except OverlayError as exc:
         log.warning("could not preload the model: %s", exc.message)
 

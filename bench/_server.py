@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from memory.localserver import free_port
+from memory.stores.localserver import free_port
 from overlay.demo import wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]

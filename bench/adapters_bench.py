@@ -27,9 +27,9 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from adapters_tiny import TARGETS, tiny_model, tiny_tokenizer, write_adapter  # noqa: E402
 
-from overlay.adapter_merge import merged_model  # noqa: E402
-from overlay.adapters import AdapterRegistry  # noqa: E402
-from overlay.model import BaseModel  # noqa: E402
+from overlay.adapters.merge import merged_model  # noqa: E402
+from overlay.adapters.registry import AdapterRegistry  # noqa: E402
+from overlay.model.base import BaseModel  # noqa: E402
 
 PROMPT = "Explain in a few sentences why the sky is blue and what makes sunsets red."
 
@@ -37,7 +37,7 @@ PROMPT = "Explain in a few sentences why the sky is blue and what makes sunsets 
 def load_base() -> tuple[BaseModel, str]:
     models = REPO / ".cache" / "models"
     if (models / "smollm2-135m-instruct" / "config.json").is_file():
-        from overlay.model import load_base_model
+        from overlay.model.base import load_base_model
         from overlay.settings import Settings
 
         settings = Settings(data_dir=Path(tempfile.mkdtemp()), models_dir=models)

@@ -33,13 +33,13 @@ DATA = REPO.parent / "shared" / "data" / "scifact"
 from bench.choose_questions import OFF_TOPIC, SAMPLE_ANSWERABLE, SAMPLE_UNANSWERABLE  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
 from memory.types import Hit  # noqa: E402
-from overlay.candidates import retrieve  # noqa: E402
-from overlay.chooser import FusionWeights, choose  # noqa: E402
-from overlay.model import load_base_model  # noqa: E402
-from overlay.pipeline import query_scores  # noqa: E402
-from overlay.scoring import PROMPT, Calibration, query_logprobs  # noqa: E402
+from overlay.choosing.chooser import query_scores  # noqa: E402
+from overlay.choosing.fusion import FusionWeights, choose  # noqa: E402
+from overlay.choosing.scoring import PROMPT, Calibration, query_logprobs  # noqa: E402
+from overlay.model.base import load_base_model  # noqa: E402
 from overlay.services import build_services  # noqa: E402
 from overlay.settings import Settings  # noqa: E402
+from overlay.turn import retrieve  # noqa: E402
 
 
 def matmul_gflops(n: int = 1024, reps: int = 20) -> float:

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 from _server import bench_env, start_api, stop
 
-from memory.redis import _embedded_command  # the exact command the data dir's server runs
+from memory.stores.redis import _embedded_command  # the exact command the data dir's server runs
 
 
 async def _writer(c: httpx.AsyncClient, n: int, until: float, log: dict) -> None:

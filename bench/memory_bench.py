@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from test_memory_acceptance import FACTS, TOPICS, VERBS  # noqa: E402
 
 from memory.embeddings import Embedder, HashEmbedder, SentenceEmbedder  # noqa: E402
-from memory.vectors import VectorStore  # noqa: E402
-from overlay import memory_api  # noqa: E402
+from memory.stores.vectors import VectorStore  # noqa: E402
+from overlay import remembering  # noqa: E402
 from overlay.services import Services, build_services  # noqa: E402
 from overlay.settings import Settings  # noqa: E402
 
@@ -92,7 +92,7 @@ def latency(svc: Services, label: str, sessions: list[str], queries: int = 200) 
     for i in range(queries):
         s = rng.choice(sessions)
         t = time.perf_counter()
-        memory_api.memory_search(svc, s, filler(rng, i), 5)
+        remembering.memory_search(svc, s, filler(rng, i), 5)
         times.append(time.perf_counter() - t)
     print(f"lookup {label}: p50 {pct(times, 50):.1f} ms, p95 {pct(times, 95):.1f} ms "
           f"({queries} queries, k=5, hashing query embedder)")  # fmt: skip
@@ -103,14 +103,14 @@ def scale(svc: Services, one: int, many: int, per: int) -> None:
     t = time.perf_counter()
     for b in range(0, one, 500):
         turns = [{"role": "user", "content": filler(rng, b + j)} for j in range(min(500, one - b))]
-        memory_api.append_turns(svc, "big", turns)
+        remembering.append_turns(svc, "big", turns)
     print(f"imported {one} turns into one session in {time.perf_counter() - t:.1f} s")
     latency(svc, f"1 session x {one} turns", ["big"])
     t = time.perf_counter()
     names = [f"s{i}" for i in range(many)]
     for name in names:
         turns = [{"role": "user", "content": filler(rng, j)} for j in range(per)]
-        memory_api.append_turns(svc, name, turns)
+        remembering.append_turns(svc, name, turns)
     print(f"imported {many} sessions x {per} turns in {time.perf_counter() - t:.1f} s")
     latency(svc, f"{many} sessions x {per} turns", names)
 
@@ -123,12 +123,12 @@ def throughput(svc: Services, emb: SentenceEmbedder, n: int) -> None:
     raw = n / (time.perf_counter() - t)
     t = time.perf_counter()
     for b in range(0, n, 50):
-        memory_api.append_turns(
+        remembering.append_turns(
             svc, "tp", [{"role": "user", "content": x} for x in texts[b : b + 50]]
         )
     ours = n / (time.perf_counter() - t)
     t = time.perf_counter()
-    memory_api.append_turns(svc, "tp", [{"role": "assistant", "content": "ok"}] * 200)
+    remembering.append_turns(svc, "tp", [{"role": "assistant", "content": "ok"}] * 200)
     log_only = 200 / (time.perf_counter() - t)
     t = time.perf_counter()
     emb.embed(["what is my name?"])
@@ -141,15 +141,15 @@ def throughput(svc: Services, emb: SentenceEmbedder, n: int) -> None:
 def recall_curve(svc: Services, gaps: list[int]) -> None:
     """Facts stated first, then `gap` filler turns, then each fact asked."""
     rng = random.Random(3)
-    memory_api.append_turns(svc, "curve", [{"role": "user", "content": f[0]} for f in FACTS])
+    remembering.append_turns(svc, "curve", [{"role": "user", "content": f[0]} for f in FACTS])
     done, rows = 0, []
     for gap in gaps:
         turns = [{"role": "user", "content": filler(rng, done + j)} for j in range(gap - done)]
-        memory_api.append_turns(svc, "curve", turns)
+        remembering.append_turns(svc, "curve", turns)
         done = gap
         both = turns_only = 0
         for _, q, expected in FACTS:
-            hits = memory_api.memory_search(svc, "curve", q, 15)
+            hits = remembering.memory_search(svc, "curve", q, 15)
             both += any(expected in h.text for h in hits[:5])
             turns_only += any(expected in h.text for h in [h for h in hits if h.kind == "turn"][:5])
         rows.append(f"{gap}: {both / len(FACTS):.2f} (turns only {turns_only / len(FACTS):.2f})")
@@ -200,21 +200,21 @@ def locomo(svc: Services, ks: tuple[int, ...] = (5, 10)) -> None:
     texts = [x for _, _, ts, qas in data for x in ts + [q["question"] for q in qas]]
     emb = CachedEmbedder(svc.embedder, texts)
     svc = Services(svc.settings, svc.redis, svc.chroma, embedder=emb, tenant=svc.tenant)
-    mem = memory_api.session_memory(svc)
+    mem = svc.session_memory
     rows, totals = [], {m: dict.fromkeys(ks, 0) for m in ("dense", "ours")}
     times: dict[str, list[float]] = {"dense": [], "ours": []}
     for name, dia, turns, qas in data:
         sid = "loco" + name
         for b in range(0, len(turns), 64):
             chunk = turns[b : b + 64]
-            memory_api.append_turns(svc, sid, [{"role": "user", "content": t} for t in chunk])
+            remembering.append_turns(svc, sid, [{"role": "user", "content": t} for t in chunk])
         plain = VectorStore(svc.chroma, mem.collection_name(sid), emb, svc.settings.hnsw_ef_search)
         got = {m: dict.fromkeys(ks, 0) for m in ("dense", "ours")}
         for qa in qas:
             t0 = time.perf_counter()
             dense = plain.search(qa["question"], max(ks))
             t1 = time.perf_counter()
-            ours = memory_api.memory_search(svc, sid, qa["question"], max(ks))
+            ours = remembering.memory_search(svc, sid, qa["question"], max(ks))
             times["dense"].append(t1 - t0)
             times["ours"].append(time.perf_counter() - t1)
             ranked = {

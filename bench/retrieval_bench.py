@@ -46,7 +46,7 @@ def docs_of(hits: list) -> list[str]:
 
 
 def run(services, collection: str, queries: dict, qrels: dict) -> dict[str, dict[str, float]]:
-    from overlay.candidates import retrieve
+    from overlay.turn import retrieve
 
     out = {}
     for method in METHODS:

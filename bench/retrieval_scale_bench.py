@@ -12,10 +12,10 @@ corpus is partly SYNTHETIC:
 
 Both go through the project's write paths in batches: ``VectorStore.add(...,
 embeddings=...)`` (the tenant's Chroma collection from ``services.vectors``)
-and ``SparseIndex.add`` (``overlay.candidates.sparse_index``), in a temporary
+and ``SparseIndex.add`` (``overlay.choosing.candidates.sparse_index``), in a temporary
 data dir with the default embedded Redis and local ``chroma run`` server.
 The corpus is grown to each size in turn and measured there: 200 SciFact test
-queries through ``overlay.candidates.retrieve`` (the query embedding included),
+queries through ``overlay.choosing.candidates.retrieve`` (the query embedding included),
 the embedding alone, a per-stage breakdown of hybrid, and dense recall@10 of the
 HNSW index against exact numpy top-10 on the same vectors.
 
@@ -110,7 +110,7 @@ def grow(
     """Add chunks (the real ones first) until the collection holds ``to``."""
     from rich.progress import Progress
 
-    from overlay.candidates import sparse_index
+    from overlay.choosing.candidates import sparse_index
 
     vectors, sparse = services.vectors(collection), sparse_index(services, collection)
     have = sum(len(v) for v in all_vecs)
@@ -155,7 +155,7 @@ def pct(xs: list[float], q: float) -> float:
 
 def measure(services: Any, collection: str, queries: list[str]) -> dict[str, list[float]]:
     """Latency (ms) per query of each method via ``retrieve``, and of the embedding alone."""
-    from overlay.candidates import retrieve
+    from overlay.turn import retrieve
 
     out: dict[str, list[float]] = {}
     emb = services.embedder
@@ -181,8 +181,8 @@ def measure(services: Any, collection: str, queries: list[str]) -> dict[str, lis
 
 def stages(services: Any, collection: str, queries: list[str], k: int = 10) -> dict[str, float]:
     """p50 (ms) of each stage of hybrid, run one after another (no overlap)."""
-    from overlay.candidates import sparse_index
-    from overlay.fusion import rrf
+    from overlay.choosing.candidates import sparse_index
+    from overlay.choosing.rrf import rrf
 
     s = services.settings
     depth = max(2 * k, 20)

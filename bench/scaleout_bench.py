@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 from _server import DOCS, bench_env, start_api, stop
 
-from memory.localserver import free_port, port_open
-from memory.vectors import _chroma_binary
+from memory.stores.localserver import free_port, port_open
+from memory.stores.vectors import _chroma_binary
 
 SESSION = "scaleout-ada"
 

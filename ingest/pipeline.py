@@ -37,7 +37,7 @@ from memory.errors import (
     StoreUnavailable,
     TooLarge,
 )
-from memory.manifest import SourceManifest, SourceRecord
+from memory.tables.manifest import SourceManifest, SourceRecord
 
 _FATAL = (StoreUnavailable, EmbedderMismatch, Busy)  # end the run, not just one source
 

@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from memory.embeddings import Embedder
-from memory.redis import RedisStore
-from memory.vectors import VectorStore
-from memory.weights import WeightTable
+from memory.stores.redis import RedisStore
+from memory.stores.vectors import VectorStore
+from memory.stores.weights import WeightTable
 
 
 class IngestServices(Protocol):

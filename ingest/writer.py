@@ -21,9 +21,9 @@ from collections.abc import Sequence
 
 from ingest.split import Chunk
 from ingest.types import IngestServices, Progress, ProgressEvent
-from memory.manifest import SourceManifest, SourceRecord
-from memory.sparse import SparseIndex
-from memory.vectors import VectorStore
+from memory.stores.sparse import SparseIndex
+from memory.stores.vectors import VectorStore
+from memory.tables.manifest import SourceManifest, SourceRecord
 
 BATCH = 64
 DELETE_BATCH = 1000

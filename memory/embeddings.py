@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,9 +23,14 @@ BUILTIN = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 class Embedder(Protocol):
     """What the stores need of an embedder."""
 
-    name: str
-    dim: int
-    max_tokens: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(N, dim) float32, L2-normalised."""
@@ -151,3 +156,29 @@ class CachedEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
+
+
+class LazyEmbedder:
+    """An embedder built by ``factory()`` only when a text must be embedded or its name read,
+    so commands that never embed (``memory show``, ``forget``, fact edits) start in ms."""
+
+    def __init__(self, factory: Callable[[], Embedder]) -> None:
+        self._factory = factory
+
+    @property
+    def name(self) -> str:
+        return self._factory().name
+
+    @property
+    def dim(self) -> int:
+        return self._factory().dim
+
+    @property
+    def max_tokens(self) -> int:
+        return self._factory().max_tokens
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self._factory().embed(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return self._factory().count_tokens(text)

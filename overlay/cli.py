@@ -11,12 +11,14 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
 
-from memory.errors import InvalidInput, OverlayError
+from ingest import cli as ingest_cli
+from memory.errors import OverlayError
+from overlay.commands import adapters, ask, memory, retrieve, serve
+from overlay.commands.state import CliState
 
 app = typer.Typer(
     name="overlay",
@@ -26,38 +28,6 @@ app = typer.Typer(
     add_completion=False,
 )
 err = Console(stderr=True)
-
-
-class CliState:
-    """Lazily built settings and services shared by the commands of one invocation."""
-
-    def __init__(self, config: Path | None, data_dir: Path | None) -> None:
-        self.config = config
-        self.data_dir = data_dir
-        self._settings: Any = None
-        self._services: Any = None
-
-    @property
-    def settings(self) -> Any:
-        if self._settings is None:
-            from overlay.settings import load_settings
-
-            extra = {"data_dir": self.data_dir} if self.data_dir else {}
-            cfg = self.config or os.environ.get("OVERLAY_CONFIG") or None
-            self._settings = load_settings(cfg, **extra)
-        return self._settings
-
-    @property
-    def services(self) -> Any:
-        if self._services is None:
-            from overlay.services import build_services
-
-            self._services = build_services(self.settings)
-        return self._services
-
-    def close(self) -> None:
-        if self._services is not None:
-            self._services.close()
 
 
 @app.callback()
@@ -77,17 +47,7 @@ def _root(
     ctx.call_on_close(state.close)
 
 
-def state(ctx: typer.Context) -> CliState:
-    obj = ctx.find_root().obj
-    if not isinstance(obj, CliState):
-        raise InvalidInput("internal: CLI state missing")
-    return obj
-
-
 def _register() -> None:
-    from ingest import cli as ingest_cli
-    from overlay.commands import adapters, ask, memory, retrieve, serve
-
     for module in (ingest_cli, retrieve, ask, adapters, memory, serve):
         module.register(app)
 

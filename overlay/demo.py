@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from memory.localserver import free_port
+from memory.stores.localserver import free_port
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "docs"
 QUESTION = "How many days of paid annual leave do employees get?"

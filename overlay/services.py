@@ -1,32 +1,55 @@
-"""Wiring: the one place where stores, the embedder and the model are created.
+"""Wiring: the one place where stores, the embedder, the model and the adapters are created.
 
-Everything else receives a ``Services`` (or the parts it needs). Heavy parts —
-the embedder and the model — load on first use, so commands that only touch
-Redis (``overlay sources``) start in milliseconds.
+Everything else receives a ``Services`` and asks it for typed parts: ``redis``, ``chroma``,
+``weights``, ``vectors(collection)``, ``embedder``, ``model``, ``adapters``,
+``session_memory``, ``taught_facts``. Heavy parts — the embedder and the model — load on
+first use, so commands that only touch Redis (``overlay sources``) start in milliseconds.
+One process holds one set of connections and models (``_Shared``); ``for_tenant`` views
+them through another tenant's namespace.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from memory.embeddings import CachedEmbedder, Embedder, SentenceEmbedder
+from memory.embeddings import CachedEmbedder, Embedder, LazyEmbedder, SentenceEmbedder
 from memory.errors import InvalidInput
-from memory.redis import RedisStore, connect_redis
-from memory.vectors import ChromaStore, VectorStore, connect_chroma
-from memory.weights import WeightTable
+from memory.sessions.store import MemoryConfig, SessionMemory
+from memory.stores.redis import RedisStore, connect_redis
+from memory.stores.vectors import ChromaStore, VectorStore, connect_chroma
+from memory.stores.weights import WeightTable
+from memory.tables.taught import TaughtFacts
+from overlay.model.base import BaseModel, load_base_model
 from overlay.settings import Settings
 
 if TYPE_CHECKING:
-    pass
+    from overlay.adapters.registry import AdapterRegistry
 
 _TENANT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
+@dataclass
+class _Shared:
+    """What one process builds once and every tenant's view shares."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    redis: RedisStore | None = None
+    chroma: ChromaStore | None = None
+    embedder: Embedder | None = None
+    model: BaseModel | None = None
+    adapters: AdapterRegistry | None = None
+    session_memories: dict[str, SessionMemory] = field(default_factory=dict)
+    owned: set[str] = field(default_factory=set)  # stores this process connected (and closes)
+
+
 class Services:
-    """Stores, embedder and model for one process, viewed through one tenant namespace."""
+    """Stores, embedder, model and adapters for one process, seen through one tenant."""
 
     def __init__(
         self,
@@ -35,40 +58,43 @@ class Services:
         chroma: ChromaStore | None = None,
         embedder: Embedder | None = None,
         tenant: str = "local",
-        shared: dict[str, Any] | None = None,
+        model: BaseModel | None = None,
+        _shared: _Shared | None = None,
     ) -> None:
         if not _TENANT.match(tenant):
             raise InvalidInput(f"invalid tenant name {tenant!r}")
         self.settings = settings
         self.tenant = tenant
-        self._redis = redis
-        self._chroma = chroma
-        self._shared: dict[str, Any] = shared if shared is not None else {"lock": threading.Lock()}
+        self._s = _shared if _shared is not None else _Shared()
+        if redis is not None:
+            self._s.redis = redis
+        if chroma is not None:
+            self._s.chroma = chroma
         if embedder is not None:
-            self._shared["embedder"] = CachedEmbedder(embedder)
+            self._s.embedder = CachedEmbedder(embedder)
+        if model is not None:
+            self._s.model = model
 
     # --- stores ---------------------------------------------------------------
     @property
     def redis(self) -> RedisStore:
-        if self._redis is None:
-            with self._shared["lock"]:
-                if "redis" not in self._shared:
-                    s = self.settings
-                    s.data_dir.mkdir(parents=True, exist_ok=True)
-                    self._shared["redis"] = connect_redis(s.redis_url, s.data_dir)
-            self._redis = self._shared["redis"]
-        return self._redis
+        with self._s.lock:
+            if self._s.redis is None:
+                s = self.settings
+                s.data_dir.mkdir(parents=True, exist_ok=True)
+                self._s.redis = connect_redis(s.redis_url, s.data_dir)
+                self._s.owned.add("redis")
+            return self._s.redis
 
     @property
     def chroma(self) -> ChromaStore:
-        if self._chroma is None:
-            with self._shared["lock"]:
-                if "chroma" not in self._shared:
-                    s = self.settings
-                    s.data_dir.mkdir(parents=True, exist_ok=True)
-                    self._shared["chroma"] = connect_chroma(s.chroma_url, s.data_dir, s.chroma_mode)
-            self._chroma = self._shared["chroma"]
-        return self._chroma
+        with self._s.lock:
+            if self._s.chroma is None:
+                s = self.settings
+                s.data_dir.mkdir(parents=True, exist_ok=True)
+                self._s.chroma = connect_chroma(s.chroma_url, s.data_dir, s.chroma_mode)
+                self._s.owned.add("chroma")
+            return self._s.chroma
 
     @property
     def namespace(self) -> str:
@@ -86,34 +112,103 @@ class Services:
             self.chroma, f"{self.tenant}.{collection}", self.embedder, self.settings.hnsw_ef_search
         )
 
+    @property
+    def session_memory(self) -> SessionMemory:
+        """The tenant's session memory (one per process and tenant; caches are shared)."""
+        client, chroma = self.redis.client, self.chroma
+        with self._s.lock:
+            mem = self._s.session_memories.get(self.tenant)
+            if mem is None:
+                mem = SessionMemory(
+                    client, chroma, LazyEmbedder(lambda: self.embedder), self.namespace,
+                    _memory_config(self.settings),
+                )  # fmt: skip
+                self._s.session_memories[self.tenant] = mem
+            return mem
+
+    @property
+    def taught_facts(self) -> TaughtFacts:
+        """The tenant's taught facts: the weight table plus a small semantic index."""
+        index = VectorStore(
+            self.chroma, f"{self.tenant}.taught.facts", self.embedder,
+            self.settings.hnsw_ef_search,
+        )  # fmt: skip
+        return TaughtFacts(self.weights, index)
+
     # --- heavy, loaded on first use ------------------------------------------
     @property
     def embedder(self) -> Embedder:
-        with self._shared["lock"]:
-            if "embedder" not in self._shared:
+        with self._s.lock:
+            if self._s.embedder is None:
                 s = self.settings
-                inner = SentenceEmbedder(s.embedder, "cpu", s.embed_batch_size)
-                self._shared["embedder"] = CachedEmbedder(inner)
-        emb: Embedder = self._shared["embedder"]
-        return emb
+                self._s.embedder = CachedEmbedder(
+                    SentenceEmbedder(s.embedder, "cpu", s.embed_batch_size)
+                )
+            return self._s.embedder
 
-    def shared(self, name: str, factory: Any) -> Any:
-        """A process-wide object built once by ``factory()`` (the model, the adapter registry)."""
-        with self._shared["lock"]:
-            if name not in self._shared:
-                self._shared[name] = factory()
-            return self._shared[name]
+    @property
+    def model(self) -> BaseModel:
+        """The process's frozen base model, loaded on first use."""
+        with self._s.lock:
+            if self._s.model is None:
+                self._s.model = load_base_model(self.settings)
+            return self._s.model
+
+    def use_model(self, model: BaseModel) -> None:
+        """Serve ``model`` instead of loading ``settings.model`` (tests, benchmarks)."""
+        with self._s.lock:
+            self._s.model, self._s.adapters = model, None
+
+    @property
+    def adapters(self) -> AdapterRegistry:
+        """The process-wide adapter registry on the shared base model."""
+        from overlay.adapters.registry import AdapterRegistry  # torch and peft: on first use
+
+        base = self.model
+        with self._s.lock:
+            if self._s.adapters is None:
+                s = self.settings
+                self._s.adapters = AdapterRegistry(base, s.adapters_path, s.max_loaded_adapters)
+            return self._s.adapters
+
+    @contextlib.contextmanager
+    def run_model(self, adapter: str | None) -> Iterator[Any]:
+        """Hold the model lock, wear ``adapter`` (None = the base) and yield the torch model,
+        under ``torch.inference_mode``. An unknown adapter raises ``AdapterNotFound``."""
+        import torch
+
+        with self.adapters.activate(adapter) as model, torch.inference_mode():
+            yield model
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` in the base model's tokenizer (the one token counter)."""
+        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def for_tenant(self, tenant: str) -> Services:
         """The same connections and models, seen through another tenant's namespace."""
-        return Services(self.settings, self._redis, self._chroma, None, tenant, self._shared)
+        return Services(self.settings, tenant=tenant, _shared=self._s)
 
     def close(self) -> None:
-        for name in ("chroma", "redis"):
-            store = self._shared.pop(name, None)
-            if store is not None:
-                store.close()
-        self._redis = self._chroma = None
+        with self._s.lock:
+            if "chroma" in self._s.owned and self._s.chroma is not None:
+                self._s.chroma.close()
+                self._s.chroma = None
+            if "redis" in self._s.owned and self._s.redis is not None:
+                self._s.redis.close()
+                self._s.redis = None
+            self._s.owned.clear()
+            self._s.session_memories.clear()
+
+
+def _memory_config(s: Settings) -> MemoryConfig:
+    return MemoryConfig(
+        embed_assistant=s.memory_embed_assistant,
+        fact_bonus=s.memory_fact_bonus,
+        recency_weight=s.memory_recency_weight,
+        recency_halflife=s.memory_recency_halflife,
+        lexical_weight=s.memory_lexical_weight,
+        ef_search=s.hnsw_ef_search,
+    )
 
 
 def validate_collection(name: str) -> str:

@@ -13,7 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
-from memory.localserver import free_port
+from memory.stores.localserver import free_port
 from overlay.services import Services
 
 
@@ -29,7 +29,7 @@ def make_app(services: Services, model: Any = None, **overrides: Any) -> FastAPI
         settings, services.redis, services.chroma, services.embedder, tenant=services.tenant
     )
     if model is not None:
-        svc.shared("model", lambda: model)
+        svc.use_model(model)
     return create_app(settings, services=svc)
 
 

@@ -73,7 +73,7 @@ def real_services(data_dir: Path, base_services: Services, minilm: SentenceEmbed
 @pytest.fixture(scope="session")
 def real_model(base_services: Services) -> Any:
     """The real default base model (SmolLM2-135M-Instruct), loaded once per session."""
-    from overlay.model import load_base_model
+    from overlay.model.base import load_base_model
 
     return load_base_model(base_services.settings)
 
@@ -90,7 +90,7 @@ def tiny_model() -> Any:
     from adapters_tiny import tiny_model as random_llama
     from adapters_tiny import word_tokenizer
 
-    from overlay.model import BaseModel
+    from overlay.model.base import BaseModel
 
     specials = ["<pad>", "<unk>", "<s>", "</s>", "[", "]", ":", ".", "?", ","]
     tok = word_tokenizer(
@@ -118,6 +118,6 @@ def real_tokenizer(base_services: Services) -> Any:
     """The default model's tokenizer alone (fast; converts the model on first use)."""
     from transformers import AutoTokenizer
 
-    from overlay.model import resolve_model_source
+    from overlay.model.base import resolve_model_source
 
     return AutoTokenizer.from_pretrained(resolve_model_source(base_services.settings))

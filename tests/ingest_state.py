@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from memory.manifest import SourceManifest
-from memory.sparse import SparseIndex
+from memory.stores.sparse import SparseIndex
+from memory.tables.manifest import SourceManifest
 
 
 @dataclass

@@ -12,7 +12,7 @@ from adapters_tiny import tiny_base, write_adapter
 from typer.testing import CliRunner
 
 from memory.errors import AdapterNotFound, InvalidInput
-from overlay.adapters import AdapterRegistry
+from overlay.adapters.registry import AdapterRegistry
 
 REPO = Path(__file__).resolve().parent.parent
 TERSE = REPO / "examples" / "adapters" / "terse.jsonl"
@@ -82,9 +82,9 @@ def test_end_to_end_real_model(tmp_path: Path, real_model: Any) -> None:
     """Train the terse example briefly, inspect it, merge it; merged == unmerged logits."""
     from transformers import AutoModelForCausalLM
 
-    from overlay.adapter_diff import diff_adapter
-    from overlay.adapter_merge import merge_adapter
-    from overlay.adapter_train import TrainConfig, train_adapter
+    from overlay.adapters.diff import diff_adapter
+    from overlay.adapters.merge import merge_adapter
+    from overlay.adapters.train import TrainConfig, train_adapter
 
     root = tmp_path / "adapters"
     threads = torch.get_num_threads()

@@ -11,7 +11,7 @@ import torch
 from adapters_tiny import TARGETS, tiny_base, write_adapter
 
 from memory.errors import AdapterNotFound, InvalidInput
-from overlay.adapters import AdapterRegistry
+from overlay.adapters.registry import AdapterRegistry
 
 PROMPT = "who founded halvorsen instruments ?"
 
@@ -209,28 +209,26 @@ def test_different_target_sets_and_close(tmp_path: Path) -> None:
 
 
 def test_model_for_uses_the_process_registry(tmp_path: Path) -> None:
-    from overlay.adapters import get_registry
-    from overlay.model import model_for
     from overlay.services import Services
     from overlay.settings import Settings
 
     base = tiny_base()
     write_adapter(tmp_path / "adapters", "a1", base.model, seed=2)
     svc = Services(Settings(data_dir=tmp_path, max_loaded_adapters=3))
-    svc.shared("model", lambda: base)
-    registry = get_registry(svc)
-    assert get_registry(svc.for_tenant("other")) is registry and registry.max_loaded == 3
+    svc.use_model(base)
+    registry = svc.adapters
+    assert svc.for_tenant("other").adapters is registry and registry.max_loaded == 3
     ids = base.tokenizer(PROMPT, return_tensors="pt")["input_ids"]
-    with model_for(svc, "a1") as model:
+    with svc.run_model("a1") as model:
         assert registry.active == "a1"
         with_adapter = model(input_ids=ids).logits
-    with model_for(svc, None) as model:
+    with svc.run_model(None) as model:
         assert registry.active is None
         plain = model(input_ids=ids).logits
     assert not torch.allclose(with_adapter, plain, atol=1e-3)
     torch.testing.assert_close(with_adapter[0], logits(registry, "a1"))
     with pytest.raises(AdapterNotFound):
-        with model_for(svc, "missing"):
+        with svc.run_model("missing"):
             pass
 
 

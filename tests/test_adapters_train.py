@@ -10,12 +10,12 @@ import torch
 from adapters_tiny import tiny_base, write_adapter
 
 from memory.errors import Conflict, InvalidInput
-from overlay.adapter_data import IGNORE, encode, read_examples
-from overlay.adapter_diff import diff_adapter, plot_diff
-from overlay.adapter_files import read_card
-from overlay.adapter_merge import merge_adapter
-from overlay.adapter_train import TrainConfig, train_adapter
-from overlay.adapters import AdapterRegistry
+from overlay.adapters.data import IGNORE, encode, read_examples
+from overlay.adapters.diff import diff_adapter, plot_diff
+from overlay.adapters.files import read_card
+from overlay.adapters.merge import merge_adapter
+from overlay.adapters.registry import AdapterRegistry
+from overlay.adapters.train import TrainConfig, train_adapter
 
 QA = [
     ("how many days of paid annual leave do employees get ?", "27 ."),

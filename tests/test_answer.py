@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from overlay.answer import (
+from overlay.answering.answers import (
     PromptContext,
     build_prompt,
     clean_citations,
@@ -14,7 +14,7 @@ from overlay.answer import (
     grounded,
     supported,
 )
-from overlay.text import answer_sentence, query_view, split_sentences
+from overlay.choosing.views import answer_sentence, query_view, split_sentences
 
 PASSAGES = [
     "# Leave\n\nEvery employee receives 27 days of paid annual leave. Unused days expire in March.",

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from apiserver import live_server, make_app, wait_ok
 
-from memory.localserver import free_port, port_open
+from memory.stores.localserver import free_port, port_open
 from overlay.services import Services
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,11 +14,10 @@ from typer.testing import CliRunner
 from ingest.pipeline import ingest_paths
 from memory.embeddings import SentenceEmbedder
 from memory.errors import InvalidInput
-from overlay.answer import ABSTAIN_TEXT
-from overlay.candidates import retrieve
-from overlay.feedback import record_feedback
-from overlay.pipeline import ask
+from overlay.answering.answers import ABSTAIN_TEXT
+from overlay.choosing.feedback import record_feedback
 from overlay.services import Services
+from overlay.turn import ask, retrieve
 
 pytestmark = pytest.mark.slow
 DOCS = Path(__file__).resolve().parent.parent / "examples" / "docs"
@@ -27,7 +26,7 @@ COLL = "docs"
 
 def _services(base: Services, minilm: SentenceEmbedder, real_model: Any, tenant: str) -> Services:
     svc = Services(base.settings, base.redis, base.chroma, embedder=minilm, tenant=tenant)
-    svc.shared("model", lambda: real_model)
+    svc.use_model(real_model)
     return svc
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from memory.errors import InvalidInput
 from memory.types import Hit
-from overlay.chooser import FusionWeights, choose, dedupe, fuse
+from overlay.choosing.fusion import FusionWeights, choose, dedupe, fuse
 
 
 def _hits(n: int) -> list[Hit]:

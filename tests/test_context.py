@@ -7,7 +7,7 @@ import pytest
 from memory.embeddings import SentenceEmbedder
 from memory.errors import TooLarge
 from memory.types import Hit
-from overlay.context import build_context
+from overlay.answering.prompt import build_context
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from memory.errors import InvalidInput
-from memory.facts import cue_matches, extract_facts
-from overlay import memory_api
+from memory.sessions.extract import cue_matches, extract_facts
+from overlay import remembering
 from overlay.services import Services
 
 CASES = [
@@ -68,18 +68,18 @@ def test_cues_link_questions_to_keys() -> None:
 
 
 def test_taught_facts_supersede_and_keep_old_objects(services: Services) -> None:
-    first = memory_api.teach_fact(services, "Halvorsen Instruments", "CEO", "Maja Lund")
-    second = memory_api.teach_fact(services, "halvorsen instruments", "ceo", "Jon Berg")
+    first = remembering.teach_fact(services, "Halvorsen Instruments", "CEO", "Maja Lund")
+    second = remembering.teach_fact(services, "halvorsen instruments", "ceo", "Jon Berg")
     assert first.object == "Maja Lund" and second.object == "Jon Berg"
-    objs = memory_api.get_taught_facts(services, "Halvorsen Instruments", "CEO")
+    objs = remembering.get_taught_facts(services, "Halvorsen Instruments", "CEO")
     assert [f.object for f in objs] == ["Jon Berg", "Maja Lund"]
     assert objs[0].subject == "Halvorsen Instruments"  # the casing first written
-    listed = memory_api.get_taught_facts(services)
+    listed = remembering.get_taught_facts(services)
     assert [(f.subject, f.object) for f in listed] == [("Halvorsen Instruments", "Jon Berg")]
-    hits = memory_api.taught_facts(services).search("Halvorsen Instruments CEO", 3)
+    hits = services.taught_facts.search("Halvorsen Instruments CEO", 3)
     assert hits and hits[0].kind == "fact" and "Jon Berg" in hits[0].text
-    memory_api.remove_taught_fact(services, "Halvorsen Instruments", "CEO")
-    assert memory_api.get_taught_facts(services) == []
-    assert memory_api.taught_facts(services).search("Halvorsen Instruments CEO", 3) == []
+    remembering.remove_taught_fact(services, "Halvorsen Instruments", "CEO")
+    assert remembering.get_taught_facts(services) == []
+    assert services.taught_facts.search("Halvorsen Instruments CEO", 3) == []
     with pytest.raises(InvalidInput):
-        memory_api.teach_fact(services, "x", " ", "y")
+        remembering.teach_fact(services, "x", " ", "y")

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from memory.errors import InvalidInput, NotFound
-from overlay.feedback import learned_boosts, record_feedback, record_turn, turn_log
+from overlay.choosing.feedback import learned_boosts, record_feedback, record_turn, turn_log
 from overlay.services import Services
 
 Q = "How many days of paid annual leave do employees get?"

@@ -12,10 +12,10 @@ from ingest_state import store_state
 from ingest.pipeline import ingest_paths, list_sources
 from memory.embeddings import HashEmbedder
 from memory.errors import EmbedderMismatch, StoreUnavailable
-from memory.localserver import free_port
-from overlay.candidates import retrieve
+from memory.stores.localserver import free_port
 from overlay.services import Services
 from overlay.settings import Settings
+from overlay.turn import retrieve
 
 LATIN = "Le café est très bon. La crème brûlée était délicieuse, même après le dîner."
 

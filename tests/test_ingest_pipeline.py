@@ -12,7 +12,7 @@ from ingest_state import store_state
 from ingest.pipeline import ingest_paths, ingest_text, list_sources, remove_source
 from ingest.split import Splitter
 from memory.errors import InvalidInput, SourceNotFound
-from memory.sparse import SparseIndex
+from memory.stores.sparse import SparseIndex
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "docs"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from memory.errors import StoreUnavailable
-from memory.localserver import pid_alive, port_open
-from memory.redis import connect_redis
+from memory.stores.localserver import pid_alive, port_open
+from memory.stores.redis import connect_redis
 
 
 def test_second_process_attaches_to_the_same_redis(tmp_path: Path) -> None:
@@ -22,7 +22,7 @@ def test_second_process_attaches_to_the_same_redis(tmp_path: Path) -> None:
     code = textwrap.dedent(
         f"""
         from pathlib import Path
-        from memory.redis import connect_redis
+        from memory.stores.redis import connect_redis
         s = connect_redis(None, Path({str(tmp_path)!r}))
         print(s.client.get("k"), s.handle.server.port)
         s.client.set("k2", "from-second")
@@ -54,7 +54,7 @@ def test_killed_owner_leaves_a_server_the_next_process_reuses(tmp_path: Path) ->
         f"""
         import os, signal
         from pathlib import Path
-        from memory.redis import connect_redis
+        from memory.stores.redis import connect_redis
         s = connect_redis(None, Path({str(tmp_path)!r}))
         s.client.set("before-kill", "1")
         print(s.handle.server.pid, flush=True)

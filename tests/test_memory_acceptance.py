@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from memory.embeddings import SentenceEmbedder
-from overlay import memory_api
+from overlay import remembering
 from overlay.services import Services, build_services
 from overlay.settings import Settings
 
@@ -73,7 +73,7 @@ def recall_at_5(svc: Services, session: str) -> list[str]:
     """The questions whose answer is not in the top 5 memories."""
     missed = []
     for _, question, expected in FACTS:
-        hits = memory_api.memory_search(svc, session, question, 5)
+        hits = remembering.memory_search(svc, session, question, 5)
         if not any(expected in h.text for h in hits):
             missed.append(question)
     return missed
@@ -86,7 +86,7 @@ def test_twenty_facts_over_300_turns_survive_a_restart(
     svc = build_services(settings, embedder=minilm)
     turns = conversation()
     assert len(turns) == 300
-    assert memory_api.append_turns(svc, "long", turns) == 300
+    assert remembering.append_turns(svc, "long", turns) == 300
     missed = recall_at_5(svc, "long")
     assert len(missed) <= 1, missed
     svc.close()  # stops the embedded Redis and Chroma of this data dir
@@ -94,9 +94,9 @@ def test_twenty_facts_over_300_turns_survive_a_restart(
 
     again = build_services(settings, embedder=minilm)
     try:
-        assert memory_api.show_session(again, "long")["count"] == 300
+        assert remembering.show_session(again, "long")["count"] == 300
         assert len(recall_at_5(again, "long")) <= 1
-        names = {f.key: f.value for f in memory_api.session_facts(again, "long")}
+        names = {f.key: f.value for f in remembering.session_facts(again, "long")}
         assert names["name"] == "Marguerite" and names["city"] == "Trondheim"
     finally:
         again.close()
@@ -109,14 +109,14 @@ def test_the_real_model_answers_keyed_facts_from_memory(
     settings = base_services.settings.model_copy(update={"max_new_tokens": 24})
     svc = Services(settings, base_services.redis, base_services.chroma, embedder=minilm,
                    tenant="m" + uuid.uuid4().hex[:12])  # fmt: skip
-    svc.shared("model", lambda: real_model)
-    from overlay.pipeline import ask
+    svc.use_model(real_model)
+    from overlay.turn import ask
 
-    memory_api.append_turns(svc, "chat", conversation())
+    remembering.append_turns(svc, "chat", conversation())
     for _, question, expected in FACTS[:3]:  # the keyed facts: name, city, preference
         out = ask(svc, question, session="chat", mode="choose")  # the model chooses
         print(question, out.answer, out.timings_ms)
         assert not out.abstained and expected in out.answer, (question, out.answer)
         assert out.citations[0].hit.kind == "fact" and expected in out.citations[0].hit.text
     # the asked questions and the answers were logged as turns of the session
-    assert memory_api.show_session(svc, "chat")["count"] == 306
+    assert remembering.show_session(svc, "chat")["count"] == 306

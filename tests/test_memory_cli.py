@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from memory.errors import SessionNotFound
-from overlay import memory_api
+from overlay import remembering
 from overlay.cli import _register, app
 from overlay.services import Services
 
@@ -30,7 +30,7 @@ def test_memory_and_facts_commands(data_dir: Path, base_services: Services) -> N
     code, out = _run(data_dir, "memory", "search", s, "what is my name", "--json")
     assert code == 0 and json.loads(out)["results"][0]["text"] == "my name is Bob"
     # the CLI's tenant is "local", the same as the session fixture's
-    assert memory_api.show_session(base_services, s)["facts"][0]["value"] == "Bob"
+    assert remembering.show_session(base_services, s)["facts"][0]["value"] == "Bob"
     assert _run(data_dir, "memory", "forget", s)[0] == 0
     with pytest.raises(SessionNotFound):
-        memory_api.show_session(base_services, s)
+        remembering.show_session(base_services, s)

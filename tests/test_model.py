@@ -12,7 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from memory.errors import InvalidInput, NotFound
-from overlay.model import get_model, load_base_model, model_for, model_info
+from overlay.model.base import load_base_model, model_info
 from overlay.services import Services
 from overlay.settings import Settings
 
@@ -62,9 +62,9 @@ def test_cuda_requested_but_absent_fails_loudly(tmp_path: Path) -> None:
 
 def test_model_for_base_holds_lock_and_disables_grad(tiny_model: Any, services: Services) -> None:
     svc = Services(services.settings, services.redis, services.chroma, tenant=services.tenant)
-    svc.shared("model", lambda: tiny_model)
-    assert get_model(svc) is tiny_model
-    with model_for(svc, None) as model:
+    svc.use_model(tiny_model)
+    assert svc.model is tiny_model
+    with svc.run_model(None) as model:
         assert model is tiny_model.model
         assert torch.is_inference_mode_enabled()
         acquired_elsewhere: list[bool] = []
@@ -103,8 +103,8 @@ def test_model_for_unknown_adapter_fails_loudly(tiny_model: Any, tmp_path: Path)
     from memory.errors import AdapterNotFound
 
     svc = Services(Settings(data_dir=tmp_path))
-    svc.shared("model", lambda: tiny_model)
-    with pytest.raises(AdapterNotFound), model_for(svc, "no-such-adapter"):
+    svc.use_model(tiny_model)
+    with pytest.raises(AdapterNotFound), svc.run_model("no-such-adapter"):
         pass
 
 

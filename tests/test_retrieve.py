@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from ingest.pipeline import ingest_paths
 from memory.errors import InvalidInput
-from overlay.candidates import retrieve
+from overlay.turn import retrieve
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "docs"
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import torch
 
-from overlay.scoring import PROMPT, Calibration, query_logprobs, score_views
+from overlay.choosing.scoring import PROMPT, Calibration, query_logprobs, score_views
 
 QUERY = "how many days of paid leave"
 VIEWS = [

@@ -7,14 +7,14 @@ import threading
 import pytest
 
 from memory.errors import Conflict, InvalidInput, SessionNotFound
-from memory.vectors import chroma_name
-from overlay import memory_api
+from memory.stores.vectors import chroma_name
+from overlay import remembering
 from overlay.services import Services
 
 
 def _say(svc: Services, session: str, *texts: str, user: str | None = None) -> int:
     turns = [{"role": "user", "content": t} for t in texts]
-    return memory_api.append_turns(svc, session, turns, user=user)
+    return remembering.append_turns(svc, session, turns, user=user)
 
 
 def test_import_logs_turns_in_order_with_ids_and_timestamps(services: Services) -> None:
@@ -22,57 +22,57 @@ def test_import_logs_turns_in_order_with_ids_and_timestamps(services: Services) 
         {"role": "user", "content": "hello there", "ts": 1000.0},
         {"role": "assistant", "content": "hi, how can I help?", "ts": 1001.0},
     ]
-    assert memory_api.append_turns(services, "s1", turns) == 2
+    assert remembering.append_turns(services, "s1", turns) == 2
     assert _say(services, "s1", "one more") == 1
-    shown = memory_api.show_session(services, "s1")
+    shown = remembering.show_session(services, "s1")
     assert [(t["id"], t["role"], t["text"]) for t in shown["turns"]] == [
         (0, "user", "hello there"), (1, "assistant", "hi, how can I help?"), (2, "user", "one more")
     ]  # fmt: skip
     assert shown["turns"][0]["ts"] == 1000.0 and shown["count"] == 3
-    assert [t["id"] for t in memory_api.show_session(services, "s1", last=1)["turns"]] == [2]
+    assert [t["id"] for t in remembering.show_session(services, "s1", last=1)["turns"]] == [2]
     # only user turns are embedded by default
-    mem = memory_api.session_memory(services)
+    mem = services.session_memory
     assert mem._vectors("s1").count() == 2
 
 
 def test_bad_input_is_refused(services: Services) -> None:
     with pytest.raises(InvalidInput):
-        memory_api.append_turns(services, "s1", [{"role": "robot", "content": "x"}])
+        remembering.append_turns(services, "s1", [{"role": "robot", "content": "x"}])
     with pytest.raises(InvalidInput):
-        memory_api.append_turns(services, "s1", [{"role": "user", "content": "  "}])
+        remembering.append_turns(services, "s1", [{"role": "user", "content": "  "}])
     with pytest.raises(InvalidInput):
-        memory_api.append_turns(services, "bad id!", [{"role": "user", "content": "x"}])
+        remembering.append_turns(services, "bad id!", [{"role": "user", "content": "x"}])
     with pytest.raises(SessionNotFound):
-        memory_api.memory_search(services, "never-seen", "x")
+        remembering.memory_search(services, "never-seen", "x")
     with pytest.raises(SessionNotFound):
-        memory_api.forget_session(services, "never-seen")
+        remembering.forget_session(services, "never-seen")
 
 
 def test_supersession_keeps_history(services: Services) -> None:
     _say(services, "s", "My name is Alex.", "I live in Oslo.", "what's the weather like")
     _say(services, "s", "actually, call me Bob")
-    facts = {f.key: f for f in memory_api.session_facts(services, "s")}
+    facts = {f.key: f for f in remembering.session_facts(services, "s")}
     assert facts["name"].value == "Bob"
     assert [h["value"] for h in facts["name"].history] == ["Alex"]
     assert facts["name"].history_line() == "name: Alex → Bob"
     assert facts["city"].value == "Oslo" and facts["city"].turn == "1"
-    hits = memory_api.memory_search(services, "s", "what is my name", 3)
+    hits = remembering.memory_search(services, "s", "what is my name", 3)
     assert hits[0].kind == "fact" and hits[0].text == "my name is Bob"
     assert hits[0].metadata["history"] == "name: Alex → Bob"
-    out = memory_api.memory_result(hits[0])
+    out = remembering.memory_result(hits[0])
     assert {"id", "kind", "text", "score", "ts"} <= set(out)
 
 
 def test_explicit_facts_add_list_remove(services: Services) -> None:
-    fact = memory_api.add_fact(services, "s", "Favourite Colour", "teal")
+    fact = remembering.add_fact(services, "s", "Favourite Colour", "teal")
     assert (fact.key, fact.value) == ("favourite colour", "teal")
-    memory_api.add_fact(services, "s", "favourite colour", "green")
-    (only,) = memory_api.session_facts(services, "s")
+    remembering.add_fact(services, "s", "favourite colour", "green")
+    (only,) = remembering.session_facts(services, "s")
     assert only.history_line() == "favourite colour: teal → green"
-    assert memory_api.remove_fact(services, "s", "favourite colour") == 1
-    assert memory_api.session_facts(services, "s") == []
+    assert remembering.remove_fact(services, "s", "favourite colour") == 1
+    assert remembering.session_facts(services, "s") == []
     with pytest.raises(SessionNotFound):
-        memory_api.remove_fact(services, "s", "favourite colour")
+        remembering.remove_fact(services, "s", "favourite colour")
 
 
 def test_session_user_and_tenant_isolation(services: Services) -> None:
@@ -84,7 +84,7 @@ def test_session_user_and_tenant_isolation(services: Services) -> None:
     _say(other, "a1", "My name is Eve.", user="ada")
 
     def values(svc: Services, session: str) -> dict[str, str]:
-        return {f.key: f.value for f in memory_api.session_facts(svc, session)}
+        return {f.key: f.value for f in remembering.session_facts(svc, session)}
 
     # a user's facts span that user's sessions, and no one else's
     assert values(services, "a2") == {"name": "Ada", "city": "Bergen", "preference": "tea"}
@@ -93,7 +93,7 @@ def test_session_user_and_tenant_isolation(services: Services) -> None:
     assert values(other, "a1") == {"name": "Eve"}
     for svc, session, own in [(services, "a2", "Ada"), (services, "b1", "Ben"),
                               (services, "c1", "Cy"), (other, "a1", "Eve")]:  # fmt: skip
-        texts = " ".join(h.text for h in memory_api.memory_search(svc, session, "name", 10))
+        texts = " ".join(h.text for h in remembering.memory_search(svc, session, "name", 10))
         foreign = {"Ada", "Ben", "Cy", "Eve"} - {own}
         assert own in texts and not any(name in texts for name in foreign), (session, texts)
     with pytest.raises(Conflict):
@@ -118,10 +118,10 @@ def test_ten_concurrent_sessions_do_not_leak(services: Services) -> None:
         t.join()
     assert not errors
     for i in range(10):
-        shown = memory_api.show_session(services, f"c{i}")
+        shown = remembering.show_session(services, f"c{i}")
         assert shown["count"] == 13 and all(f"secret{i} " in t["text"] for t in shown["turns"][:12])
         assert sorted(t["id"] for t in shown["turns"]) == list(range(13))
-        hits = memory_api.memory_search(services, f"c{i}", "secret message token name", 20)
+        hits = remembering.memory_search(services, f"c{i}", "secret message token name", 20)
         for h in hits:
             assert f"secret{i} " in h.text or f"Person{i}" in h.text, h.text
             assert not any(f"Person{n}" in h.text for n in range(10) if n != i)
@@ -130,31 +130,31 @@ def test_ten_concurrent_sessions_do_not_leak(services: Services) -> None:
 def test_forget_leaves_no_trace(services: Services) -> None:
     _say(services, "gone", "My name is Zed.", "remember that the code is 1234", user="zed")
     _say(services, "kept", "My name is Kim.")
-    mem = memory_api.session_memory(services)
+    mem = services.session_memory
     r = services.redis.client
     assert any("gone" in k for k in r.scan_iter(f"{services.namespace}:*"))
-    memory_api.forget_session(services, "gone")
+    remembering.forget_session(services, "gone")
     assert not any("gone" in k for k in r.scan_iter(f"{services.namespace}:*"))
     assert "gone" not in r.smembers(f"{services.namespace}:memuser:zed")
     cols = {c.name for c in services.chroma.client.list_collections()}
     assert chroma_name(mem.collection_name("gone")) not in cols
     assert chroma_name(mem.collection_name("kept")) in cols
-    assert [f.value for f in memory_api.session_facts(services, "kept")] == ["Kim"]
+    assert [f.value for f in remembering.session_facts(services, "kept")] == ["Kim"]
     with pytest.raises(SessionNotFound):
-        memory_api.show_session(services, "gone")
+        remembering.show_session(services, "gone")
     # the id can be used again, starting empty
     _say(services, "gone", "hello again")
-    assert memory_api.show_session(services, "gone")["turns"][0]["id"] == 0
+    assert remembering.show_session(services, "gone")["turns"][0]["id"] == 0
 
 
 def test_lexical_half_of_a_lookup_is_per_session_and_forgotten(services: Services) -> None:
     filler = [f"Tell me about the weather ({i})" for i in range(30)]
     _say(services, "a", "The zephyrine valve is broken.", *filler)
     _say(services, "a:b", *filler, "The zephyrine valve works again.")
-    hits = memory_api.memory_search(services, "a", "is the zephyrine valve broken?", 3)
+    hits = remembering.memory_search(services, "a", "is the zephyrine valve broken?", 3)
     assert hits[0].text == "The zephyrine valve is broken." and hits[0].metadata["lexical"] == 1.0
-    memory_api.forget_session(services, "a")
+    remembering.forget_session(services, "a")
     r = services.redis.client
     assert not list(r.scan_iter(f"{services.namespace}:w:bm25:mem|a:*"))
-    hits = memory_api.memory_search(services, "a:b", "zephyrine", 3)
+    hits = remembering.memory_search(services, "a:b", "zephyrine", 3)
     assert hits[0].text == "The zephyrine valve works again." and hits[0].metadata["lexical"] == 1.0

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from memory.sparse import SparseIndex, analyze
-from overlay.fusion import rrf
+from memory.stores.sparse import SparseIndex, analyze
+from overlay.choosing.rrf import rrf
 
 DOCS = {
     "a": "The quick brown fox jumps over the lazy dog",

@@ -12,9 +12,9 @@ import pytest
 from ingest.pipeline import ingest_paths, remove_source
 from memory.embeddings import HashEmbedder
 from memory.errors import EmbedderMismatch
-from memory.vectors import ChromaStore, VectorStore, connect_chroma
-from overlay.candidates import retrieve
+from memory.stores.vectors import ChromaStore, VectorStore, connect_chroma
 from overlay.services import Services
+from overlay.turn import retrieve
 
 TEXTS = {
     "p1": "pressure sensor calibration in the lab",

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Request
 
 from api.deps import ServicesDep
 from api.schemas import ERRORS
-from overlay.adapter_files import AdapterInfo, list_adapters
+from overlay.adapters.files import AdapterInfo, list_adapters
+from overlay.services import Services
 
 router = APIRouter(tags=["adapters"], responses=ERRORS)
 
 
-def adapter_infos(request: Request, services: Any) -> list[AdapterInfo]:
+def adapter_infos(request: Request, services: Services) -> list[AdapterInfo]:
     """Every adapter in the adapters dir; ``loaded`` is known once the model is up."""
     registry = getattr(request.app.state, "registry", None)
     if registry is not None:

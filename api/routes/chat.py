@@ -21,10 +21,9 @@ from api.limits import check_length
 from api.routes.adapters import adapter_infos
 from api.schemas import ERRORS, ChatCompletionRequest, ChatRequest
 from memory.errors import InvalidInput
-from overlay.adapter_files import validate_name
-from overlay.model import get_model
-from overlay.pipeline import ask
+from overlay.adapters.files import validate_name
 from overlay.services import Services
+from overlay.turn import ask
 
 router = APIRouter(tags=["chat"], responses=ERRORS)
 
@@ -47,7 +46,7 @@ def run_turn(services: Services, question: str, **kw: Any) -> dict[str, Any]:
     ``usage`` counts the model's tokens of the user's message and of the answer.
     """
     result: dict[str, Any] = ask(services, question, **kw).to_dict()
-    tok = get_model(services).tokenizer
+    tok = services.model.tokenizer
     prompt, completion = (
         len(tok(t, add_special_tokens=False)["input_ids"]) for t in (question, result["answer"])
     )

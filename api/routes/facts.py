@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import ServicesDep
 from api.schemas import ERRORS, FactRequest
-from overlay import memory_api
+from overlay import remembering
 
 router = APIRouter(prefix="/v1/facts", tags=["facts"], responses=ERRORS)
 
@@ -20,12 +20,12 @@ def get_facts(
     relation: str | None = Query(None, max_length=200),
 ) -> dict[str, Any]:
     """All objects of (subject, relation), or the best fact of each pair (of ``subject``)."""
-    facts = memory_api.get_taught_facts(services, subject or None, relation or None)
+    facts = remembering.get_taught_facts(services, subject or None, relation or None)
     return {"facts": [f.to_dict() for f in facts]}
 
 
 @router.post("")
 def post_fact(body: FactRequest, services: ServicesDep) -> dict[str, Any]:
     """Teach a fact; a question about it is then answered from the table, cited."""
-    fact = memory_api.teach_fact(services, body.subject, body.relation, body.object)
+    fact = remembering.teach_fact(services, body.subject, body.relation, body.object)
     return {"fact": fact.to_dict()}

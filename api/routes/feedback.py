@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from api.deps import ServicesDep
 from api.schemas import ERRORS, FeedbackRequest
-from overlay.feedback import record_feedback
+from overlay.choosing.feedback import record_feedback
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"], responses=ERRORS)
 

@@ -10,8 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from api.deps import QueueDep, ServicesDep
 from api.limits import check_length
 from api.schemas import ERRORS, RetrieveRequest, RetrieveResponse
-from overlay.candidates import retrieve
 from overlay.services import Services
+from overlay.turn import retrieve
 
 router = APIRouter(tags=["retrieval"], responses=ERRORS)
 

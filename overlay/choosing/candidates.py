@@ -1,0 +1,102 @@
+"""Gathering ranked candidates from the stores: dense, sparse, or both fused.
+
+- ``dense``  — nearest chunks in the vector store (score: cosine similarity);
+- ``sparse`` — BM25 over the semantic weight table (score: BM25);
+- ``hybrid`` — reciprocal rank fusion of both (score: the fused RRF score),
+  weighted by ``settings.dense_weight`` / ``sparse_weight``, constant ``rrf_k``;
+- ``chosen`` — hybrid candidates re-ranked by the model: ``overlay.turn.retrieve``.
+
+Every hit carries its provenance in ``metadata`` (the dense and sparse ranks
+and scores it was fused from).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from memory.errors import InvalidInput
+from memory.stores.sparse import SparseIndex
+from memory.stores.vectors import VectorStore
+from memory.types import Hit
+from overlay.choosing.rrf import rrf
+
+if TYPE_CHECKING:
+    from overlay.services import Services
+
+METHODS = ("dense", "sparse", "hybrid")
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="retrieve")
+
+
+def sparse_index(services: Services, collection: str) -> SparseIndex:
+    s = services.settings
+    return SparseIndex(services.weights, collection, s.bm25_k1, s.bm25_b)
+
+
+def retrieve(
+    services: Services,
+    query: str,
+    collection: str = "default",
+    k: int = 10,
+    method: str = "hybrid",
+) -> list[Hit]:
+    """The ``k`` best candidates for ``query`` from ``collection``, best first."""
+    if not query or not query.strip():
+        raise InvalidInput("the query is empty")
+    if not 1 <= k <= 1000:
+        raise InvalidInput(f"k must be between 1 and 1000, not {k}")
+    if method not in METHODS:
+        names = ", ".join((*METHODS, "chosen"))
+        raise InvalidInput(f"unknown method {method!r}: use one of {names}")
+    vectors = services.vectors(collection)
+    if method == "dense":
+        return vectors.search(query, k)
+    if method == "sparse":
+        return _sparse(services, vectors, query, collection, k)
+    return _hybrid(services, vectors, query, collection, k)
+
+
+def _sparse(
+    services: Services, vectors: VectorStore, query: str, collection: str, k: int
+) -> list[Hit]:
+    ranked = sparse_index(services, collection).search(query, k)
+    hits = _fetch(vectors, [cid for cid, _ in ranked])
+    return [_with(hits[cid], score) for cid, score in ranked if cid in hits]
+
+
+def _hybrid(
+    services: Services, vectors: VectorStore, query: str, collection: str, k: int
+) -> list[Hit]:
+    s = services.settings
+    depth = max(2 * k, 20)
+    sparse_job = _POOL.submit(sparse_index(services, collection).search, query, depth)
+    dense = vectors.search(query, depth)
+    sparse = sparse_job.result()
+    fused = rrf(
+        [[h.id for h in dense], [cid for cid, _ in sparse]],
+        [s.dense_weight, s.sparse_weight],
+        s.rrf_k,
+    )[:k]
+    by_id = {h.id: h for h in dense}
+    missing = [cid for cid, _ in fused if cid not in by_id]
+    by_id.update(_fetch(vectors, missing))
+    dense_rank = {h.id: (i + 1, h.score) for i, h in enumerate(dense)}
+    sparse_rank = {cid: (i + 1, sc) for i, (cid, sc) in enumerate(sparse)}
+    out = []
+    for cid, score in fused:
+        if cid not in by_id:
+            continue  # indexed in Redis but gone from Chroma: never show a textless hit
+        hit = _with(by_id[cid], score)
+        for name, ranks in (("dense", dense_rank), ("sparse", sparse_rank)):
+            if cid in ranks:
+                hit.metadata[f"{name}_rank"], hit.metadata[f"{name}_score"] = ranks[cid]
+        out.append(hit)
+    return out
+
+
+def _fetch(vectors: VectorStore, ids: list[str]) -> dict[str, Hit]:
+    return {h.id: h for h in vectors.get(ids=ids)} if ids else {}
+
+
+def _with(hit: Hit, score: float) -> Hit:
+    return Hit(hit.id, hit.text, float(score), hit.source, hit.kind, dict(hit.metadata))

@@ -1,0 +1,116 @@
+"""Small text helpers shared by the chooser and the answers: terms, sentences, views."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from memory.stores.sparse import analyze
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*[-*#\d])")
+_WS = re.compile(r"[ \t]+")
+_HEADING = re.compile(r"^#{1,6}\s+")
+
+
+def terms(text: str) -> list[str]:
+    """Normalised terms (the sparse index's analyser: lower-cased, stop words out, stemmed)."""
+    return analyze(text)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences (and list items / paragraphs) of ``text``, stripped, empty ones dropped."""
+    parts = (_HEADING.sub("", " ".join(p.split())) for p in _SENTENCE.split(text))
+    return [p for p in parts if p]
+
+
+def sentence_scores(query: str, sentences: list[str]) -> list[float]:
+    """How much of the query each sentence covers (distinct query terms found, 0..1)."""
+    q = set(terms(query))
+    if not q:
+        return [0.0] * len(sentences)
+    return [len(q & set(terms(s))) / len(q) for s in sentences]
+
+
+def best_sentence(query: str, text: str) -> str:
+    """The sentence of ``text`` that covers the query best (the first on ties)."""
+    sentences = split_sentences(text) or [text.strip()]
+    scores = sentence_scores(query, sentences)
+    return sentences[max(range(len(sentences)), key=lambda i: (scores[i], -i))]
+
+
+_MONTH = "January|February|March|April|May|June|July|August|September|October|November|December"
+_ANSWER_TYPES = [  # question opening → what an answer sentence should contain
+    (re.compile(r"^\s*when\b", re.I), re.compile(rf"\b(1[5-9]\d\d|20\d\d|{_MONTH})\b|\d:\d\d")),
+    (
+        re.compile(r"^\s*how (many|much|long|old|far|fast|often|big|heavy)\b", re.I),
+        re.compile(r"\d"),
+    ),
+    (re.compile(r"^\s*(who|whom|whose)\b", re.I), re.compile(r"\b[A-Z][a-z]+ [A-Z][a-z]+")),
+    (re.compile(r"^\s*where\b", re.I), re.compile(r"\b(in|at|to|from|room) [A-Z0-9]")),
+]
+
+
+def answer_sentence(query: str, text: str) -> str:
+    """The sentence of ``text`` most likely to answer ``query``: it covers the query's
+    terms, adds something the query does not already say (a heading that merely
+    repeats the question is no answer), and holds the kind of thing asked for
+    (a date for *when*, a number for *how many*, a name for *who*)."""
+    sentences = split_sentences(text) or [text.strip()]
+    q = set(terms(query))
+    want = next((ans for ask, ans in _ANSWER_TYPES if ask.search(query)), None)
+
+    def score(i: int) -> float:
+        st = set(terms(sentences[i]))
+        value = len(q & st) / len(q) if q else 0.0
+        value += 0.25 if st - q else -0.5
+        if want is not None and any(
+            m.group(0).lower() not in query.lower() for m in want.finditer(sentences[i])
+        ):
+            value += 0.5  # holds the asked-for kind of thing, and not just the query's own
+        return value
+
+    return sentences[max(range(len(sentences)), key=lambda i: (score(i), -i))]
+
+
+def query_view(query: str, text: str, max_tokens: int, count: Callable[[str], int]) -> str:
+    """A short view of ``text`` for the model: its most query-relevant sentences.
+
+    Sentences are taken best first (ties: earlier first) while they fit in
+    ``max_tokens`` (by ``count``) and shown in their original order. A text that
+    fits is returned whole; a single over-long sentence is cut by words.
+    """
+    text = _WS.sub(" ", text).strip()
+    if count(text) <= max_tokens:
+        return text
+    sentences = split_sentences(text)
+    scores = sentence_scores(query, sentences)
+    order = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
+    picked: list[int] = []
+    used = 0
+    for i in order:
+        n = count(sentences[i]) + 1
+        if used + n <= max_tokens:
+            picked.append(i)
+            used += n
+    if not picked:
+        return _cut_words(sentences[order[0]], max_tokens, count)
+    return _join([sentences[i] for i in sorted(picked)])
+
+
+def _join(sentences: list[str]) -> str:
+    """Sentences back into text; a heading or list item (no end mark) keeps its own
+    paragraph, so it is never read as the start of the sentence after it."""
+    out = [s + (" " if s[-1] in ".!?\"')" else "\n\n") for s in sentences]
+    return "".join(out).strip()
+
+
+def _cut_words(sentence: str, max_tokens: int, count: Callable[[str], int]) -> str:
+    words = sentence.split()
+    lo, hi = 1, len(words)
+    while lo < hi:  # the longest prefix of words that fits
+        mid = (lo + hi + 1) // 2
+        if count(" ".join(words[:mid])) <= max_tokens:
+            lo = mid
+        else:
+            hi = mid - 1
+    return " ".join(words[:lo])

@@ -1,0 +1,142 @@
+"""The frozen base model: loading, freezing, and the one way to run it.
+
+One ``BaseModel`` per process (``Services.model``). Every forward pass — scoring,
+generation, adapter switching — runs while holding ``BaseModel.lock``, so requests with
+different adapters never bleed into each other.
+
+Sources (``settings.model``), all offline: the built-in ``smollm2-135m-instruct``
+(fetched and converted once by ``overlay.model.pull``), a local transformers
+folder with safetensors weights, a ``.gguf`` file (converted once and cached), or
+a model id already in the local Hugging Face cache. ``trust_remote_code`` is never
+on and pickle weights (``.bin``, ``.pt``) are refused.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from memory.errors import InvalidInput, NotFound
+from overlay.model.pull import BUILTINS, convert_cached, is_converted, pull
+from overlay.settings import Settings
+
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+@dataclass
+class BaseModel:
+    """A loaded, frozen causal LM with its tokenizer."""
+
+    model: Any  # transformers PreTrainedModel (later possibly wrapped by a PeftModel)
+    tokenizer: Any
+    name: str
+    device: str = "cpu"
+    load_seconds: float = 0.0
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+def resolve_model_source(settings: Settings) -> str:
+    """The local folder (or cached hub id) to load ``settings.model`` from."""
+    name = settings.model
+    models_dir = settings.models_path
+    if name in BUILTINS:
+        folder = models_dir / name
+        return str(folder if is_converted(folder) else pull(name, models_dir))
+    path = Path(name).expanduser()
+    if path.suffix.lower() == ".gguf":
+        if not path.is_file():
+            raise NotFound(f"GGUF file not found: {path}")
+        return str(convert_cached(path.resolve(), models_dir))
+    if path.is_dir():
+        _check_safetensors(path)
+        return str(path.resolve())
+    if path.suffix.lower() in _PICKLE_SUFFIXES:
+        raise InvalidInput(f"refusing pickle weights {path}: convert them to safetensors")
+    return name  # a model id, looked up in the local Hugging Face cache only
+
+
+def _check_safetensors(folder: Path) -> None:
+    if any(folder.glob("*.safetensors")):
+        return
+    if any(p.suffix in _PICKLE_SUFFIXES for p in folder.iterdir()):
+        raise InvalidInput(f"{folder} holds only pickle weights; Overlay loads safetensors only")
+    raise InvalidInput(f"{folder} holds no model weights (*.safetensors)")
+
+
+def _check_device(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InvalidInput(f"device {device!r} requested but CUDA is not available")
+    if not (device == "cpu" or device.startswith("cuda") or device == "mps"):
+        raise InvalidInput(f"unknown device {device!r}: use cpu or cuda")
+    return device
+
+
+def load_base_model(settings: Settings) -> BaseModel:
+    """Load ``settings.model`` frozen (eval, no gradients) in fp32 on ``settings.device``."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = _check_device(settings.device)
+    start = time.perf_counter()
+    source = resolve_model_source(settings)
+    kw: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kw)
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            source, dtype=torch.float32, use_safetensors=True, **kw
+        )
+    except OSError as exc:
+        raise NotFound(
+            f"model {settings.model!r} not found locally (nothing is downloaded from a hub): "
+            f"{str(exc).splitlines()[0]}"
+        ) from exc
+    model.to(device)
+    freeze(model)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    seconds = time.perf_counter() - start
+    return BaseModel(model, tokenizer, settings.model, device, seconds)
+
+
+def freeze(model: Any) -> Any:
+    """Put ``model`` in eval mode with every parameter's gradient switched off."""
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def model_info(bm: BaseModel) -> dict[str, Any]:
+    """Name, size, dtype, device, load time and memory of a loaded model."""
+    params = list(bm.model.parameters())
+    n = sum(p.numel() for p in params)
+    nbytes = sum(p.numel() * p.element_size() for p in params)
+    return {
+        "name": bm.name,
+        "class": type(bm.model).__name__,
+        "parameters": n,
+        "dtype": str(params[0].dtype).removeprefix("torch.") if params else "",
+        "device": bm.device,
+        "load_seconds": round(bm.load_seconds, 3),
+        "weights_mb": round(nbytes / 2**20, 1),
+        "process_rss_mb": round(_rss_mb(), 1),
+        "frozen": not any(p.requires_grad for p in params) and not bm.model.training,
+    }
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,139 @@
+"""Session memory and taught facts as library calls (the CLI and the HTTP API call these).
+
+The stores come from ``Services`` (``session_memory``, ``taught_facts``); the JSON shapes
+from ``overlay.remembering.records``; the chat turn's memory step from ``.step``.
+
+HTTP shapes built from these functions:
+- ``POST /v1/sessions/{id}/turns``   → ``{"session_id", "added": append_turns(...)}``
+- ``GET /v1/sessions/{id}/memory``   → ``{"session_id", "results": [memory_result(h) …]}``
+- ``GET|POST /v1/sessions/{id}/facts`` → ``session_facts`` / ``add_fact``
+- ``DELETE /v1/sessions/{id}``       → ``forget_session``
+- ``GET|POST /v1/facts``             → ``get_taught_facts`` / ``teach_fact``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from memory.errors import InvalidInput, SessionNotFound
+from memory.sessions.extract import Fact, normalise_key
+from memory.sessions.store import SessionMemory, validate_session
+from memory.tables.taught import TaughtFact
+from memory.types import Hit
+from overlay.remembering.records import fact_result
+from overlay.services import Services
+
+
+def _known(mem: SessionMemory, session: str) -> None:
+    if not mem.exists(validate_session(session)):
+        raise SessionNotFound(f"no session {session!r}")
+
+
+# --- turns -------------------------------------------------------------------------
+
+
+def append_turns(
+    services: Services, session: str, turns: Sequence[dict[str, Any]], user: str | None = None
+) -> int:
+    """Append turns ({role, content, ts?}) without generating; returns how many were added."""
+    if not isinstance(turns, Sequence) or isinstance(turns, str):
+        raise InvalidInput("turns must be a list of {role, content, ts?}")
+    return len(services.session_memory.append(session, turns, user=user))
+
+
+def log_turn(
+    services: Services, session: str, role: str, text: str, user: str | None = None
+) -> int:
+    """Log one turn of a live chat (facts extracted, no model call); returns its turn id."""
+    return services.session_memory.append(session, [{"role": role, "content": text}], user)[0].id
+
+
+def memory_search(
+    services: Services, session: str, q: str, k: int = 5, must_exist: bool = True
+) -> list[Hit]:
+    """Earlier turns and facts of ``session`` most relevant to ``q``, best first."""
+    mem = services.session_memory
+    if must_exist:
+        _known(mem, session)
+    if not 1 <= k <= 100:
+        raise InvalidInput("k must be between 1 and 100")
+    return mem.search(session, q, k)
+
+
+def show_session(services: Services, session: str, last: int | None = None) -> dict[str, Any]:
+    """Everything the session holds: its user, turns (the last ``last``) and facts."""
+    mem = services.session_memory
+    _known(mem, session)
+    start = -last if last else 0
+    return {
+        "session_id": session,
+        "user": mem.user_of(session),
+        "count": mem.count(session),
+        "turns": [t.to_dict() for t in mem.turns(session, start, -1)],
+        "facts": [fact_result(f) for f in mem.facts(session)],
+    }
+
+
+def forget_session(services: Services, session: str) -> None:
+    """Remove every trace of ``session`` from Redis and Chroma (404 if unknown)."""
+    mem = services.session_memory
+    _known(mem, session)
+    mem.forget(session)
+
+
+# --- session facts -----------------------------------------------------------------
+
+
+def session_facts(services: Services, session: str) -> list[Fact]:
+    mem = services.session_memory
+    _known(mem, session)
+    return mem.facts(session)
+
+
+def add_fact(services: Services, session: str, key: str, value: str) -> Fact:
+    """Set a fact by hand (supersedes the key's value, keeping history)."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput("a fact needs a non-empty value")
+    key = normalise_key(key)
+    value = value.strip()
+    text = f"my {key} is {value}"
+    mem = services.session_memory
+    mem.set_fact(session, Fact(key=key, value=value, text=text))
+    return next(f for f in mem.facts(session) if f.key == key)
+
+
+def remove_fact(services: Services, session: str, key: str) -> int:
+    mem = services.session_memory
+    _known(mem, session)
+    key = key if key.startswith("note:") else normalise_key(key)
+    removed = mem.remove_fact(session, key)
+    if not removed:
+        raise SessionNotFound(f"session {session!r} has no fact {key!r}")
+    return removed
+
+
+# --- taught facts --------------------------------------------------------------------
+
+
+def teach_fact(
+    services: Services, subject: str, relation: str, obj: str, weight: float | None = None
+) -> TaughtFact:
+    """Store (subject, relation) → object in the weight table; a new object goes on top."""
+    return services.taught_facts.add(subject, relation, obj, weight)
+
+
+def get_taught_facts(
+    services: Services, subject: str | None = None, relation: str | None = None
+) -> list[TaughtFact]:
+    """Taught facts: all objects of (subject, relation), or the best of each pair."""
+    tf = services.taught_facts
+    if subject and relation:
+        return tf.get(subject, relation)
+    return tf.list_facts(subject)
+
+
+def remove_taught_fact(
+    services: Services, subject: str, relation: str, obj: str | None = None
+) -> None:
+    services.taught_facts.remove(subject, relation, obj)

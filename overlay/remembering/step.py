@@ -1,0 +1,105 @@
+"""The chat turn's memory step: log the message, gather memories and facts as candidates,
+fit the session's part of the prompt, and log the answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from memory.types import Hit
+from overlay.answering.prompt import Context, Count, build_context, memory_line
+from overlay.remembering.library import log_turn
+from overlay.services import Services
+
+# --- for the chat turn -------------------------------------------------------------------
+
+# A stored fact that matches a question well is evidence in itself: the small model's
+# query likelihood rates short passages like "my name is Bob" low, so memories carry
+# an evidence floor from their lookup score (linear between these two scores).
+EVIDENCE_FROM, EVIDENCE_FULL = 0.7, 0.9
+
+
+def memory_evidence(hit: Hit) -> float:
+    """Evidence in [0, 1] that a memory or fact hit answers the question it was found for."""
+    if hit.kind == "fact" and hit.metadata.get("scope") == "taught":
+        score = hit.score  # cosine similarity of the question to "subject relation"
+    elif hit.kind == "fact":
+        score = hit.score
+    else:
+        # a turn is weaker evidence than a stated fact; its ranking bonuses are no evidence
+        score = 0.8 * float(hit.metadata.get("similarity", hit.score))
+    return max(0.0, min(1.0, (score - EVIDENCE_FROM) / (EVIDENCE_FULL - EVIDENCE_FROM)))
+
+
+def memory_candidates(
+    services: Services,
+    question: str,
+    session: str | None = None,
+    k: int | None = None,
+    exclude: Sequence[int] = (),
+) -> list[Hit]:
+    """Memories and taught facts worth offering the chooser for ``question``, best first.
+
+    Earlier questions are left out (they hold no answer); every hit carries
+    ``metadata["memory_evidence"]``, the floor the chooser may use for it.
+    """
+    s = services.settings
+    k = s.memory_k if k is None else k
+    if k <= 0:
+        return []
+    hits: list[Hit] = []
+    if session:
+        found = services.session_memory.search(session, question, 2 * k, exclude=exclude)
+        hits += [h for h in found if h.kind == "fact" or not h.text.rstrip().endswith("?")]
+    hits += services.taught_facts.search(question, k)
+    hits = [h for h in hits if h.score >= s.memory_min_score]
+    for h in hits:
+        h.metadata["memory_evidence"] = memory_evidence(h)
+    hits.sort(key=lambda h: h.score, reverse=True)
+    return hits[:k]
+
+
+@dataclass
+class SessionTurn:
+    """What session memory contributes to one chat turn."""
+
+    turn_id: int
+    candidates: list[Hit]  # memories and taught facts that compete with the documents
+    facts: list[str]  # for the prompt: facts, then relevant earlier turns
+    recent: list[tuple[str, str]]  # (role, content), oldest first
+    context: Context
+
+
+def session_turn(
+    services: Services, question: str, session: str, count: Count, system: str = ""
+) -> SessionTurn:
+    """Log the user's message (facts extracted, no model call), gather memories, and fit
+    the session's part of the prompt into half the context budget (the documents get
+    the rest) with the model's own token ``count``."""
+    s = services.settings
+    mem = services.session_memory
+    n = s.memory_recent_turns
+    recent = [t.to_dict() for t in mem.turns(session, -n, -1)] if n else []
+    turn_id = log_turn(services, session, "user", question)
+    hits = memory_candidates(services, question, session, exclude=[turn_id])
+    facts = mem.facts(session)
+    hit_keys = [h.metadata.get("key") for h in hits if h.kind == "fact"]
+    facts.sort(key=lambda f: hit_keys.index(f.key) if f.key in hit_keys else len(hit_keys))
+    ctx = build_context(
+        count,
+        s.context_budget // 2,
+        system=system,
+        question=question,
+        facts=[f.text for f in facts],
+        memories=[h for h in hits if h.kind == "turn"],
+        recent=recent,
+    )
+    lines = ctx.facts + [memory_line(h) for h in ctx.memories]
+    turns = [(m["role"], m["content"]) for m in ctx.recent]
+    return SessionTurn(turn_id, hits, lines, turns, ctx)
+
+
+def remember_answer(services: Services, session: str, text: str) -> None:
+    """Log the assistant's answer (embedded only if ``memory_embed_assistant``)."""
+    if text.strip():
+        services.session_memory.append(session, [{"role": "assistant", "content": text}])

@@ -1,0 +1,176 @@
+"""One chat turn: gather candidates, let the frozen model choose, answer with citations.
+
+message ─► remembering.step: log it, memories and facts as candidates, the session's prompt part
+        ─► choosing.candidates: hybrid retrieval ─► dedupe, top M (extras first)
+        ─► choosing.chooser: model scores (batched) ─► fuse + threshold ─► ``Choice``
+                                           none clears it ─► abstain
+        ─► answering: extractive (choose) or grounded (generate) ─► ``Draft``
+        ─► answer logged to the session; ask logged for feedback ─► ``Answer``
+
+``retrieve`` is the one entry for ranked candidates by method; ``chosen`` is the
+hybrid candidates re-ranked by the model (``choosing.chooser.rerank``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from memory.errors import InvalidInput, TooLarge
+from memory.types import Hit
+from overlay.answering.answers import (
+    ABSTAIN_TEXT,
+    SYSTEM,
+    Draft,
+    PromptContext,
+    extractive,
+    grounded,
+)
+from overlay.choosing import candidates
+from overlay.choosing.chooser import choose_among, rerank
+from overlay.choosing.feedback import record_turn
+from overlay.choosing.fusion import Choice, Scored, dedupe
+from overlay.choosing.views import query_view
+from overlay.remembering.step import remember_answer, session_turn
+from overlay.services import Services
+
+MODES = ("generate", "choose")
+METHODS = (*candidates.METHODS, "chosen")
+
+
+@dataclass
+class Answer:
+    """The outcome of one ask turn."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Scored]
+    adapter: str | None
+    mode: str
+    collection: str
+    timings_ms: dict[str, float]
+    turn_id: str = ""
+    choice: Choice | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "citations": [
+                {"id": c.hit.id, "source": c.hit.source, "text": c.hit.text,
+                 "score": round(c.score, 4)}
+                for c in self.citations
+            ],
+            "adapter": self.adapter,
+            "mode": self.mode,
+            "collection": self.collection,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "turn_id": self.turn_id,
+        }  # fmt: skip
+
+
+def retrieve(
+    services: Services, query: str, collection: str = "default", k: int = 10,
+    method: str = "hybrid",
+) -> list[Hit]:  # fmt: skip
+    """The ``k`` best candidates for ``query`` from ``collection``, best first."""
+    if method != "chosen":
+        return candidates.retrieve(services, query, collection, k, method)
+    m = max(k, services.settings.choose_top_m)
+    hits = dedupe(candidates.retrieve(services, query, collection, k=m, method="hybrid"))
+    return rerank(services, query, hits, k)
+
+
+def gather_extra(
+    services: Services, question: str, session: str | None, extra: Sequence[Hit] | None
+) -> tuple[list[Hit], PromptContext]:
+    """Session memory's part: candidates beyond the documents, and prompt context.
+
+    Returns extra candidates (memory hits, facts as ``Hit(kind="fact"|"turn")``)
+    that compete with the documents, and the session's facts and recent turns for
+    the prompt. With a session, the message is logged first (no model call).
+    """
+    if not session:
+        return list(extra or []), PromptContext()
+    turn = session_turn(services, question, session, services.count_tokens, SYSTEM)
+    return [*turn.candidates, *(extra or [])], PromptContext(turn.facts, turn.recent)
+
+
+def _gather(
+    services: Services, question: str, collection: str, k: int, extra: list[Hit]
+) -> list[Hit]:
+    m = services.settings.choose_top_m
+    hits = candidates.retrieve(services, question, collection, k=max(k, m), method="hybrid")
+    return dedupe([*extra, *hits[:m]])  # extras (memories) passed a relevance floor
+
+
+def _check(services: Services, question: str, mode: str) -> None:
+    if not question or not question.strip():
+        raise InvalidInput("the question is empty")
+    if len(question) > services.settings.max_message_chars:
+        raise TooLarge(f"the question is longer than {services.settings.max_message_chars} chars")
+    if mode not in MODES:
+        raise InvalidInput(f"unknown mode {mode!r}: use generate or choose")
+
+
+def ask(
+    services: Services,
+    question: str,
+    *,
+    collection: str | None = None,
+    mode: str | None = None,
+    adapter: str | None = None,
+    session: str | None = None,
+    k: int | None = None,
+    extra_candidates: Sequence[Hit] | None = None,
+) -> Answer:
+    """Answer ``question`` from ``collection`` with citations, or abstain."""
+    s = services.settings
+    mode = mode or s.answer_mode
+    collection = collection or s.collection
+    _check(services, question, mode)
+    t0 = time.perf_counter()
+    extra, context = gather_extra(services, question, session, extra_candidates)
+    hits = _gather(services, question, collection, k or s.top_k, extra)
+    t1 = time.perf_counter()
+    choice = choose_among(services, question, hits, adapter)
+    t2 = time.perf_counter()
+    draft = _answer(services, question, choice, mode, adapter, context)
+    t3 = time.perf_counter()
+    if session:
+        remember_answer(services, session, draft.text)
+    cited = [choice.chosen[n - 1] for n in draft.cited]
+    turn = record_turn(
+        services, question, [h.id for h in hits], [c.hit.id for c in cited], collection
+    )
+    timings = {"retrieve": t1 - t0, "choose": t2 - t1, "generate": t3 - t2, "total": t3 - t0}
+    return Answer(
+        question, draft.text, choice.abstained, cited, adapter, mode, collection,
+        {k: v * 1000 for k, v in timings.items()}, turn.turn_id, choice,
+    )  # fmt: skip
+
+
+def _answer(
+    services: Services,
+    question: str,
+    choice: Choice,
+    mode: str,
+    adapter: str | None,
+    context: PromptContext,
+) -> Draft:
+    if choice.abstained:
+        return Draft(ABSTAIN_TEXT, [])
+    texts = [c.hit.text for c in choice.chosen]
+    if mode == "choose":
+        return extractive(question, texts)
+    s = services.settings
+    count = services.count_tokens
+    views = [query_view(question, t, 2 * s.choose_view_tokens, count) for t in texts]
+    with services.run_model(adapter) as model:
+        return grounded(
+            model, services.model.tokenizer, question, views, context=context,
+            budget=s.context_budget, max_new_tokens=s.max_new_tokens,
+        )  # fmt: skip
