@@ -16,7 +16,7 @@ from fastapi import Depends, Header, Request
 from api.limits import ModelQueue
 from api.metrics import Metrics
 from memory.errors import StoreUnavailable, Unauthorized
-from memory.sessions.store import validate_session
+from memory.sessions.turns import validate_session
 from overlay.services import Services
 from overlay.settings import Settings
 

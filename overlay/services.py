@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from memory.embeddings import CachedEmbedder, Embedder, LazyEmbedder, SentenceEmbedder
 from memory.errors import InvalidInput
-from memory.sessions.store import MemoryConfig, SessionMemory
+from memory.sessions.store import SessionMemory
+from memory.sessions.turns import MemoryConfig
+from memory.stores.chroma import ChromaStore, connect_chroma
 from memory.stores.redis import RedisStore, connect_redis
-from memory.stores.vectors import ChromaStore, VectorStore, connect_chroma
+from memory.stores.vectors import VectorStore
 from memory.stores.weights import WeightTable
 from memory.tables.taught import TaughtFacts
 from overlay.model.base import BaseModel, load_base_model

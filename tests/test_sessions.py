@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from memory.errors import Conflict, InvalidInput, SessionNotFound
-from memory.stores.vectors import chroma_name
+from memory.stores.chroma import chroma_name
 from overlay import remembering
 from overlay.services import Services
 

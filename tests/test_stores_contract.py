@@ -12,7 +12,8 @@ import pytest
 from ingest.pipeline import ingest_paths, remove_source
 from memory.embeddings import HashEmbedder
 from memory.errors import EmbedderMismatch
-from memory.stores.vectors import ChromaStore, VectorStore, connect_chroma
+from memory.stores.chroma import ChromaStore, connect_chroma
+from memory.stores.vectors import VectorStore
 from overlay.services import Services
 from overlay.turn import retrieve
 

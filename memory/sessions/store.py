@@ -25,67 +25,27 @@ the history). Nothing here calls a model except the embedder. The fact hash is
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import redis
 
 from memory.embeddings import Embedder
-from memory.errors import Conflict, InvalidInput, OverlayError
+from memory.errors import Conflict, OverlayError
 from memory.sessions.extract import Fact, extract_facts
 from memory.sessions.facts import SessionFacts
 from memory.sessions.recall import fact_hits, turn_hits
+from memory.sessions.turns import MemoryConfig, Turn, turn_input, validate_session
+from memory.stores.chroma import ChromaStore
 from memory.stores.redis import store_errors
 from memory.stores.sparse import SparseIndex
-from memory.stores.vectors import ChromaStore, VectorStore
+from memory.stores.vectors import VectorStore
 from memory.stores.weights import WeightTable
 from memory.types import Hit
-
-_SESSION = re.compile(r"^[\w.:@+=-]{1,128}$")
-ROLES = ("user", "assistant", "system")
-
-
-def validate_session(session: str) -> str:
-    if not isinstance(session, str) or not _SESSION.match(session):
-        raise InvalidInput(
-            f"invalid session id {session!r}: use 1-128 letters, digits or . : @ + = - _"
-        )
-    return session
-
-
-@dataclass
-class Turn:
-    """One logged turn."""
-
-    id: int
-    role: str
-    text: str
-    ts: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "role": self.role, "text": self.text, "ts": self.ts}
-
-
-@dataclass
-class MemoryConfig:
-    """Knobs of session memory (filled from the overlay settings)."""
-
-    embed_assistant: bool = False
-    fact_bonus: float = 0.15  # facts outrank a turn of equal similarity
-    # a fact whose key the question names ("where do I live?"); above lexical_weight, so
-    # the current fact outranks the superseded statement the question's words match
-    cue_bonus: float = 0.6
-    recency_weight: float = 0.0  # bonus of the newest turn, fading (LoCoMo dev: >0 hurt)
-    recency_halflife: float = 200.0  # turns
-    lexical_weight: float = 0.5  # bonus of the lookup's best BM25 match (memory.sessions.recall)
-    candidates: int = 4  # dense and lexical candidates per list: candidates × k
-    ef_search: int = 200
 
 
 class SessionMemory:
@@ -142,7 +102,7 @@ class SessionMemory:
     ) -> list[Turn]:
         """Log ``turns`` ({role, content|text, ts?}), extract facts, embed; no model call."""
         validate_session(session)
-        items = [_turn_input(t) for t in turns]
+        items = [turn_input(t) for t in turns]
         if not items:
             return []
         with store_errors():
@@ -306,18 +266,3 @@ class SessionMemory:
                 pipe.srem(self.user_key(user), session)
             pipe.execute()
         return known
-
-
-def _turn_input(t: dict[str, Any]) -> tuple[str, str, float]:
-    role = str(t.get("role", "user"))
-    text = t.get("content", t.get("text"))
-    if role not in ROLES:
-        raise InvalidInput(f"invalid role {role!r}: use one of {', '.join(ROLES)}")
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidInput("a turn needs non-empty text ('content')")
-    ts = t.get("ts")
-    try:
-        stamp = float(ts) if ts is not None else time.time()
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"invalid turn timestamp {ts!r}") from exc
-    return role, text, stamp

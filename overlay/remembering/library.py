@@ -18,7 +18,8 @@ from typing import Any
 
 from memory.errors import InvalidInput, SessionNotFound
 from memory.sessions.extract import Fact, normalise_key
-from memory.sessions.store import SessionMemory, validate_session
+from memory.sessions.store import SessionMemory
+from memory.sessions.turns import validate_session
 from memory.tables.taught import TaughtFact
 from memory.types import Hit
 from overlay.remembering.records import fact_result

@@ -1,0 +1,125 @@
+"""Connections to ChromaDB: a ``chroma run`` server per data dir that later processes attach
+to (the embedded default), an in-process ``PersistentClient``, or a server at a URL.
+Telemetry is always off."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from memory.errors import StoreUnavailable
+from memory.stores.localserver import ServerHandle, claim_server
+
+_NAME_OK = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,61}[a-zA-Z0-9]$")
+
+
+def chroma_name(*parts: str) -> str:
+    """A valid Chroma collection name for a logical name (3–63 chars, [A-Za-z0-9._-])."""
+    raw = "--".join(parts)
+    if _NAME_OK.match(raw) and ".." not in raw:
+        return raw
+    slug = re.sub(r"[^a-zA-Z0-9_-]+", "_", raw).strip("_-")[:40] or "c"
+    digest = hashlib.sha1(raw.encode()).hexdigest()[:12]
+    return f"{slug}-{digest}" if slug[0].isalnum() else f"c{slug}-{digest}"
+
+
+def _settings() -> Any:
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+class ChromaStore:
+    """A Chroma client plus, for the embedded server, this process's claim on it."""
+
+    def __init__(self, client: Any, handle: ServerHandle | None = None, url: str = "") -> None:
+        self.client = client
+        self.handle = handle
+        self.url = url
+
+    def ping(self) -> bool:
+        try:
+            self.client.heartbeat()
+            return True
+        except Exception:  # any transport error means "not reachable"
+            return False
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.release()
+            self.handle = None
+
+
+def _chroma_ready(host: str, port: int) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"http://{host}:{port}/api/v2/heartbeat", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _chroma_binary() -> list[str]:
+    import shutil
+    import sys
+
+    exe = Path(sys.executable).parent / "chroma"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("chroma")
+    if found:
+        return [found]
+    raise StoreUnavailable("the `chroma` command (from the chromadb package) is not installed")
+
+
+def connect_chroma(url: str | None, data_dir: Path, mode: str = "server") -> ChromaStore:
+    """Connect to ``url``; else the data dir's shared local server, or in-process."""
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    import chromadb
+
+    if url is None and mode == "inprocess":
+        path = data_dir / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return ChromaStore(chromadb.PersistentClient(path=str(path), settings=_settings()), url="")
+    handle = None
+    if url is None:
+        run_dir = data_dir / "run"
+        path = data_dir / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        argv = _chroma_binary()
+        handle = claim_server(
+            run_dir,
+            "chroma",
+            lambda port: [
+                *argv,
+                "run",
+                "--path",
+                str(path),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            _chroma_ready,
+            log_file=run_dir / "chroma.log",
+            env={"ANONYMIZED_TELEMETRY": "False"},
+        )
+        url = f"http://{handle.server.address}"
+    m = re.match(r"^(https?)://([^/:]+)(?::(\d+))?/?$", url)
+    if not m:
+        raise StoreUnavailable(f"invalid Chroma URL {url!r} (expected http://host:port)")
+    scheme, host, port = (
+        m.group(1),
+        m.group(2),
+        int(m.group(3) or (443 if m.group(1) == "https" else 8000)),
+    )
+    try:
+        client = chromadb.HttpClient(
+            host=host, port=port, ssl=scheme == "https", settings=_settings()
+        )
+    except Exception as exc:  # the client checks the server at construction
+        raise StoreUnavailable(f"Chroma at {url} is not reachable: {exc}") from exc
+    return ChromaStore(client, handle, url)
