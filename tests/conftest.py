@@ -87,10 +87,9 @@ _TINY_WORDS = (
 @pytest.fixture(scope="session")
 def tiny_model() -> Any:
     """A tiny random Llama with a word-level tokenizer, frozen, as a ``BaseModel``."""
-    from adapters_tiny import tiny_model as random_llama
-    from adapters_tiny import word_tokenizer
-
     from overlay.model.base import BaseModel
+    from tests.adapters_tiny import tiny_model as random_llama
+    from tests.adapters_tiny import word_tokenizer
 
     specials = ["<pad>", "<unk>", "<s>", "</s>", "[", "]", ":", ".", "?", ","]
     tok = word_tokenizer(

@@ -11,12 +11,12 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from apiserver import live_server, make_app
 
 from overlay.services import Services
+from tests.apiserver import live_server, make_app
 
 pytestmark = pytest.mark.slow
-DOCS = Path(__file__).resolve().parents[1] / "examples" / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "examples" / "docs"
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from apiserver import make_app
 from fastapi.testclient import TestClient
 
 from overlay.services import Services
+from tests.apiserver import make_app
 
 LEAVE = "Employees get 27 days of paid annual leave. Leave requests go through the HR portal."
 FOUNDER = "Halvorsen Instruments was founded in 1962 by Ingrid Halvorsen in Bergen."

@@ -7,7 +7,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from ingest_state import store_state
 
 from ingest.pipeline import ingest_paths, list_sources
 from memory.embeddings import HashEmbedder
@@ -16,6 +15,7 @@ from memory.stores.localserver import free_port
 from overlay.services import Services
 from overlay.settings import Settings
 from overlay.turn import retrieve
+from tests.ingest_state import store_state
 
 LATIN = "Le café est très bon. La crème brûlée était délicieuse, même après le dîner."
 

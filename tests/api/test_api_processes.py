@@ -15,12 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from apiserver import live_server, make_app, wait_ok
 
 from memory.stores.localserver import free_port, port_open
 from overlay.services import Services
+from tests.apiserver import live_server, make_app, wait_ok
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "examples" / "docs"
 OVERLAY = [sys.executable, "-c", "from overlay.cli import main; main()"]
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from adapters_tiny import tiny_base, write_adapter
 
 from memory.errors import Conflict, InvalidInput
 from overlay.adapters.data import IGNORE, encode, read_examples
@@ -16,6 +15,7 @@ from overlay.adapters.files import read_card
 from overlay.adapters.merge import merge_adapter
 from overlay.adapters.registry import AdapterRegistry
 from overlay.adapters.train import TrainConfig, train_adapter
+from tests.adapters_tiny import tiny_base, write_adapter
 
 QA = [
     ("how many days of paid annual leave do employees get ?", "27 ."),

@@ -20,7 +20,7 @@ from overlay.services import Services
 from overlay.turn import ask, retrieve
 
 pytestmark = pytest.mark.slow
-DOCS = Path(__file__).resolve().parent.parent / "examples" / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "examples" / "docs"
 COLL = "docs"
 
 

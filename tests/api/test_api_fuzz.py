@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import schemathesis
-from apiserver import make_app
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from overlay.services import Services
+from tests.apiserver import make_app
 
 FUZZ = settings(
     max_examples=12, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck),

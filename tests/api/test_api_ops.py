@@ -8,13 +8,13 @@ import time
 import uuid
 
 import pytest
-from apiserver import make_app
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.limits import ModelQueue
 from memory.errors import Busy
 from overlay.services import Services
+from tests.apiserver import make_app
 
 
 def _error(resp, status: int) -> dict:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from adapters_tiny import TARGETS, tiny_base, write_adapter
 
 from memory.errors import AdapterNotFound, InvalidInput
 from overlay.adapters.registry import AdapterRegistry
+from tests.adapters_tiny import TARGETS, tiny_base, write_adapter
 
 PROMPT = "who founded halvorsen instruments ?"
 
@@ -137,7 +137,7 @@ def test_bad_files_rejected(setup: tuple[AdapterRegistry, Path], tmp_path: Path)
 
 
 def test_shape_mismatch_rejected(tmp_path: Path) -> None:
-    from adapters_tiny import tiny_model
+    from tests.adapters_tiny import tiny_model
 
     base = tiny_base()
     other = tiny_model(len(base.tokenizer), hidden=48)

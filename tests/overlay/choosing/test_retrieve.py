@@ -13,7 +13,7 @@ from ingest.pipeline import ingest_paths
 from memory.errors import InvalidInput
 from overlay.turn import retrieve
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "docs"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "docs"
 
 
 @pytest.fixture

@@ -18,11 +18,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from ingest_state import store_state
 
 from ingest.pipeline import ingest_paths
+from tests.ingest_state import store_state
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 SCRIPT = textwrap.dedent(
     """

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 import torch
-from adapters_tiny import tiny_base, write_adapter
 from typer.testing import CliRunner
 
 from memory.errors import AdapterNotFound, InvalidInput
 from overlay.adapters.registry import AdapterRegistry
+from tests.adapters_tiny import tiny_base, write_adapter
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 TERSE = REPO / "examples" / "adapters" / "terse.jsonl"
 
 

@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from apiserver import live_server, make_app
 
 from overlay.services import Services
+from tests.apiserver import live_server, make_app
 
 DOCS = {
     "leave.txt": "Employees get 27 days of paid annual leave. Leave is booked in the HR portal.",

@@ -7,14 +7,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from ingest_state import store_state
 
 from ingest.pipeline import ingest_paths, ingest_text, list_sources, remove_source
 from ingest.split import Splitter
 from memory.errors import InvalidInput, SourceNotFound
 from memory.stores.sparse import SparseIndex
+from tests.ingest_state import store_state
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "docs"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "docs"
 
 
 @pytest.fixture
