@@ -33,11 +33,20 @@ from overlay.choosing.chooser import choose_among, rerank
 from overlay.choosing.feedback import record_turn
 from overlay.choosing.fusion import Choice, Scored, dedupe
 from overlay.choosing.views import query_view
+from overlay.model.decode import Decoding, OnText
 from overlay.remembering.step import remember_answer, session_turn
 from overlay.services import Services
 
 MODES = ("generate", "choose")
 METHODS = (*candidates.METHODS, "chosen")
+
+
+@dataclass
+class Conversation:
+    """What a client sends around its question: its own instructions and earlier turns."""
+
+    instructions: str = ""  # the client's system message: added to ours, never replacing it
+    turns: list[tuple[str, str]] = field(default_factory=list)  # (role, content), oldest first
 
 
 @dataclass
@@ -54,6 +63,10 @@ class Answer:
     timings_ms: dict[str, float]
     turn_id: str = ""
     choice: Choice | None = field(default=None, repr=False)
+    kind: str = "sentence"  # "span" | "sentence" | "generated" | "fallback" | "abstained"
+    prompt_tokens: int = 0  # tokens the model read, all passes (scoring and answering)
+    completion_tokens: int = 0  # tokens the model generated (0: nothing generated)
+    finish_reason: str = "stop"  # "stop" | "length"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +82,10 @@ class Answer:
             "collection": self.collection,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "turn_id": self.turn_id,
+            "answer_kind": self.kind,
+            "usage": {"prompt_tokens": self.prompt_tokens,
+                      "completion_tokens": self.completion_tokens},
+            "finish_reason": self.finish_reason,
         }  # fmt: skip
 
 
@@ -126,19 +143,32 @@ def ask(
     session: str | None = None,
     k: int | None = None,
     extra_candidates: Sequence[Hit] | None = None,
+    conversation: Conversation | None = None,
+    decoding: Decoding | None = None,
+    on_text: OnText | None = None,
 ) -> Answer:
-    """Answer ``question`` from ``collection`` with citations, or abstain."""
+    """Answer ``question`` from ``collection`` with citations, or abstain.
+
+    ``conversation``: the client's instructions and earlier turns (they join the session's
+    recent turns in the prompt); ``decoding``: generation knobs (default: greedy,
+    ``settings.max_new_tokens``); ``on_text``: called with each piece of the answer's text
+    as it becomes final (joined, the pieces are ``Answer.answer``)."""
     s = services.settings
     mode = mode or s.answer_mode
     collection = collection or s.collection
     _check(services, question, mode)
     t0 = time.perf_counter()
     extra, context = gather_extra(services, question, session, extra_candidates)
+    if conversation is not None:
+        context.turns = [*conversation.turns, *context.turns]
     hits = _gather(services, question, collection, k or s.top_k, extra)
     t1 = time.perf_counter()
     choice = choose_among(services, question, hits, adapter)
     t2 = time.perf_counter()
-    draft = _answer(services, question, choice, mode, adapter, context)
+    decoding = decoding or Decoding(max_new_tokens=s.max_new_tokens)
+    draft = _answer(services, question, choice, mode, adapter, context, decoding)
+    if on_text is not None:
+        on_text(draft.text)  # the whole answer at once; streaming per token is issue 11
     t3 = time.perf_counter()
     if session:
         remember_answer(services, session, draft.text)
@@ -150,6 +180,8 @@ def ask(
     return Answer(
         question, draft.text, choice.abstained, cited, adapter, mode, collection,
         {k: v * 1000 for k, v in timings.items()}, turn.turn_id, choice,
+        "abstained" if choice.abstained else draft.kind, draft.prompt_tokens,
+        draft.completion_tokens, draft.finish_reason,
     )  # fmt: skip
 
 
@@ -160,6 +192,7 @@ def _answer(
     mode: str,
     adapter: str | None,
     context: PromptContext,
+    decoding: Decoding,
 ) -> Draft:
     if choice.abstained:
         return Draft(ABSTAIN_TEXT, [])
@@ -172,5 +205,5 @@ def _answer(
     with services.run_model(adapter) as model:
         return grounded(
             model, services.model.tokenizer, question, views, context=context,
-            budget=s.context_budget, max_new_tokens=s.max_new_tokens,
+            budget=s.context_budget, params=decoding,
         )  # fmt: skip

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from overlay.choosing.views import answer_sentence, terms
+from overlay.model.decode import Decoded, Decoding, decode
 
 ABSTAIN_TEXT = "I don't know: the documents I have do not contain the answer to that."
 SYSTEM = (
@@ -40,6 +41,10 @@ class Draft:
     text: str
     cited: list[int]
     given: int = 0  # how many passages the model was shown
+    kind: str = "sentence"  # "span" | "sentence" | "generated" | "fallback" | "abstained"
+    prompt_tokens: int = 0  # tokens the model read to write it (0: nothing generated)
+    completion_tokens: int = 0  # tokens the model generated
+    finish_reason: str = "stop"  # "stop" | "length"
 
 
 def clean_citations(text: str, given: int) -> tuple[str, list[int]]:
@@ -122,21 +127,10 @@ def build_prompt(
     return _render(tokenizer, query, blocks, ctx), len(blocks)
 
 
-def generate(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int = 96) -> str:
-    """Greedy decoding of ``prompt`` (already chat-formatted); returns the new text."""
-    enc = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")
-    device = next(model.parameters()).device
-    out = model.generate(
-        input_ids=enc["input_ids"].to(device),
-        attention_mask=enc["attention_mask"].to(device),
-        max_new_tokens=max_new_tokens,
-        do_sample=False,
-        repetition_penalty=1.1,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    new = out[0, enc["input_ids"].shape[1] :]
-    return str(tokenizer.decode(new, skip_special_tokens=True)).strip()
+def generate(model: Any, tokenizer: Any, prompt: str, params: Decoding | None = None) -> Decoded:
+    """Decode after ``prompt`` (already chat-formatted); greedy unless ``params`` say otherwise."""
+    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    return decode(model, tokenizer, list(ids), params or Decoding())
 
 
 def grounded(
@@ -147,7 +141,7 @@ def grounded(
     *,
     context: PromptContext | None = None,
     budget: int = 1536,
-    max_new_tokens: int = 96,
+    params: Decoding | None = None,
 ) -> Draft:
     """Generate an answer from numbered passages, checked against them.
 
@@ -156,14 +150,17 @@ def grounded(
     answer. An answer that cites nothing is attributed to the passage it overlaps most.
     """
     prompt, given = build_prompt(tokenizer, query, passages, context, budget)
-    text, cited = clean_citations(generate(model, tokenizer, prompt, max_new_tokens), given)
+    out = generate(model, tokenizer, prompt, params)
+    text, cited = clean_citations(out.text, given)
     shown = passages[:given]
+    used = (out.prompt_tokens, len(out.token_ids))
     if not given or not supported(text, query, shown):
-        return extractive(query, passages)
+        fallback = extractive(query, passages)
+        return Draft(fallback.text, fallback.cited, fallback.given, "fallback", *used)
     if not cited:
         best = max(range(given), key=lambda i: _overlap(text, shown[i]))
         text, cited = f"{text.rstrip()} [{best + 1}]", [best + 1]
-    return Draft(text, cited, given)
+    return Draft(text, cited, given, "generated", *used, out.finish_reason)
 
 
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")

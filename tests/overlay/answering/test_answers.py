@@ -15,6 +15,7 @@ from overlay.answering.answers import (
     supported,
 )
 from overlay.choosing.views import answer_sentence, query_view, split_sentences
+from overlay.model.decode import Decoding
 
 PASSAGES = [
     "# Leave\n\nEvery employee receives 27 days of paid annual leave. Unused days expire in March.",
@@ -76,7 +77,7 @@ def test_grounded_with_a_babbling_model_falls_back_to_extractive(tiny_model: Any
     with torch.inference_mode():
         draft = grounded(
             tiny_model.model, tiny_model.tokenizer, "how many days of paid leave", PASSAGES,
-            max_new_tokens=8,
+            params=Decoding(max_new_tokens=8),
         )  # fmt: skip
     assert draft.text == "Every employee receives 27 days of paid annual leave. [1]"
     assert draft.cited == [1]
