@@ -25,7 +25,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from adapters_tiny import TARGETS, tiny_model, tiny_tokenizer, write_adapter  # noqa: E402
+from tests.adapters_tiny import TARGETS, tiny_model, tiny_tokenizer, write_adapter  # noqa: E402
 
 from overlay.adapters.merge import merged_model  # noqa: E402
 from overlay.adapters.registry import AdapterRegistry  # noqa: E402
