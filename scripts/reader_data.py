@@ -148,8 +148,10 @@ def build(squad: Path, out: Path, eval_dir: Path) -> dict[str, object]:
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8"
         )
         counts[part] = len(rows)
-    return {"split": parts, "train_lines": len(lines), "whole_paragraph": whole,
-            "skipped": skipped, "eval": counts, "out": str(out), "eval_dir": str(eval_dir)}  # fmt: skip
+    return {
+        "split": parts, "train_lines": len(lines), "whole_paragraph": whole,
+        "skipped": skipped, "eval": counts, "out": str(out), "eval_dir": str(eval_dir),
+    }  # fmt: skip
 
 
 def main() -> None:

@@ -7,7 +7,8 @@ normalisation, max over the gold answers), median answer words, and the share of
 are a (normalised) substring of the passage.
 
     OVERLAY_DATA_DIR=/tmp/reader-data .venv/bin/python scripts/reader_eval.py \\
-        --adapter /tmp/reader-data/adapters/reader --sets dev heldout --out /tmp/reader-eval/report.json
+        --adapter /tmp/reader-data/adapters/reader --sets dev heldout \\
+        --out /tmp/reader-eval/report.json
 """
 
 from __future__ import annotations
@@ -147,12 +148,13 @@ def main() -> None:
             t0 = time.perf_counter()
             preds = answer_all(tok, model, rows, args.passage, args.max_new_tokens, args.batch,
                                variant == "reader")  # fmt: skip
-            scores = [score(p, r["answers"], r[args.passage]) for p, r in zip(preds, rows)]
+            pairs = zip(preds, rows, strict=True)
+            scores = [score(p, r["answers"], r[args.passage]) for p, r in pairs]
             summary = summarise(scores) | {"seconds": round(time.perf_counter() - t0, 1)}
             report["results"][f"{name}/{variant}"] = summary  # type: ignore[index]
             report["answers"][f"{name}/{variant}"] = [  # type: ignore[index]
                 {"id": r["id"], "q": r["question"], "gold": r["answers"], "pred": p}
-                for p, r in zip(preds, rows)
+                for p, r in zip(preds, rows, strict=True)
             ]
             print(f"{name:8s} {variant:7s} " + json.dumps(summary), flush=True)
     if args.out:
