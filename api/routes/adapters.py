@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 
 from api.deps import ServicesDep
+from api.responses import AdapterRecord, AdaptersResponse
 from api.schemas import ERRORS
 from overlay.adapters.files import AdapterInfo, list_adapters
 from overlay.services import Services
@@ -24,6 +23,7 @@ def adapter_infos(request: Request, services: Services) -> list[AdapterInfo]:
 
 
 @router.get("/v1/adapters")
-def get_adapters(request: Request, services: ServicesDep) -> dict[str, Any]:
+def get_adapters(request: Request, services: ServicesDep) -> AdaptersResponse:
     """Adapters the base model can wear: name, rank, target modules, size, loaded."""
-    return {"adapters": [info.to_dict() for info in adapter_infos(request, services)]}
+    infos = adapter_infos(request, services)
+    return AdaptersResponse(adapters=[AdapterRecord.model_validate(i.to_dict()) for i in infos])
