@@ -108,7 +108,8 @@ def adapter_dir(root: Path, name: str) -> Path:
     validate_name(name)
     path = root / name
     if not path.is_dir():
-        raise AdapterNotFound(f"adapter {name!r} not found in {root}")
+        # no path in the message: it reaches HTTP error bodies
+        raise AdapterNotFound(f"adapter {name!r} not found in the adapters dir")
     if path.resolve().parent != root.resolve():
         raise InvalidInput(f"adapter {name!r} is a link to outside the adapters dir")
     return path
@@ -123,14 +124,15 @@ def normalise_model_name(name: str | None) -> str:
 
 
 def _load_json(path: Path, what: str) -> dict[str, Any]:
+    where = f"{path.parent.name}/{path.name}"  # inside the adapters dir, whose path stays out
     if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise InvalidInput(f"{what} {path} is larger than {MAX_CONFIG_BYTES} bytes")
+        raise InvalidInput(f"{what} {where} is larger than {MAX_CONFIG_BYTES} bytes")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"{what} {path} is not valid JSON: {exc}") from exc
+        raise InvalidInput(f"{what} {where} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
-        raise InvalidInput(f"{what} {path} must hold a JSON object")
+        raise InvalidInput(f"{what} {where} must hold a JSON object")
     return data
 
 

@@ -4,6 +4,7 @@ so a model that dropped or renamed a field fails here."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +125,9 @@ def test_sessions_send_the_library_shapes(services: Services) -> None:
 def test_facts_feedback_adapters_and_ops_send_the_library_shapes(
     services: Services, tmp_path: Path
 ) -> None:
-    write_adapter(tmp_path, "reader", tiny_base().model, rank=4)
-    (tmp_path / "broken").mkdir()
+    base = tiny_base().model
+    write_adapter(tmp_path, "reader", base, rank=4)
+    write_adapter(tmp_path, "broken", base, rank=4)
     (tmp_path / "broken" / "adapter_config.json").write_text("{not json")
     app = make_app(services, adapters_dir=tmp_path)
     with TestClient(app) as client:
@@ -145,6 +147,8 @@ def test_facts_feedback_adapters_and_ops_send_the_library_shapes(
         by_name = {a["name"]: a for a in adapters["adapters"]}
         assert by_name["reader"]["rank"] == 4 and by_name["reader"]["error"] is None
         assert by_name["broken"]["error"] and by_name["broken"]["rank"] is None
+        assert "broken/adapter_config.json" in by_name["broken"]["error"]
+        assert str(tmp_path) not in json.dumps(adapters)  # no path of the server's disk
         assert call("GET", "/healthz") == {"status": "ok"}
         assert call("GET", "/readyz") == {
             "status": "ready",
