@@ -1,4 +1,7 @@
-"""Request and response bodies of the HTTP API (the shapes outside tools rely on)."""
+"""Request bodies of the HTTP API, the contract's retrieval and session shapes, the error body.
+
+The other routes' response bodies are in ``api.responses``.
+"""
 
 from __future__ import annotations
 

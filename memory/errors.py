@@ -1,20 +1,26 @@
 """One exception tree for the whole project, mapped to HTTP once (in ``api/errors.py``).
 
-    OverlayError                  500  (never raised for bad input)
-    ├── NotFound                  404
-    │   ├── AdapterNotFound
-    │   ├── SessionNotFound
-    │   └── SourceNotFound
-    ├── InvalidInput              400 / 422
-    │   └── EmbedderMismatch      409  (collection made with another embedder)
-    ├── Conflict                  409
-    ├── TooLarge                  413
-    ├── Unauthorized              401
-    ├── Busy                      429 / 503 (queue full; carries retry_after)
-    └── StoreUnavailable          503  (Redis or Chroma down)
+Every error Overlay raises on purpose is an ``OverlayError``. Its class gives the HTTP
+status and the ``type`` of the error body ``{"error": {"type", "message"}}``; the CLI
+prints its ``message`` on one line and exits non-zero. Catch the most specific class
+that fits (``AdapterNotFound``, not ``Exception``)::
 
-It lives in ``memory`` because every package may import ``memory`` and nothing
-below it; ``overlay.errors`` re-exports it for callers.
+    OverlayError              500  overlay_error      a failure of ours, never bad input
+    ├── NotFound              404  not_found
+    │   ├── AdapterNotFound   404  adapter_not_found  an unknown adapter never runs the base
+    │   ├── SessionNotFound   404  session_not_found
+    │   └── SourceNotFound    404  source_not_found
+    ├── InvalidInput          400  invalid_input      (FastAPI's request validation is 422)
+    ├── Conflict              409  conflict           e.g. a session bound to another user
+    │   └── EmbedderMismatch  409  embedder_mismatch  a collection made with another embedder
+    ├── TooLarge              413  too_large
+    ├── Unauthorized          401  unauthorized
+    ├── Busy                  429  busy               queue or lock held; carries retry_after
+    └── StoreUnavailable      503  store_unavailable  Redis or Chroma down or unreachable
+
+It lives in ``memory`` because every package may import ``memory`` and ``memory``
+imports nothing of ours (``api → overlay → ingest → memory``).
+``tests/memory/test_errors.py`` checks this drawing against the classes.
 """
 
 from __future__ import annotations

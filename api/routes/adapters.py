@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 
 from api.deps import ServicesDep
+from api.responses import AdapterRecord, AdaptersResponse
 from api.schemas import ERRORS
 from overlay.adapters.files import AdapterInfo, list_adapters
 from overlay.services import Services
+
+if TYPE_CHECKING:  # the registry module loads torch and peft
+    from overlay.adapters.registry import AdapterRegistry
 
 router = APIRouter(tags=["adapters"], responses=ERRORS)
 
 
 def adapter_infos(request: Request, services: Services) -> list[AdapterInfo]:
     """Every adapter in the adapters dir; ``loaded`` is known once the model is up."""
-    registry = getattr(request.app.state, "registry", None)
+    registry: AdapterRegistry | None = getattr(request.app.state, "registry", None)
     if registry is not None:
-        infos: list[AdapterInfo] = registry.list()
-        return infos
+        return registry.list()
     return list_adapters(services.settings.adapters_path)
 
 
 @router.get("/v1/adapters")
-def get_adapters(request: Request, services: ServicesDep) -> dict[str, Any]:
+def get_adapters(request: Request, services: ServicesDep) -> AdaptersResponse:
     """Adapters the base model can wear: name, rank, target modules, size, loaded."""
-    return {"adapters": [info.to_dict() for info in adapter_infos(request, services)]}
+    infos = adapter_infos(request, services)
+    return AdaptersResponse(adapters=[AdapterRecord.model_validate(i.to_dict()) for i in infos])

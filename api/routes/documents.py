@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from api.deps import ServicesDep
+from api.responses import (
+    DocumentIngestResponse,
+    DocumentListResponse,
+    DocumentRemoveResponse,
+    IngestOutcome,
+    SourceRecord,
+)
 from api.schemas import COLLECTION, ERRORS, DocumentRequest
 from ingest.pipeline import ingest_text, list_sources, remove_source
 from memory.errors import InvalidInput, TooLarge
@@ -66,7 +71,7 @@ async def _from_json(request: Request) -> Parsed:
 
 
 @router.post("", openapi_extra=_BODY)
-async def post_document(request: Request, services: ServicesDep) -> dict[str, Any]:
+async def post_document(request: Request, services: ServicesDep) -> DocumentIngestResponse:
     """Ingest one document: an uploaded file (txt, md, html, pdf, …) or JSON ``{source, text}``.
 
     Idempotent per source: unchanged content is skipped, changed content replaces the old.
@@ -85,16 +90,18 @@ async def post_document(request: Request, services: ServicesDep) -> dict[str, An
     result = await run_in_threadpool(
         lambda: ingest_text(services, source, data, filename=filename, collection=collection)
     )
-    return {"collection": collection, "document": result.to_dict()}
+    document = IngestOutcome.model_validate(result.to_dict())
+    return DocumentIngestResponse(collection=collection, document=document)
 
 
 @router.get("")
 def get_documents(
     services: ServicesDep, collection: str | None = Query(None, pattern=COLLECTION)
-) -> dict[str, Any]:
+) -> DocumentListResponse:
     """The collection's sources with chunk counts and content hashes."""
     name = collection or services.settings.collection
-    return {"collection": name, "documents": [s.to_dict() for s in list_sources(services, name)]}
+    documents = [SourceRecord.model_validate(s.to_dict()) for s in list_sources(services, name)]
+    return DocumentListResponse(collection=name, documents=documents)
 
 
 @router.delete("")
@@ -102,7 +109,8 @@ def delete_document(
     services: ServicesDep,
     source: str = Query(..., min_length=1, max_length=1024),
     collection: str | None = Query(None, pattern=COLLECTION),
-) -> dict[str, Any]:
+) -> DocumentRemoveResponse:
     """Remove a source: its chunks, sparse postings and manifest entry."""
     name = collection or services.settings.collection
-    return {"collection": name, "removed": remove_source(services, source, name).to_dict()}
+    removed = SourceRecord.model_validate(remove_source(services, source, name).to_dict())
+    return DocumentRemoveResponse(collection=name, removed=removed)

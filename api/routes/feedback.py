@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from api.deps import ServicesDep
+from api.responses import FeedbackResponse
 from api.schemas import ERRORS, FeedbackRequest
 from overlay.choosing.feedback import record_feedback
 
@@ -14,10 +13,10 @@ router = APIRouter(prefix="/v1/feedback", tags=["feedback"], responses=ERRORS)
 
 
 @router.post("")
-def post_feedback(body: FeedbackRequest, services: ServicesDep) -> dict[str, Any]:
+def post_feedback(body: FeedbackRequest, services: ServicesDep) -> FeedbackResponse:
     """``helpful`` raises (or lowers) the cited candidate for the turn's query terms.
 
     ``candidate_id`` picks one citation; without it every citation of the turn moves.
     """
     result = record_feedback(services, body.turn_id, body.helpful, candidate_id=body.candidate_id)
-    return result.to_dict()
+    return FeedbackResponse.model_validate(result.to_dict())

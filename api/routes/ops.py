@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.errors import error_response
+from api.responses import HealthResponse, ReadyResponse
+from api.schemas import ErrorResponse
 from memory.errors import OverlayError
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
+async def healthz() -> HealthResponse:
     """The process is up and its event loop answers (no store is touched)."""
-    return {"status": "ok"}
+    return HealthResponse(status="ok")
 
 
 def _store_status(request: Request) -> dict[str, str]:
@@ -32,21 +33,20 @@ def _store_status(request: Request) -> dict[str, str]:
     return status
 
 
-@router.get("/readyz", response_model=None)
-async def readyz(request: Request) -> Any:
+@router.get("/readyz", response_model=ReadyResponse, responses={503: {"model": ErrorResponse}})
+async def readyz(request: Request) -> ReadyResponse | JSONResponse:
     """200 when Redis and Chroma answer; 503 naming the store that does not."""
     status = await run_in_threadpool(_store_status, request)
     down = [name for name, s in status.items() if s != "ok"]
     if down:
         detail = "; ".join(f"{name} {status[name]}" for name in down)
-        resp = error_response(
+        return error_response(
             503, "store_unavailable", f"not ready: {detail}", {"Retry-After": "5"}
         )
-        return resp
-    return {"status": "ready", "stores": status}
+    return ReadyResponse(status="ready", stores=status)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> Response:
     """Prometheus text format."""
     from prometheus_client import CONTENT_TYPE_LATEST

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query
 
 from api.deps import ServicesDep
-from api.schemas import ERRORS, MemoryResponse, SessionFactRequest, TurnsRequest, TurnsResponse
+from api.responses import (
+    ForgetResponse,
+    SessionFactRecord,
+    SessionFactResponse,
+    SessionFactsResponse,
+    SessionResponse,
+)
+from api.schemas import (
+    ERRORS,
+    Memory,
+    MemoryResponse,
+    SessionFactRequest,
+    TurnsRequest,
+    TurnsResponse,
+)
 from overlay import remembering
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERRORS)
@@ -16,47 +28,52 @@ router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERRORS)
 @router.get("/{session_id}")
 def get_session(
     session_id: str, services: ServicesDep, last: int | None = Query(None, ge=1, le=1000)
-) -> dict[str, Any]:
+) -> SessionResponse:
     """The session's user, turn count, turns (the last ``last``) and facts."""
-    return remembering.show_session(services, session_id, last)
+    return SessionResponse.model_validate(remembering.show_session(services, session_id, last))
 
 
-@router.post("/{session_id}/turns", response_model=TurnsResponse)
-def post_turns(session_id: str, body: TurnsRequest, services: ServicesDep) -> dict[str, Any]:
+@router.post("/{session_id}/turns")
+def post_turns(session_id: str, body: TurnsRequest, services: ServicesDep) -> TurnsResponse:
     """Append turns without generating (import history); facts are extracted on the way."""
     turns = [t.model_dump(exclude_none=True) for t in body.turns]
     added = remembering.append_turns(services, session_id, turns)
-    return {"session_id": session_id, "added": added}
+    return TurnsResponse(session_id=session_id, added=added)
 
 
-@router.get("/{session_id}/memory", response_model=MemoryResponse)
+@router.get("/{session_id}/memory")
 def get_memory(
     session_id: str,
     services: ServicesDep,
     q: str = Query(..., min_length=1, max_length=4000, description="What to look up."),
     k: int = Query(5, ge=1, le=100),
-) -> dict[str, Any]:
+) -> MemoryResponse:
     """Earlier turns and facts of the session most relevant to ``q``, best first."""
     hits = remembering.memory_search(services, session_id, q, k)
-    return {"session_id": session_id, "results": [remembering.memory_result(h) for h in hits]}
+    results = [Memory.model_validate(remembering.memory_result(h)) for h in hits]
+    return MemoryResponse(session_id=session_id, results=results)
 
 
 @router.get("/{session_id}/facts")
-def get_facts(session_id: str, services: ServicesDep) -> dict[str, Any]:
+def get_facts(session_id: str, services: ServicesDep) -> SessionFactsResponse:
     """The session's facts (latest value per key, with history)."""
     facts = remembering.session_facts(services, session_id)
-    return {"session_id": session_id, "facts": [remembering.fact_result(f) for f in facts]}
+    records = [SessionFactRecord.model_validate(remembering.fact_result(f)) for f in facts]
+    return SessionFactsResponse(session_id=session_id, facts=records)
 
 
 @router.post("/{session_id}/facts")
-def post_fact(session_id: str, body: SessionFactRequest, services: ServicesDep) -> dict[str, Any]:
+def post_fact(
+    session_id: str, body: SessionFactRequest, services: ServicesDep
+) -> SessionFactResponse:
     """Set a fact by hand; an earlier value of the key stays in its history."""
     fact = remembering.add_fact(services, session_id, body.key, body.value)
-    return {"session_id": session_id, "fact": remembering.fact_result(fact)}
+    record = SessionFactRecord.model_validate(remembering.fact_result(fact))
+    return SessionFactResponse(session_id=session_id, fact=record)
 
 
 @router.delete("/{session_id}")
-def delete_session(session_id: str, services: ServicesDep) -> dict[str, Any]:
+def delete_session(session_id: str, services: ServicesDep) -> ForgetResponse:
     """Forget everything about the session: turns, facts, embedded memories."""
     remembering.forget_session(services, session_id)
-    return {"session_id": session_id, "forgotten": True}
+    return ForgetResponse(session_id=session_id, forgotten=True)

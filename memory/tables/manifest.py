@@ -146,7 +146,8 @@ class SourceManifest:
                     self.r.delete(self._k("lock"))
                     continue
                 if time.monotonic() >= deadline:
-                    raise Busy(f"another ingestion is writing to this collection ({held})", 5.0)
+                    # the owner (host:pid) stays out: the message may reach an HTTP client
+                    raise Busy("another ingestion is writing to this collection", 5.0)
                 time.sleep(0.05)
 
     def refresh(self, ttl_ms: int = 120_000) -> None:

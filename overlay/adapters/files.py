@@ -104,11 +104,11 @@ def validate_name(name: str) -> str:
 
 
 def adapter_dir(root: Path, name: str) -> Path:
-    """The folder of adapter ``name``; ``AdapterNotFound`` if it does not exist."""
+    """The folder of adapter ``name``; ``AdapterNotFound`` (naming no path) if missing."""
     validate_name(name)
     path = root / name
     if not path.is_dir():
-        raise AdapterNotFound(f"adapter {name!r} not found in {root}")
+        raise AdapterNotFound(f"adapter {name!r} not found in the adapters dir")
     if path.resolve().parent != root.resolve():
         raise InvalidInput(f"adapter {name!r} is a link to outside the adapters dir")
     return path
@@ -124,13 +124,13 @@ def normalise_model_name(name: str | None) -> str:
 
 def _load_json(path: Path, what: str) -> dict[str, Any]:
     if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise InvalidInput(f"{what} {path} is larger than {MAX_CONFIG_BYTES} bytes")
+        raise InvalidInput(f"{what} is larger than {MAX_CONFIG_BYTES} bytes")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"{what} {path} is not valid JSON: {exc}") from exc
+        raise InvalidInput(f"{what} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
-        raise InvalidInput(f"{what} {path} must hold a JSON object")
+        raise InvalidInput(f"{what} must hold a JSON object")
     return data
 
 
@@ -176,7 +176,7 @@ def read_spec(root: Path, name: str) -> AdapterSpec:
         raise InvalidInput(f"adapter {name!r} has no {WEIGHTS_FILE}{hint}")
     if weights.stat().st_size > MAX_WEIGHTS_BYTES:
         raise InvalidInput(f"adapter {name!r}: {WEIGHTS_FILE} is too large")
-    cfg = _load_json(cfg_path, "adapter config")
+    cfg = _load_json(cfg_path, f"{name}/{CONFIG_FILE}")  # no server path in messages
     _check_unused(cfg)
     rank = cfg.get("r", 8)
     if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= MAX_RANK:
@@ -201,7 +201,7 @@ def read_spec(root: Path, name: str) -> AdapterSpec:
 def read_card(path: Path) -> dict[str, Any]:
     """Our training card, or ``{}`` when the adapter was made elsewhere."""
     card = path / CARD_FILE
-    return _load_json(card, "adapter card") if card.is_file() else {}
+    return _load_json(card, f"{path.name}/{CARD_FILE}") if card.is_file() else {}
 
 
 def write_card(path: Path, card: dict[str, Any]) -> None:

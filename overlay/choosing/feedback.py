@@ -4,7 +4,8 @@ Each answered question is logged (``memory.tables.asklog``). A vote on that turn
 for every term of its question, the weight of the voted candidates under the
 key ``fb:<term>`` — up for helpful, down otherwise, clamped to [-1, 1]. A second
 key ``fbts:<term>`` keeps when each weight last moved; weights decay with a
-half-life on read (and are re-based before each bump), so stale opinions fade.
+half-life on read (and are re-based before each bump), so stale opinions fade. Both
+read the time from ``clock`` (``time.time`` unless a caller, such as a test, passes its own).
 
 ``learned_boosts`` turns them into a per-candidate boost in [-1, 1] for a new
 question: the mean over the question's terms of the decayed weights.
@@ -13,7 +14,7 @@ question: the mean over the question's terms of the decayed weights.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from overlay.services import Services
 
 CAP = 1.0
+Clock = Callable[[], float]  # seconds since the epoch
 
 
 @dataclass
@@ -65,7 +67,11 @@ def _decay(weight: float, last: float | None, now: float, half_life_s: float) ->
 
 
 def record_feedback(
-    services: Services, turn_id: str, helpful: bool, candidate_id: str | None = None
+    services: Services,
+    turn_id: str,
+    helpful: bool,
+    candidate_id: str | None = None,
+    clock: Clock = time.time,
 ) -> FeedbackResult:
     """Vote on a logged turn: move its cited candidates (or ``candidate_id``) up or down."""
     rec = turn_log(services).get(turn_id)
@@ -79,7 +85,7 @@ def record_feedback(
     delta = s.feedback_step if helpful else -s.feedback_step
     half_life = s.feedback_half_life_days * 86400
     w = services.weights
-    now = time.time()
+    now = clock()
     for term in qterms:
         key, ts_key = w.key("fb", term), w.key("fbts", term)
         for cand in targets:
@@ -87,12 +93,12 @@ def record_feedback(
             w.add(key, {cand: _decay(old, w.weight(ts_key, cand), now, half_life)})
             w.bump(key, cand, delta, lo=-CAP, hi=CAP)
             w.add(ts_key, {cand: now})
-    boosts = learned_boosts(services, rec.query, targets)
+    boosts = learned_boosts(services, rec.query, targets, clock)
     return FeedbackResult(turn_id, helpful, targets, qterms, boosts)
 
 
 def learned_boosts(
-    services: Services, query: str, candidate_ids: Sequence[str]
+    services: Services, query: str, candidate_ids: Sequence[str], clock: Clock = time.time
 ) -> dict[str, float]:
     """Per candidate, the mean decayed feedback weight over ``query``'s terms (in [-1, 1])."""
     qterms = list(dict.fromkeys(terms(query)))
@@ -103,7 +109,7 @@ def learned_boosts(
     rows = w.get_many(keys)
     wanted = set(candidate_ids)
     half_life = services.settings.feedback_half_life_days * 86400
-    now = time.time()
+    now = clock()
     totals: dict[str, float] = {}
     for term in qterms:
         stamps = dict(rows[w.key("fbts", term)])

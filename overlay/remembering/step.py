@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memory.types import Hit
-from overlay.answering.prompt import Context, Count, build_context, memory_line
+from overlay.answering.prompt import Count, build_context, memory_line
 from overlay.remembering.library import log_turn
 from overlay.services import Services
 
@@ -67,7 +67,6 @@ class SessionTurn:
     candidates: list[Hit]  # memories and taught facts that compete with the documents
     facts: list[str]  # for the prompt: facts, then relevant earlier turns
     recent: list[tuple[str, str]]  # (role, content), oldest first
-    context: Context
 
 
 def session_turn(
@@ -96,7 +95,7 @@ def session_turn(
     )
     lines = ctx.facts + [memory_line(h) for h in ctx.memories]
     turns = [(m["role"], m["content"]) for m in ctx.recent]
-    return SessionTurn(turn_id, hits, lines, turns, ctx)
+    return SessionTurn(turn_id, hits, lines, turns)
 
 
 def remember_answer(services: Services, session: str, text: str) -> None:

@@ -84,7 +84,10 @@ def test_openai_client_streaming(server: str) -> None:
     )
     assert native.headers["content-type"].startswith("text/event-stream")
     assert native.text.rstrip().endswith("data: [DONE]")
-    assert isinstance(text, str)
+    # the deltas join to exactly the answer the turn gave, which session memory logged
+    session = httpx.get(f"{server}/v1/sessions/sess-stream").json()
+    assert [t["role"] for t in session["turns"]] == ["user", "assistant"]
+    assert text.strip() and text == session["turns"][-1]["text"]
 
 
 def test_chat_errors_are_openai_shaped_4xx(server: str) -> None:

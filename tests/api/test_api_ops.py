@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -91,6 +92,14 @@ def test_body_over_the_limit_is_413(services: Services) -> None:
         _error(resp, 413)
 
 
+async def _until(check: Callable[[], bool], what: str) -> None:
+    """Yield to the loop until ``check()`` holds (a state, not a guessed duration)."""
+    deadline = time.monotonic() + 60  # only a hang reaches this on a loaded machine
+    while not check():
+        assert time.monotonic() < deadline, f"never reached: {what}"
+        await asyncio.sleep(0.001)
+
+
 def test_queue_is_fair_across_lanes_and_refuses_when_full() -> None:
     queue = ModelQueue(max_waiting=3, workers=1)
     queue.start()
@@ -100,7 +109,7 @@ def test_queue_is_fair_across_lanes_and_refuses_when_full() -> None:
     def job(name: str, wait: bool = False):
         def run() -> str:
             if wait:
-                gate.wait(5)
+                gate.wait(60)
             order.append(name)
             return name
 
@@ -108,12 +117,12 @@ def test_queue_is_fair_across_lanes_and_refuses_when_full() -> None:
 
     async def scenario() -> list[str]:
         first = asyncio.ensure_future(queue.run("a", job("a1", wait=True)))
-        await asyncio.sleep(0.05)  # a1 is running, the rest wait
+        await _until(lambda: queue.running == 1, "a1 running")
         rest = [
             asyncio.ensure_future(queue.run(lane, job(name)))
             for lane, name in [("a", "a2"), ("a", "a3"), ("b", "b1")]
         ]
-        await asyncio.sleep(0.05)
+        await _until(lambda: queue.waiting == 3, "three jobs waiting")
         with pytest.raises(Busy) as busy:
             await queue.run("c", job("c1"))
         assert busy.value.retry_after >= 1
@@ -123,6 +132,7 @@ def test_queue_is_fair_across_lanes_and_refuses_when_full() -> None:
     try:
         assert asyncio.run(scenario()) == ["a1", "a2", "a3", "b1"]
     finally:
+        gate.set()
         queue.stop()
     assert order == ["a1", "a2", "b1", "a3"]  # b is served before a's second waiting job
 
@@ -130,16 +140,18 @@ def test_queue_is_fair_across_lanes_and_refuses_when_full() -> None:
 def test_queue_runs_off_the_event_loop() -> None:
     queue = ModelQueue(max_waiting=4, workers=1)
     queue.start()
+    gate = threading.Event()
 
-    async def scenario() -> float:
-        slow = asyncio.ensure_future(queue.run("x", lambda: time.sleep(0.5) or 1))
-        started = time.perf_counter()
-        await asyncio.sleep(0.01)  # the loop is free while the job sleeps in its thread
-        took = time.perf_counter() - started
-        assert await slow == 1
-        return took
+    async def scenario() -> bool:
+        # the job waits for the loop to open its gate: run on the loop, it could only
+        # time out (the loop would be stuck in it), so True proves it ran in a thread
+        job = asyncio.ensure_future(queue.run("x", lambda: gate.wait(30)))
+        await _until(lambda: queue.running == 1, "the job running")
+        gate.set()
+        return await job
 
     try:
-        assert asyncio.run(scenario()) < 0.2
+        assert asyncio.run(scenario()) is True
     finally:
+        gate.set()
         queue.stop()

@@ -65,7 +65,7 @@ def test_absent_topic_abstains(docs: Services) -> None:
 
 def test_generate_mode_is_grounded_and_cites_given_passages(docs: Services) -> None:
     s = docs.settings.model_copy(update={"max_new_tokens": 24})
-    svc = Services(s, docs.redis, docs.chroma, tenant=docs.tenant, shared=docs._shared)
+    svc = Services(s, docs.redis, docs.chroma, docs.embedder, tenant=docs.tenant, model=docs.model)
     out = ask(svc, "How much does the T-40 weigh?", collection=COLL, mode="generate")
     assert not out.abstained and "640" in out.answer
     assert out.citations and all(_source(c.hit.to_dict()) == "products.md" for c in out.citations)

@@ -63,6 +63,20 @@ def test_supersession_keeps_history(services: Services) -> None:
     assert {"id", "kind", "text", "score", "ts"} <= set(out)
 
 
+def test_the_latest_statement_wins_across_a_users_sessions(services: Services) -> None:
+    # a fact's time is its turn's (given here, as an import gives it), not the order of
+    # the writes nor the wall clock: the later statement wins though it was written first
+    def said(text: str, ts: float) -> list[dict[str, object]]:
+        return [{"role": "user", "content": text, "ts": ts}]
+
+    remembering.append_turns(services, "u-2", said("My name is Bob.", 2000.0), user="u")
+    remembering.append_turns(services, "u-1", said("My name is Ada.", 1000.0), user="u")
+    for session in ("u-1", "u-2"):
+        (name,) = [f for f in remembering.session_facts(services, session) if f.key == "name"]
+        assert (name.value, name.ts) == ("Bob", 2000.0), session
+        assert [(h["value"], h["ts"]) for h in name.history] == [("Ada", 1000.0)], session
+
+
 def test_explicit_facts_add_list_remove(services: Services) -> None:
     fact = remembering.add_fact(services, "s", "Favourite Colour", "teal")
     assert (fact.key, fact.value) == ("favourite colour", "teal")

@@ -11,7 +11,7 @@ import pytest
 
 from ingest.pipeline import ingest_paths, remove_source
 from memory.embeddings import HashEmbedder
-from memory.errors import EmbedderMismatch
+from memory.errors import EmbedderMismatch, InvalidInput
 from memory.stores.chroma import ChromaStore, connect_chroma
 from memory.stores.vectors import VectorStore
 from overlay.services import Services
@@ -56,7 +56,7 @@ def test_vector_store_contract(chroma: ChromaStore) -> None:
     assert vs.ids() == ["p3"]
     with pytest.raises(EmbedderMismatch):
         _ = VectorStore(chroma, vs.name, HashEmbedder(dim=32, name="other")).col
-    with pytest.raises(Exception, match="shape"):
+    with pytest.raises(InvalidInput, match="shape"):
         vs.add(["z"], ["z"], [{}], embeddings=np.zeros((1, 3), dtype=np.float32))
     vs.drop()
     assert not vs.exists()

@@ -91,11 +91,12 @@ def test_names_must_be_plain_folders(setup: tuple[AdapterRegistry, Path], name: 
 
 
 def test_unknown_adapter_never_falls_back(setup: tuple[AdapterRegistry, Path]) -> None:
-    registry, _ = setup
-    with pytest.raises(AdapterNotFound, match="nope"):
+    registry, root = setup
+    with pytest.raises(AdapterNotFound, match="nope") as missing:
         with registry.activate("nope"):
             raise AssertionError("must not run")
     assert registry.active is None
+    assert str(root) not in missing.value.message  # it reaches HTTP: no server paths
 
 
 HOSTILE = {
@@ -125,8 +126,9 @@ def test_hostile_configs_rejected(setup: tuple[AdapterRegistry, Path], case: str
 def test_bad_files_rejected(setup: tuple[AdapterRegistry, Path], tmp_path: Path) -> None:
     registry, root = setup
     (root / "a1" / "adapter_config.json").write_text("[1, 2]")
-    with pytest.raises(InvalidInput, match="JSON object"):
+    with pytest.raises(InvalidInput, match="JSON object") as bad:
         registry.load("a1")
+    assert "a1/adapter_config.json" in bad.value.message and str(root) not in bad.value.message
     weights = root / "a2" / "adapter_model.safetensors"
     weights.rename(root / "a2" / "adapter_model.bin")
     with pytest.raises(InvalidInput, match="pickled weights are refused"):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from memory.errors import InvalidInput, NotFound
@@ -59,12 +57,20 @@ def test_unknown_turn_and_foreign_candidate_are_refused(services: Services) -> N
 
 
 def test_feedback_decays_with_its_half_life(services: Services) -> None:
-    fast = services.settings.model_copy(update={"feedback_half_life_days": 0.3 / 86400})
-    svc = Services(fast, services.redis, services.chroma, tenant=services.tenant)
-    tid = _turn(svc)
-    first = record_feedback(svc, tid, helpful=True).boosts["c2"]
-    time.sleep(0.6)
-    later = learned_boosts(svc, Q, ["c2"])["c2"]
-    assert later < first / 3  # two half-lives: about a quarter is left
-    again = record_feedback(svc, tid, helpful=True).boosts["c2"]
-    assert again == pytest.approx(later + svc.settings.feedback_step, abs=0.05)
+    now = [1_700_000_000.0]
+    half_life = services.settings.feedback_half_life_days * 86400
+    step = services.settings.feedback_step
+    tid = _turn(services)
+    first = record_feedback(services, tid, helpful=True, clock=lambda: now[0]).boosts["c2"]
+    assert first == pytest.approx(step, rel=1e-3)
+    now[0] += 2 * half_life
+    later = learned_boosts(services, Q, ["c2"], clock=lambda: now[0])["c2"]
+    assert later == pytest.approx(first / 4, rel=1e-6)  # two half-lives: a quarter is left
+    # a clock behind the vote's stamp never amplifies it
+    assert learned_boosts(services, Q, ["c2"], clock=lambda: 0.0)["c2"] == pytest.approx(first)
+    again = record_feedback(services, tid, helpful=True, clock=lambda: now[0]).boosts["c2"]
+    assert again == pytest.approx(later + step, rel=1e-6)  # re-based, then bumped
+    now[0] += half_life
+    assert learned_boosts(services, Q, ["c2"], clock=lambda: now[0])["c2"] == pytest.approx(
+        again / 2, rel=1e-6
+    )

@@ -1,0 +1,174 @@
+"""The typed API edge: every non-chat route documents its response model in OpenAPI, and
+on real stores sends exactly the library's own shape (what the CLI's ``--json`` prints),
+so a model that dropped or renamed a field fails here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from api import responses, schemas
+from ingest.pipeline import list_sources
+from ingest.types import SourceResult
+from overlay import remembering
+from overlay.adapters.files import list_adapters
+from overlay.choosing.feedback import learned_boosts, record_turn
+from overlay.services import Services
+from overlay.turn import retrieve
+from tests.adapters_tiny import tiny_base, write_adapter
+from tests.apiserver import make_app
+
+# the chat and OpenAI-compatible routes type their responses in their own work (schemas.py)
+CHAT = {"/v1/chat", "/v1/chat/completions", "/v1/models", "/v1/embeddings"}
+LEAVE = "Employees get 27 days of paid annual leave. Leave requests go through the HR portal."
+
+
+def _models(spec: dict[str, Any]) -> dict[tuple[str, str], type[BaseModel] | None]:
+    """(METHOD, path template) → the model its 200 response documents (None: not JSON)."""
+    out: dict[tuple[str, str], type[BaseModel] | None] = {}
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            if path in CHAT:
+                continue
+            schema = op["responses"]["200"]["content"].get("application/json", {}).get("schema")
+            name = schema["$ref"].rsplit("/", 1)[-1] if schema and "$ref" in schema else ""
+            out[method.upper(), path] = getattr(responses, name, getattr(schemas, name, None))
+    return out
+
+
+def test_openapi_documents_every_response(services: Services) -> None:
+    spec = make_app(services).openapi()
+    models = _models(spec)
+    assert len(models) >= 17
+    for (method, path), model in models.items():
+        ok = spec["paths"][path][method.lower()]["responses"]["200"]["content"]
+        if path == "/metrics":
+            assert set(ok) == {"text/plain"} and model is None
+            continue
+        assert model is not None, (method, path, ok)
+        schema = spec["components"]["schemas"][model.__name__]
+        assert schema["properties"] and schema["required"], (method, path)
+    ready = spec["paths"]["/readyz"]["get"]["responses"]["503"]["content"]
+    assert ready["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+
+
+class _Caller:
+    """Calls a route by its path template and returns the body of its 200 answer."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    def __call__(self, method: str, template: str, **kw: Any) -> Any:
+        path = template.format(**kw.pop("path", {}))
+        resp = self.client.request(method, path, **kw)
+        assert resp.status_code == 200, (method, path, resp.text)
+        return resp.json()
+
+
+def test_documents_and_retrieval_send_the_library_shapes(services: Services) -> None:
+    app = make_app(services)
+    with TestClient(app) as client:
+        call = _Caller(client)
+        doc = {"source": "leave.txt", "text": LEAVE, "collection": "docs"}
+        new = call("POST", "/v1/documents", json=doc)
+        assert new["collection"] == "docs" and new["document"]["status"] == "new"
+        assert set(new["document"]) == set(SourceResult("x", "new").to_dict())
+        listed = call("GET", "/v1/documents", params={"collection": "docs"})
+        assert listed["documents"] == [s.to_dict() for s in list_sources(services, "docs")]
+        assert listed["documents"][0]["source"] == "leave.txt"
+        query = {"query": "paid leave", "collection": "docs", "k": 3}
+        hits = call("POST", "/v1/retrieve", json=query)
+        expected = retrieve(services, "paid leave", collection="docs", k=3, method="hybrid")
+        rows = [h.to_dict() for h in expected]
+        assert hits == {"query": "paid leave", "method": "hybrid", "results": rows}
+        assert rows[0]["source"] == "leave.txt"
+        remove = {"source": "leave.txt", "collection": "docs"}
+        gone = call("DELETE", "/v1/documents", params=remove)
+        assert gone == {"collection": "docs", "removed": listed["documents"][0]}
+
+
+def test_sessions_send_the_library_shapes(services: Services) -> None:
+    app = make_app(services)
+    with TestClient(app) as client:
+        call = _Caller(client)
+        sid = {"session_id": "typed-1"}
+        turns = [{"role": "user", "content": "My name is Ada. I live in Oslo."},
+                 {"role": "assistant", "content": "Hello Ada."},
+                 {"role": "user", "content": "Actually, call me Bob."}]  # fmt: skip
+        added = call("POST", "/v1/sessions/{session_id}/turns", path=sid, json={"turns": turns})
+        assert added == {"session_id": "typed-1", "added": 3}
+        shown = call("GET", "/v1/sessions/{session_id}", path=sid)
+        assert shown == remembering.show_session(services, "typed-1")
+        name = next(f for f in shown["facts"] if f["key"] == "name")
+        assert name["value"] == "Bob" and [h["value"] for h in name["history"]] == ["Ada"]
+        q = {"q": "what is my name", "k": 3}
+        memories = call("GET", "/v1/sessions/{session_id}/memory", path=sid, params=q)
+        found = remembering.memory_search(services, "typed-1", "what is my name", 3)
+        contract = [{k: r[k] for k in ("id", "kind", "text", "score", "ts")}
+                    for r in map(remembering.memory_result, found)]  # fmt: skip
+        assert memories == {"session_id": "typed-1", "results": contract}
+        assert contract[0]["kind"] == "fact" and "Bob" in contract[0]["text"]
+        fact = {"key": "favourite colour", "value": "green"}
+        set_ = call("POST", "/v1/sessions/{session_id}/facts", path=sid, json=fact)
+        assert set_["fact"]["history_line"] == "favourite colour: green"
+        facts = call("GET", "/v1/sessions/{session_id}/facts", path=sid)
+        stored = remembering.session_facts(services, "typed-1")
+        assert facts == {"session_id": "typed-1", "facts": [*map(remembering.fact_result, stored)]}
+        assert set_["fact"] in facts["facts"]
+        forgotten = call("DELETE", "/v1/sessions/{session_id}", path=sid)
+        assert forgotten == {"session_id": "typed-1", "forgotten": True}
+
+
+def test_facts_feedback_adapters_and_ops_send_the_library_shapes(
+    services: Services, tmp_path: Path
+) -> None:
+    base = tiny_base().model
+    write_adapter(tmp_path, "reader", base, rank=4)
+    write_adapter(tmp_path, "broken", base, rank=4)
+    (tmp_path / "broken" / "adapter_config.json").write_text("{not json")
+    app = make_app(services, adapters_dir=tmp_path)
+    with TestClient(app) as client:
+        call = _Caller(client)
+        taught = {"subject": "Halvorsen", "relation": "support phone", "object": "+47 555"}
+        fact = call("POST", "/v1/facts", json=taught)["fact"]
+        listed = call("GET", "/v1/facts")
+        assert listed == {"facts": [f.to_dict() for f in remembering.get_taught_facts(services)]}
+        assert listed["facts"] == [fact] and fact["object"] == "+47 555"
+        rec = record_turn(services, "paid leave", ["c1", "c2"], ["c2"], "docs")
+        vote = call("POST", "/v1/feedback", json={"turn_id": rec.turn_id, "helpful": True})
+        boost = round(learned_boosts(services, "paid leave", ["c2"])["c2"], 4)
+        assert vote == {"turn_id": rec.turn_id, "helpful": True, "candidates": ["c2"],
+                        "terms": ["paid", "leav"], "boosts": {"c2": boost}}  # fmt: skip
+        adapters = call("GET", "/v1/adapters")
+        assert adapters == {"adapters": [a.to_dict() for a in list_adapters(tmp_path)]}
+        by_name = {a["name"]: a for a in adapters["adapters"]}
+        assert by_name["reader"]["rank"] == 4 and by_name["reader"]["error"] is None
+        assert by_name["broken"]["error"] and by_name["broken"]["rank"] is None
+        assert "broken/adapter_config.json" in by_name["broken"]["error"]
+        assert str(tmp_path) not in json.dumps(adapters)  # no path of the server's disk
+        assert call("GET", "/healthz") == {"status": "ok"}
+        assert call("GET", "/readyz") == {
+            "status": "ready",
+            "stores": {"redis": "ok", "chroma": "ok"},
+        }
+        metrics = client.get("/metrics")
+        assert metrics.headers["content-type"].startswith("text/plain")
+        assert "overlay_http_requests_total" in metrics.text
+
+
+def test_the_scenarios_above_cover_every_route(services: Services) -> None:
+    """A route added without a response-shape check here fails this test."""
+    covered = {
+        ("POST", "/v1/documents"), ("GET", "/v1/documents"), ("DELETE", "/v1/documents"),
+        ("POST", "/v1/retrieve"), ("POST", "/v1/sessions/{session_id}/turns"),
+        ("GET", "/v1/sessions/{session_id}"), ("GET", "/v1/sessions/{session_id}/memory"),
+        ("GET", "/v1/sessions/{session_id}/facts"), ("POST", "/v1/sessions/{session_id}/facts"),
+        ("DELETE", "/v1/sessions/{session_id}"), ("POST", "/v1/facts"), ("GET", "/v1/facts"),
+        ("POST", "/v1/feedback"), ("GET", "/v1/adapters"), ("GET", "/healthz"),
+        ("GET", "/readyz"), ("GET", "/metrics"),
+    }  # fmt: skip
+    assert set(_models(make_app(services).openapi())) == covered
