@@ -23,13 +23,12 @@ from typing import Any
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-
-from tests.adapters_tiny import TARGETS, tiny_model, tiny_tokenizer, write_adapter  # noqa: E402
+sys.path.insert(0, str(REPO))  # the tests package (tiny models)
 
 from overlay.adapters.merge import merged_model  # noqa: E402
 from overlay.adapters.registry import AdapterRegistry  # noqa: E402
 from overlay.model.base import BaseModel  # noqa: E402
+from tests.adapters_tiny import TARGETS, tiny_model, tiny_tokenizer, write_adapter  # noqa: E402
 
 PROMPT = "Explain in a few sentences why the sky is blue and what makes sunsets red."
 
