@@ -84,7 +84,7 @@ class Services:
             if self._s.redis is None:
                 s = self.settings
                 s.data_dir.mkdir(parents=True, exist_ok=True)
-                self._s.redis = connect_redis(s.redis_url, s.data_dir)
+                self._s.redis = connect_redis(s.redis_url, s.data_dir, s.redis_cluster)
                 self._s.owned.add("redis")
             return self._s.redis
 

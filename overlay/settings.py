@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis://… of an external Redis; unset = embedded server."
     )
+    redis_cluster: bool = Field(
+        default=False,
+        description="redis_url is one seed node of a Redis Cluster (redis-py's cluster client).",
+    )
     chroma_url: str | None = Field(
         default=None, description="http://host:port of a `chroma run` server; unset = embedded."
     )

@@ -1,14 +1,15 @@
 """Session memory outside the context window: turn logs, facts, semantic lookup, forgetting.
 
-Layout (``ns`` = the tenant namespace, e.g. ``ov:acme``):
+Layout (``ns`` = the tenant namespace, e.g. ``ov:acme``; ``{…}`` are Redis Cluster
+hash tags: one slot per session, one per tenant for the tenant-wide sets):
 
-- ``{ns}:mem:{session}:log``   list of turns (JSON: id, role, text, ts), oldest first;
-- ``{ns}:mem:{session}:seq``   turn counter (turn ids are ``0, 1, …``);
-- ``{ns}:mem:{session}:facts`` hash key → Fact JSON (current value + history);
-- ``{ns}:mem:{session}:meta``  hash: user, created, embedded;
-- ``{ns}:mem:sessions``        set of the tenant's sessions; ``{ns}:memuser:{user}`` a user's;
-- ``{ns}:w:bm25:mem|{session}:*`` the BM25 index of its embedded turns (``memory.stores.sparse``,
-  ``:`` in the session id written ``|``), the lexical half of a lookup.
+- ``ns:mem:{ns/session}:log``   list of turns (JSON: id, role, text, ts), oldest first;
+- ``ns:mem:{ns/session}:seq``   turn counter (turn ids are ``0, 1, …``);
+- ``ns:mem:{ns/session}:facts`` hash key → Fact JSON (current value + history);
+- ``ns:mem:{ns/session}:meta``  hash: user, created, embedded;
+- ``ns:mem:{ns}:sessions``      set of the tenant's sessions; ``ns:memuser:{ns}:user`` a user's;
+- ``ns:w:bm25:{ns/mem|session}:*`` the BM25 index of its embedded turns
+  (``memory.stores.sparse``, ``:`` in the session id written ``|``), the lexical half.
 
 Embedded turns live in one Chroma collection *per session*. Measured against
 one shared collection with a ``where`` filter (bench/memory_bench.py): creating
@@ -32,16 +33,15 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-import redis
 
 from memory.embeddings import Embedder
 from memory.errors import Conflict, OverlayError
 from memory.sessions.extract import Fact, extract_facts
-from memory.sessions.facts import SessionFacts
+from memory.sessions.facts import SessionFacts, sessions_key
 from memory.sessions.recall import fact_hits, turn_hits
 from memory.sessions.turns import MemoryConfig, Turn, turn_input, validate_session
 from memory.stores.chroma import ChromaStore
-from memory.stores.redis import store_errors
+from memory.stores.redis import Client, slot_tag, store_errors
 from memory.stores.sparse import SparseIndex
 from memory.stores.vectors import VectorStore
 from memory.stores.weights import WeightTable
@@ -53,13 +53,13 @@ class SessionMemory:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: Client,
         chroma: ChromaStore,
         embedder: Embedder,
         namespace: str,
         config: MemoryConfig | None = None,
     ) -> None:
-        self.r = client
+        self.r: Any = client
         self.chroma = chroma
         self.embedder = embedder
         self.ns = namespace
@@ -71,10 +71,10 @@ class SessionMemory:
 
     # --- keys and collections ------------------------------------------------
     def key(self, session: str, part: str) -> str:
-        return f"{self.ns}:mem:{session}:{part}"
+        return f"{self.ns}:mem:{slot_tag(self.ns, session)}:{part}"
 
     def user_key(self, user: str) -> str:
-        return f"{self.ns}:memuser:{user}"
+        return f"{self.ns}:memuser:{slot_tag(self.ns)}:{user}"
 
     def collection_name(self, session: str) -> str:
         return f"{self.ns.replace(':', '.')}.mem.{session}"
@@ -115,7 +115,7 @@ class SessionMemory:
             pipe = self.r.pipeline(transaction=False)
             pipe.rpush(self.key(session, "log"), *[json.dumps(t.to_dict()) for t in logged])
             pipe.hsetnx(self.key(session, "meta"), "created", time.time())
-            pipe.sadd(f"{self.ns}:mem:sessions", session)
+            pipe.sadd(sessions_key(self.ns), session)
             pipe.execute()
         if extract:
             for t in logged:
@@ -198,11 +198,11 @@ class SessionMemory:
 
     def exists(self, session: str) -> bool:
         with store_errors():
-            return bool(self.r.sismember(f"{self.ns}:mem:sessions", validate_session(session)))
+            return bool(self.r.sismember(sessions_key(self.ns), validate_session(session)))
 
     def sessions(self) -> list[str]:
         with store_errors():
-            return sorted(str(s) for s in self.r.smembers(f"{self.ns}:mem:sessions"))
+            return sorted(str(s) for s in self.r.smembers(sessions_key(self.ns)))
 
     def search(
         self, session: str, query: str, k: int = 5, exclude: Iterable[int] = ()
@@ -260,8 +260,9 @@ class SessionMemory:
             self._cols.pop(session, None)
         with store_errors():
             pipe = self.r.pipeline(transaction=False)
-            pipe.delete(*[self.key(session, p) for p in ("log", "seq", "facts", "meta")])
-            pipe.srem(f"{self.ns}:mem:sessions", session)
+            for part in ("log", "seq", "facts", "meta"):  # a cluster pipeline: one key a DEL
+                pipe.delete(self.key(session, part))
+            pipe.srem(sessions_key(self.ns), session)
             if user:
                 pipe.srem(self.user_key(user), session)
             pipe.execute()

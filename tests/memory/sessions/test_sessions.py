@@ -135,7 +135,7 @@ def test_forget_leaves_no_trace(services: Services) -> None:
     assert any("gone" in k for k in r.scan_iter(f"{services.namespace}:*"))
     remembering.forget_session(services, "gone")
     assert not any("gone" in k for k in r.scan_iter(f"{services.namespace}:*"))
-    assert "gone" not in r.smembers(f"{services.namespace}:memuser:zed")
+    assert "gone" not in r.smembers(mem.user_key("zed"))
     cols = {c.name for c in services.chroma.client.list_collections()}
     assert chroma_name(mem.collection_name("gone")) not in cols
     assert chroma_name(mem.collection_name("kept")) in cols
@@ -155,6 +155,6 @@ def test_lexical_half_of_a_lookup_is_per_session_and_forgotten(services: Service
     assert hits[0].text == "The zephyrine valve is broken." and hits[0].metadata["lexical"] == 1.0
     remembering.forget_session(services, "a")
     r = services.redis.client
-    assert not list(r.scan_iter(f"{services.namespace}:w:bm25:mem|a:*"))
+    assert not list(r.scan_iter(f"{services.namespace}:w:bm25:{{{services.namespace}/mem|a}}:*"))
     hits = remembering.memory_search(services, "a:b", "zephyrine", 3)
     assert hits[0].text == "The zephyrine valve works again." and hits[0].metadata["lexical"] == 1.0
