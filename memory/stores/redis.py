@@ -45,7 +45,7 @@ def run_script(script: Script, keys: Sequence[Any], args: Sequence[Any], client:
     caches it by its SHA, as it does a loaded one.
     """
     if isinstance(client, ClusterPipeline):
-        return client.eval(script.script, len(keys), *keys, *args)
+        return client.execute_command("EVAL", script.script, len(keys), *keys, *args)
     return script(keys=keys, args=args, client=client)
 
 

@@ -12,6 +12,12 @@ from overlay import remembering
 from overlay.services import Services
 
 
+@pytest.fixture
+def services(services_both: Services) -> Services:
+    """Every test here runs on the single Redis server and on the Redis Cluster."""
+    return services_both
+
+
 def _say(svc: Services, session: str, *texts: str, user: str | None = None) -> int:
     turns = [{"role": "user", "content": t} for t in texts]
     return remembering.append_turns(svc, session, turns, user=user)
