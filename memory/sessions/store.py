@@ -11,11 +11,12 @@ hash tags: one slot per session, one per tenant for the tenant-wide sets):
 - ``ns:w:bm25:{ns/mem|session}:*`` the BM25 index of its embedded turns
   (``memory.stores.sparse``, ``:`` in the session id written ``|``), the lexical half.
 
-Embedded turns live in one Chroma collection *per session*. Measured against
-one shared collection with a ``where`` filter (bench/memory_bench.py): creating
-a collection costs ~2.5 ms once, a query then takes ~2.2 ms, while the shared
-collection's filtered query grew to ~10.7 ms at 200 sessions × 100 turns. A
-per-session collection also makes isolation structural and forgetting a drop.
+Embedded turns live in Redis beside the session's log while the session is
+small (``memory.sessions.vectors``: exact search, one round trip) and move to a
+Chroma collection of their own past ``redis_vectors_max`` turns; measured
+against per-session collections and one tenant collection with a ``where``
+filter at 1k-100k sessions in bench/sessions_scale_bench.py. Isolation stays
+structural and forgetting is a DEL plus a collection drop.
 
 Facts are scoped to their session; a session bound to a user sees the facts
 of all that user's sessions (the latest value per key wins, older values form
@@ -40,6 +41,7 @@ from memory.sessions.extract import Fact, extract_facts
 from memory.sessions.facts import SessionFacts, sessions_key
 from memory.sessions.recall import fact_hits, turn_hits
 from memory.sessions.turns import MemoryConfig, Turn, turn_input, validate_session
+from memory.sessions.vectors import SessionVectors
 from memory.stores.chroma import ChromaStore
 from memory.stores.redis import Client, slot_tag, store_errors
 from memory.stores.sparse import SparseIndex
@@ -79,7 +81,12 @@ class SessionMemory:
     def collection_name(self, session: str) -> str:
         return f"{self.ns.replace(':', '.')}.mem.{session}"
 
-    def _vectors(self, session: str) -> VectorStore:
+    def _vectors(self, session: str) -> SessionVectors:
+        return SessionVectors(self.r, self.key(session, "vec"), self.key(session, "meta"),
+                              lambda: self._collection(session), self.embedder,
+                              self.cfg.redis_vectors_max)  # fmt: skip
+
+    def _collection(self, session: str) -> VectorStore:
         with self._lock:
             vs = self._cols.pop(session, None) or VectorStore(
                 self.chroma, self.collection_name(session), self.embedder, self.cfg.ef_search
@@ -219,25 +226,27 @@ class SessionMemory:
             last, embedded = pipe.execute()
         hits = self._fact_hits(session, vec, query)
         if int(embedded or 0) > 0:
-            hits += self._turn_hits(session, vec, query, k, int(last or 0) - 1, set(exclude))
+            hits += self._turn_hits(session, vec, query, k, int(last or 0) - 1, set(exclude),
+                                    int(embedded))  # fmt: skip
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
 
     def _turn_hits(
-        self, session: str, vec: np.ndarray, query: str, k: int, last: int, exclude: set[int]
-    ) -> list[Hit]:
+        self, session: str, vec: np.ndarray, query: str, k: int, last: int, exclude: set[int],
+        embedded: int,
+    ) -> list[Hit]:  # fmt: skip
         """Dense and lexical candidates (``candidates × k`` each), scored together."""
         cfg = self.cfg
         n = cfg.candidates * k + len(exclude)
         try:
-            found = self._vectors(session).search(vec, n)
+            found = self._vectors(session).search(vec, n, embedded)
         except OverlayError:
             with self._lock:  # another process may have forgotten and re-created it
                 self._cols.pop(session, None)
-            found = self._vectors(session).search(vec, n)
+            found = self._vectors(session).search(vec, n, embedded)
         lexical = dict(self._sparse(session).search(query, n)) if cfg.lexical_weight else {}
         seen = {h.id for h in found}
-        found += self._vectors(session).score([i for i in lexical if i not in seen], vec)
+        found += self._vectors(session).score([i for i in lexical if i not in seen], vec, embedded)
         return turn_hits(session, found, last, exclude, cfg.recency_weight,
                          cfg.recency_halflife, lexical, cfg.lexical_weight)  # fmt: skip
 
@@ -260,7 +269,7 @@ class SessionMemory:
             self._cols.pop(session, None)
         with store_errors():
             pipe = self.r.pipeline(transaction=False)
-            for part in ("log", "seq", "facts", "meta"):  # a cluster pipeline: one key a DEL
+            for part in ("log", "seq", "facts", "meta", "vec"):  # cluster pipeline: 1 key a DEL
                 pipe.delete(self.key(session, part))
             pipe.srem(sessions_key(self.ns), session)
             if user:

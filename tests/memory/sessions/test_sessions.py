@@ -144,7 +144,7 @@ def test_forget_leaves_no_trace(services: Services) -> None:
     assert "gone" not in r.smembers(mem.user_key("zed"))
     cols = {c.name for c in services.chroma.client.list_collections()}
     assert chroma_name(mem.collection_name("gone")) not in cols
-    assert chroma_name(mem.collection_name("kept")) in cols
+    assert mem._vectors("kept").count() == 1  # a small session's vectors live in Redis
     assert [f.value for f in remembering.session_facts(services, "kept")] == ["Kim"]
     with pytest.raises(SessionNotFound):
         remembering.show_session(services, "gone")
