@@ -209,6 +209,7 @@ def _memory_config(s: Settings) -> MemoryConfig:
         recency_weight=s.memory_recency_weight,
         recency_halflife=s.memory_recency_halflife,
         lexical_weight=s.memory_lexical_weight,
+        redis_vectors_max=s.memory_redis_vectors_max,
         ef_search=s.hnsw_ef_search,
     )
 

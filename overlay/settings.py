@@ -143,6 +143,9 @@ class Settings(BaseSettings):
         default=0.5, ge=0, le=2, description="Bonus of a lookup's best BM25 turn match."
     )
     memory_recency_halflife: float = Field(default=200.0, gt=0, description="In turns.")
+    memory_redis_vectors_max: int = Field(
+        default=256, ge=0, description="A session's vectors move from Redis to Chroma past this."
+    )
     memory_recent_turns: int = Field(
         default=6, ge=0, le=200, description="Most recent turns a prompt may carry."
     )
