@@ -28,16 +28,19 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from test_memory_acceptance import FACTS, TOPICS, VERBS  # noqa: E402
 
 from memory.embeddings import Embedder, HashEmbedder, SentenceEmbedder  # noqa: E402
 from overlay import remembering  # noqa: E402
 from overlay.services import Services, build_services  # noqa: E402
 from overlay.settings import Settings  # noqa: E402
+from tests.overlay.remembering.test_memory_acceptance import FACTS, TOPICS, VERBS  # noqa: E402
 
-LOCOMO = ROOT.parent / "shared" / "data" / "locomo-dev"
+# the shared data beside the main checkout (/work/shared) or beside a worktree's parent
+LOCOMO = next(
+    (p / "shared" / "data" / "locomo-dev" for p in (ROOT.parent, ROOT.parent.parent)
+     if (p / "shared" / "data" / "locomo-dev").is_dir()),
+    ROOT.parent / "shared" / "data" / "locomo-dev",
+)  # fmt: skip
 
 
 def pct(xs: list[float], p: float) -> float:
