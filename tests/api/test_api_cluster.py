@@ -23,13 +23,11 @@ from tests.api.test_api_processes import _env, serve  # noqa: F401  (the fixture
 from tests.rediscluster import LocalCluster
 
 
-def _cluster_env(base_services: Services, cluster: LocalCluster, data: Path) -> dict[str, str]:
-    return _env(
-        OVERLAY_REDIS_URL=cluster.url,
-        OVERLAY_REDIS_CLUSTER="true",
-        OVERLAY_CHROMA_URL=str(base_services.chroma.url),
-        OVERLAY_DATA_DIR=str(data),
-    )
+def _cluster_env(cluster: LocalCluster, data: Path, chroma_url: str = "") -> dict[str, str]:
+    """The cluster's seed node; the given Chroma server, or the data dir's own."""
+    env = _env(OVERLAY_REDIS_URL=cluster.url, OVERLAY_REDIS_CLUSTER="true",
+               OVERLAY_DATA_DIR=str(data))  # fmt: skip
+    return env | ({"OVERLAY_CHROMA_URL": chroma_url} if chroma_url else {})
 
 
 def _cli(env: dict[str, str], *args: str) -> dict:
@@ -40,11 +38,12 @@ def _cli(env: dict[str, str], *args: str) -> dict:
 
 
 def test_cli_over_the_cluster(
-    base_services: Services, redis_cluster: LocalCluster, cluster_base_services: Services,
+    redis_cluster: LocalCluster, cluster_base_services: Services,
     minilm: SentenceEmbedder, tmp_path: Path,
 ) -> None:  # fmt: skip
     coll = "cli" + uuid.uuid4().hex[:6]
-    env = _cluster_env(base_services, redis_cluster, tmp_path / "data")
+    # the CLI's tenant is "local": its own Chroma, so no other test meets its collections
+    env = _cluster_env(redis_cluster, tmp_path / "data")
     env["OVERLAY_COLLECTION"] = coll
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -61,7 +60,7 @@ def test_cli_over_the_cluster(
     assert "rainy" in json.dumps(_cli(env, "facts", "get", "Bergen", "weather"))
 
     c = cluster_base_services  # the CLI's tenant and embedder, on the cluster
-    local = Services(c.settings, c.redis, c.chroma, minilm, tenant="local")
+    local = Services(c.settings, c.redis, c.chroma, minilm, tenant="local")  # < 256 turns: Redis
     sid = "cli-" + uuid.uuid4().hex[:6]
     local.session_memory.append(sid, [{"role": "user", "content": "My dog is called Pixel."}])
     assert "Pixel" in json.dumps(_cli(env, "memory", "search", sid, "what is my dog called"))
@@ -74,7 +73,7 @@ def test_two_api_replicas_over_the_cluster(
     tmp_path: Path, serve,  # noqa: F811
 ) -> None:  # fmt: skip
     tenant = "cl" + uuid.uuid4().hex[:8]
-    env = _cluster_env(base_services, redis_cluster, tmp_path / "data")
+    env = _cluster_env(redis_cluster, tmp_path / "data", str(base_services.chroma.url))
     env["OVERLAY_API_KEYS"] = json.dumps({"cluster-key": tenant})
     a, b = serve(env), serve(env)
     with httpx.Client(headers={"Authorization": "Bearer cluster-key"}, timeout=60) as c:
