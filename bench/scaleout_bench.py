@@ -32,8 +32,8 @@ from _server import ROOT, bench_env, pct, start_api, stop
 
 sys.path.insert(0, str(ROOT))
 
-from memory.stores.localserver import free_port, port_open  # noqa: E402
 from memory.stores.chroma import _chroma_binary  # noqa: E402
+from memory.stores.localserver import free_port, port_open  # noqa: E402
 from tests.rediscluster import start_cluster  # noqa: E402
 
 TOPICS = ["my dog Pixel", "the Bergen office", "a trip to Tromsø", "the barometer", "my sister",
