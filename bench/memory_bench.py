@@ -28,17 +28,19 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT))  # the tests package
-
-from test_memory_acceptance import FACTS, TOPICS, VERBS  # noqa: E402
 
 from memory.embeddings import Embedder, HashEmbedder, SentenceEmbedder  # noqa: E402
-from memory.stores.vectors import VectorStore  # noqa: E402
 from overlay import remembering  # noqa: E402
 from overlay.services import Services, build_services  # noqa: E402
 from overlay.settings import Settings  # noqa: E402
+from tests.overlay.remembering.test_memory_acceptance import FACTS, TOPICS, VERBS  # noqa: E402
 
-LOCOMO = ROOT.parent / "shared" / "data" / "locomo-dev"
+# the shared data beside the main checkout (/work/shared) or beside a worktree's parent
+LOCOMO = next(
+    (p / "shared" / "data" / "locomo-dev" for p in (ROOT.parent, ROOT.parent.parent)
+     if (p / "shared" / "data" / "locomo-dev").is_dir()),
+    ROOT.parent / "shared" / "data" / "locomo-dev",
+)  # fmt: skip
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -208,11 +210,11 @@ def locomo(svc: Services, ks: tuple[int, ...] = (5, 10)) -> None:
         for b in range(0, len(turns), 64):
             chunk = turns[b : b + 64]
             remembering.append_turns(svc, sid, [{"role": "user", "content": t} for t in chunk])
-        plain = VectorStore(svc.chroma, mem.collection_name(sid), emb, svc.settings.hnsw_ef_search)
+        vectors = mem._vectors(sid)  # exact in Redis, or HNSW once moved to Chroma
         got = {m: dict.fromkeys(ks, 0) for m in ("dense", "ours")}
         for qa in qas:
             t0 = time.perf_counter()
-            dense = plain.search(qa["question"], max(ks))
+            dense = vectors.search(emb.embed([qa["question"]])[0], max(ks), len(turns))
             t1 = time.perf_counter()
             ours = remembering.memory_search(svc, sid, qa["question"], max(ks))
             times["dense"].append(t1 - t0)

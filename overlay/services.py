@@ -84,7 +84,7 @@ class Services:
             if self._s.redis is None:
                 s = self.settings
                 s.data_dir.mkdir(parents=True, exist_ok=True)
-                self._s.redis = connect_redis(s.redis_url, s.data_dir)
+                self._s.redis = connect_redis(s.redis_url, s.data_dir, s.redis_cluster)
                 self._s.owned.add("redis")
             return self._s.redis
 
@@ -209,6 +209,7 @@ def _memory_config(s: Settings) -> MemoryConfig:
         recency_weight=s.memory_recency_weight,
         recency_halflife=s.memory_recency_halflife,
         lexical_weight=s.memory_lexical_weight,
+        redis_vectors_max=s.memory_redis_vectors_max,
         ef_search=s.hnsw_ef_search,
     )
 

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis://… of an external Redis; unset = embedded server."
     )
+    redis_cluster: bool = Field(
+        default=False,
+        description="redis_url is one seed node of a Redis Cluster (redis-py's cluster client).",
+    )
     chroma_url: str | None = Field(
         default=None, description="http://host:port of a `chroma run` server; unset = embedded."
     )
@@ -139,6 +143,9 @@ class Settings(BaseSettings):
         default=0.5, ge=0, le=2, description="Bonus of a lookup's best BM25 turn match."
     )
     memory_recency_halflife: float = Field(default=200.0, gt=0, description="In turns.")
+    memory_redis_vectors_max: int = Field(
+        default=256, ge=0, description="A session's vectors move from Redis to Chroma past this."
+    )
     memory_recent_turns: int = Field(
         default=6, ge=0, le=200, description="Most recent turns a prompt may carry."
     )

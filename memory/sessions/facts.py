@@ -1,4 +1,4 @@
-"""The session fact store: ``{ns}:mem:{session}:facts``, key → Fact JSON with its history.
+"""The session fact store: ``<ns>:mem:{<ns>/<session>}:facts``, key → Fact JSON with history.
 
 A later value on the same key supersedes the earlier one, which moves into the
 fact's history (atomically, in one Lua script). Reading the facts of several
@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-
-import redis
+from typing import Any
 
 from memory.sessions.extract import Fact, normalise_key
-from memory.stores.redis import store_errors
+from memory.stores.redis import Client, slot_tag, store_errors
 
 # Set a fact unless unchanged; the superseded value moves into the history.
 _UPSERT_FACT = """
@@ -33,16 +32,21 @@ return 1
 """
 
 
+def sessions_key(namespace: str) -> str:
+    """The set of a tenant's sessions (in the tenant's hash slot)."""
+    return f"{namespace}:mem:{slot_tag(namespace)}:sessions"
+
+
 class SessionFacts:
     """Keyed facts of one tenant's sessions (``namespace`` as in ``SessionMemory``)."""
 
-    def __init__(self, client: redis.Redis, namespace: str) -> None:
-        self.r = client
+    def __init__(self, client: Client, namespace: str) -> None:
+        self.r: Any = client
         self.ns = namespace
         self._upsert = client.register_script(_UPSERT_FACT)
 
     def key(self, session: str) -> str:
-        return f"{self.ns}:mem:{session}:facts"
+        return f"{self.ns}:mem:{slot_tag(self.ns, session)}:facts"
 
     def set(self, session: str, fact: Fact) -> bool:
         """Store ``fact`` under its key; an older value is kept in the history."""
@@ -56,7 +60,7 @@ class SessionFacts:
                 keys=[self.key(session)],
                 args=[fact.key, json.dumps(data, ensure_ascii=False)],
             )
-            self.r.sadd(f"{self.ns}:mem:sessions", session)
+            self.r.sadd(sessions_key(self.ns), session)
         return bool(changed)
 
     def remove(self, sessions: Sequence[str], key: str) -> int:

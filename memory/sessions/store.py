@@ -1,20 +1,22 @@
 """Session memory outside the context window: turn logs, facts, semantic lookup, forgetting.
 
-Layout (``ns`` = the tenant namespace, e.g. ``ov:acme``):
+Layout (``ns`` = the tenant namespace, e.g. ``ov:acme``; ``{…}`` are Redis Cluster
+hash tags: one slot per session, one per tenant for the tenant-wide sets):
 
-- ``{ns}:mem:{session}:log``   list of turns (JSON: id, role, text, ts), oldest first;
-- ``{ns}:mem:{session}:seq``   turn counter (turn ids are ``0, 1, …``);
-- ``{ns}:mem:{session}:facts`` hash key → Fact JSON (current value + history);
-- ``{ns}:mem:{session}:meta``  hash: user, created, embedded;
-- ``{ns}:mem:sessions``        set of the tenant's sessions; ``{ns}:memuser:{user}`` a user's;
-- ``{ns}:w:bm25:mem|{session}:*`` the BM25 index of its embedded turns (``memory.stores.sparse``,
-  ``:`` in the session id written ``|``), the lexical half of a lookup.
+- ``ns:mem:{ns/session}:log``   list of turns (JSON: id, role, text, ts), oldest first;
+- ``ns:mem:{ns/session}:seq``   turn counter (turn ids are ``0, 1, …``);
+- ``ns:mem:{ns/session}:facts`` hash key → Fact JSON (current value + history);
+- ``ns:mem:{ns/session}:meta``  hash: user, created, embedded;
+- ``ns:mem:{ns}:sessions``      set of the tenant's sessions; ``ns:memuser:{ns}:user`` a user's;
+- ``ns:w:bm25:{ns/mem|session}:*`` the BM25 index of its embedded turns
+  (``memory.stores.sparse``, ``:`` in the session id written ``|``), the lexical half.
 
-Embedded turns live in one Chroma collection *per session*. Measured against
-one shared collection with a ``where`` filter (bench/memory_bench.py): creating
-a collection costs ~2.5 ms once, a query then takes ~2.2 ms, while the shared
-collection's filtered query grew to ~10.7 ms at 200 sessions × 100 turns. A
-per-session collection also makes isolation structural and forgetting a drop.
+Embedded turns live in Redis beside the session's log while the session is
+small (``memory.sessions.vectors``: exact search, one round trip) and move to a
+Chroma collection of their own past ``redis_vectors_max`` turns; measured
+against per-session collections and one tenant collection with a ``where``
+filter at 1k-100k sessions in bench/sessions_scale_bench.py. Isolation stays
+structural and forgetting is a DEL plus a collection drop.
 
 Facts are scoped to their session; a session bound to a user sees the facts
 of all that user's sessions (the latest value per key wins, older values form
@@ -32,16 +34,16 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-import redis
 
 from memory.embeddings import Embedder
 from memory.errors import Conflict, OverlayError
 from memory.sessions.extract import Fact, extract_facts
-from memory.sessions.facts import SessionFacts
+from memory.sessions.facts import SessionFacts, sessions_key
 from memory.sessions.recall import fact_hits, turn_hits
 from memory.sessions.turns import MemoryConfig, Turn, turn_input, validate_session
+from memory.sessions.vectors import SessionVectors
 from memory.stores.chroma import ChromaStore
-from memory.stores.redis import store_errors
+from memory.stores.redis import Client, slot_tag, store_errors
 from memory.stores.sparse import SparseIndex
 from memory.stores.vectors import VectorStore
 from memory.stores.weights import WeightTable
@@ -53,13 +55,13 @@ class SessionMemory:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: Client,
         chroma: ChromaStore,
         embedder: Embedder,
         namespace: str,
         config: MemoryConfig | None = None,
     ) -> None:
-        self.r = client
+        self.r: Any = client
         self.chroma = chroma
         self.embedder = embedder
         self.ns = namespace
@@ -71,15 +73,20 @@ class SessionMemory:
 
     # --- keys and collections ------------------------------------------------
     def key(self, session: str, part: str) -> str:
-        return f"{self.ns}:mem:{session}:{part}"
+        return f"{self.ns}:mem:{slot_tag(self.ns, session)}:{part}"
 
     def user_key(self, user: str) -> str:
-        return f"{self.ns}:memuser:{user}"
+        return f"{self.ns}:memuser:{slot_tag(self.ns)}:{user}"
 
     def collection_name(self, session: str) -> str:
         return f"{self.ns.replace(':', '.')}.mem.{session}"
 
-    def _vectors(self, session: str) -> VectorStore:
+    def _vectors(self, session: str) -> SessionVectors:
+        return SessionVectors(self.r, self.key(session, "vec"), self.key(session, "meta"),
+                              lambda: self._collection(session), self.embedder,
+                              self.cfg.redis_vectors_max)  # fmt: skip
+
+    def _collection(self, session: str) -> VectorStore:
         with self._lock:
             vs = self._cols.pop(session, None) or VectorStore(
                 self.chroma, self.collection_name(session), self.embedder, self.cfg.ef_search
@@ -115,7 +122,7 @@ class SessionMemory:
             pipe = self.r.pipeline(transaction=False)
             pipe.rpush(self.key(session, "log"), *[json.dumps(t.to_dict()) for t in logged])
             pipe.hsetnx(self.key(session, "meta"), "created", time.time())
-            pipe.sadd(f"{self.ns}:mem:sessions", session)
+            pipe.sadd(sessions_key(self.ns), session)
             pipe.execute()
         if extract:
             for t in logged:
@@ -198,11 +205,11 @@ class SessionMemory:
 
     def exists(self, session: str) -> bool:
         with store_errors():
-            return bool(self.r.sismember(f"{self.ns}:mem:sessions", validate_session(session)))
+            return bool(self.r.sismember(sessions_key(self.ns), validate_session(session)))
 
     def sessions(self) -> list[str]:
         with store_errors():
-            return sorted(str(s) for s in self.r.smembers(f"{self.ns}:mem:sessions"))
+            return sorted(str(s) for s in self.r.smembers(sessions_key(self.ns)))
 
     def search(
         self, session: str, query: str, k: int = 5, exclude: Iterable[int] = ()
@@ -219,25 +226,27 @@ class SessionMemory:
             last, embedded = pipe.execute()
         hits = self._fact_hits(session, vec, query)
         if int(embedded or 0) > 0:
-            hits += self._turn_hits(session, vec, query, k, int(last or 0) - 1, set(exclude))
+            hits += self._turn_hits(session, vec, query, k, int(last or 0) - 1, set(exclude),
+                                    int(embedded))  # fmt: skip
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
 
     def _turn_hits(
-        self, session: str, vec: np.ndarray, query: str, k: int, last: int, exclude: set[int]
-    ) -> list[Hit]:
+        self, session: str, vec: np.ndarray, query: str, k: int, last: int, exclude: set[int],
+        embedded: int,
+    ) -> list[Hit]:  # fmt: skip
         """Dense and lexical candidates (``candidates × k`` each), scored together."""
         cfg = self.cfg
         n = cfg.candidates * k + len(exclude)
         try:
-            found = self._vectors(session).search(vec, n)
+            found = self._vectors(session).search(vec, n, embedded)
         except OverlayError:
             with self._lock:  # another process may have forgotten and re-created it
                 self._cols.pop(session, None)
-            found = self._vectors(session).search(vec, n)
+            found = self._vectors(session).search(vec, n, embedded)
         lexical = dict(self._sparse(session).search(query, n)) if cfg.lexical_weight else {}
         seen = {h.id for h in found}
-        found += self._vectors(session).score([i for i in lexical if i not in seen], vec)
+        found += self._vectors(session).score([i for i in lexical if i not in seen], vec, embedded)
         return turn_hits(session, found, last, exclude, cfg.recency_weight,
                          cfg.recency_halflife, lexical, cfg.lexical_weight)  # fmt: skip
 
@@ -260,8 +269,9 @@ class SessionMemory:
             self._cols.pop(session, None)
         with store_errors():
             pipe = self.r.pipeline(transaction=False)
-            pipe.delete(*[self.key(session, p) for p in ("log", "seq", "facts", "meta")])
-            pipe.srem(f"{self.ns}:mem:sessions", session)
+            for part in ("log", "seq", "facts", "meta", "vec"):  # cluster pipeline: 1 key a DEL
+                pipe.delete(self.key(session, part))
+            pipe.srem(sessions_key(self.ns), session)
             if user:
                 pipe.srem(self.user_key(user), session)
             pipe.execute()

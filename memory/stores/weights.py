@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import redis
-
-from memory.stores.redis import store_errors
+from memory.stores.redis import Client, slot_tag, store_errors
 
 # Lua: bump a member's weight and clamp it into [lo, hi] atomically.
 _BUMP = """
@@ -27,15 +25,19 @@ return tostring(v)
 
 
 class WeightTable:
-    """Weighted candidates under string keys, namespaced (e.g. per tenant)."""
+    """Weighted candidates under string keys, namespaced (e.g. per tenant).
 
-    def __init__(self, client: redis.Redis, namespace: str = "ov") -> None:
-        self.r = client
+    ``key`` puts the namespace's hash tag in every key (``<ns>:w:{<ns>}:…``): a
+    tenant's taught facts and feedback live in one Redis Cluster slot.
+    """
+
+    def __init__(self, client: Client, namespace: str = "ov") -> None:
+        self.r: Any = client
         self.ns = namespace
         self._bump = client.register_script(_BUMP)
 
     def key(self, *parts: str) -> str:
-        return ":".join([self.ns, "w", *parts])
+        return ":".join([self.ns, "w", slot_tag(self.ns), *parts])
 
     def add(self, key: str, weights: Mapping[str, float]) -> None:
         """Set candidates' weights under ``key`` (replacing their old weights)."""

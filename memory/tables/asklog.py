@@ -14,9 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
-
-from memory.stores.redis import store_errors
+from memory.stores.redis import Client, slot_tag, store_errors
 
 
 @dataclass
@@ -32,15 +30,15 @@ class TurnRecord:
 
 
 class TurnLog:
-    """Ask turns under ``<namespace>:turn:<id>``, each expiring after ``ttl`` seconds."""
+    """Ask turns under ``<namespace>:turn:{<namespace>}:<id>``, each expiring after ``ttl`` s."""
 
-    def __init__(self, client: redis.Redis, namespace: str, ttl: int = 7 * 86400) -> None:
-        self.r = client
+    def __init__(self, client: Client, namespace: str, ttl: int = 7 * 86400) -> None:
+        self.r: Any = client
         self.ns = namespace
         self.ttl = ttl
 
     def key(self, turn_id: str) -> str:
-        return f"{self.ns}:turn:{turn_id}"
+        return f"{self.ns}:turn:{slot_tag(self.ns)}:{turn_id}"
 
     @staticmethod
     def new_id() -> str:

@@ -1,6 +1,7 @@
 """The ingestion manifest in Redis: what each source put into a collection.
 
-Per tenant namespace and collection (``P = <ns>:ingest:<collection>``):
+Per tenant namespace and collection (``P = <ns>:ingest:{<ns>/<collection>}``, one
+Redis Cluster hash slot per collection, so the commit's MULTI is single-slot):
 
 - ``P:manifest`` — hash, source → JSON record (content hash, chunk ids, time);
 - ``P:pending``  — hash, source → JSON list of chunk ids being written right now;
@@ -24,11 +25,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import redis
-
 from memory.errors import Busy
 from memory.stores.localserver import pid_alive
-from memory.stores.redis import store_errors
+from memory.stores.redis import Client, slot_tag, store_errors
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -61,9 +60,9 @@ class SourceRecord:
 class SourceManifest:
     """Manifest, pending writes, garbage and the writer lock of one collection."""
 
-    def __init__(self, client: redis.Redis, namespace: str, collection: str) -> None:
+    def __init__(self, client: Client, namespace: str, collection: str) -> None:
         self.r: Any = client  # decode_responses=True: str replies
-        self.prefix = f"{namespace}:ingest:{collection}"
+        self.prefix = f"{namespace}:ingest:{slot_tag(namespace, collection)}"
         self._release = client.register_script(_RELEASE)
         self._owner = ""
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from memory.errors import InvalidInput
-from memory.stores.redis import store_errors
+from memory.stores.redis import slot_tag, store_errors
 from memory.stores.vectors import VectorStore
 from memory.stores.weights import WeightTable
 from memory.types import Hit
@@ -80,7 +80,7 @@ class TaughtFacts:
     def __init__(self, weights: WeightTable, index: VectorStore | None = None) -> None:
         self.w = weights
         self.index = index  # semantic index of "subject relation" texts, for lookup
-        self.registry = f"{weights.ns}:tf:registry"
+        self.registry = f"{weights.ns}:tf:{slot_tag(weights.ns)}:registry"
 
     def _key(self, subject: str, relation: str) -> str:
         return self.w.key("fact", _norm(subject), _norm(relation))

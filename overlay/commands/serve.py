@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from memory.errors import OverlayError
+from memory.tables.migrate import find_old_keys, migrate
 from overlay.services import Services
 
 APP_FACTORY = "api.app:create_app"
@@ -72,6 +73,16 @@ def _checks(services: Services) -> dict[str, Callable[[], str]]:
             raise OverlayError("Redis does not answer PING")
         return services.redis.url
 
+    def key_layout() -> str:
+        old = list(find_old_keys(services.redis.client, limit=1000))
+        if old:
+            more = "+" if len(old) >= 1000 else ""
+            raise OverlayError(
+                f"{len(old)}{more} keys in the previous Redis key layout (e.g. {old[0]!r}): "
+                "run `overlay doctor --migrate`"
+            )
+        return "hash-tagged (Redis Cluster ready)"
+
     def chroma() -> str:
         if not services.chroma.ping():
             raise OverlayError("Chroma does not answer its heartbeat")
@@ -87,21 +98,32 @@ def _checks(services: Services) -> dict[str, Callable[[], str]]:
         m = services.model
         return f"{m.name} on {m.device} (loaded in {m.load_seconds:.1f}s)"
 
-    return {"redis": redis, "chroma": chroma, "embedder": embedder, "model": model}
+    return {
+        "redis": redis,
+        "key layout": key_layout,
+        "chroma": chroma,
+        "embedder": embedder,
+        "model": model,
+    }
 
 
 def doctor(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     skip_model: bool = typer.Option(False, "--skip-model", help="Do not load the model."),
+    migrate_keys: bool = typer.Option(
+        False, "--migrate", help="First move keys of the previous Redis key layout to the new one."
+    ),
 ) -> None:
     """Check the stores, the embedder and the model; print a table; exit 1 if any fails.
 
-    Example: overlay doctor --skip-model
+    Example: overlay doctor --skip-model    (add --migrate after an upgrade)
     """
     from overlay.commands.state import state
 
     services = state(ctx).services
+    if migrate_keys:
+        _migrate(services, as_json)
     checks = _checks(services)
     if skip_model:
         checks.pop("model")
@@ -119,6 +141,19 @@ def doctor(
         Console().print(table)
     if not all(ok for ok, _, _ in rows.values()):
         raise typer.Exit(1)
+
+
+def _migrate(services: Services, as_json: bool) -> None:
+    """Move old-layout keys (``memory.tables.migrate``) and say what moved."""
+    report = migrate(services.redis.client)
+    if as_json:
+        typer.echo(json.dumps({"migrate": report.to_dict()}))
+    else:
+        typer.echo(f"migrated {report.moved} keys to the hash-tagged layout")
+        for key in report.conflicts:
+            typer.echo(f"  kept {key!r}: its new key already exists (resolve by hand)", err=True)
+        for key in report.unknown:
+            typer.echo(f"  left {key!r}: not a key layout Overlay wrote", err=True)
 
 
 def register(app: typer.Typer) -> None:

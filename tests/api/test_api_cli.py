@@ -20,7 +20,7 @@ def _doctor(env: dict[str, str]) -> tuple[int, dict]:
 def test_doctor_reports_every_check_and_fails_on_a_dead_store(data_dir: Path) -> None:
     code, rows = _doctor({"OVERLAY_DATA_DIR": str(data_dir)})
     assert code == 0, rows
-    assert set(rows) == {"redis", "chroma", "embedder"}
+    assert set(rows) == {"redis", "key layout", "chroma", "embedder"}
     assert all(r["ok"] for r in rows.values()) and "dim=384" in rows["embedder"]["detail"]
     broken = {
         "OVERLAY_DATA_DIR": str(data_dir),

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import ingest_paths
+from overlay.services import Services
 from tests.ingest_state import store_state
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,6 +59,12 @@ KILL_POINTS = [
 ]
 
 
+@pytest.fixture
+def services(services_both: Services) -> Services:
+    """Every test here runs on the single Redis server and on the Redis Cluster."""
+    return services_both
+
+
 def write_version(folder: Path, version: int) -> None:
     """Version 1: a, b, c. Version 2: a changed, b unchanged, c gone, d new."""
     for f in folder.glob("*.txt"):
@@ -72,6 +79,8 @@ def write_version(folder: Path, version: int) -> None:
 
 def run_killed(services, coll: str, folder: Path, stage: str, nth: int) -> int:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if services.settings.redis_cluster:  # the killed run joins the same Redis Cluster
+        env |= {"OVERLAY_REDIS_URL": services.settings.redis_url, "OVERLAY_REDIS_CLUSTER": "true"}
     proc = subprocess.run(
         [
             sys.executable,

@@ -12,9 +12,16 @@ from ingest.pipeline import ingest_paths, ingest_text, list_sources, remove_sour
 from ingest.split import Splitter
 from memory.errors import InvalidInput, SourceNotFound
 from memory.stores.sparse import SparseIndex
+from overlay.services import Services
 from tests.ingest_state import store_state
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "docs"
+
+
+@pytest.fixture
+def services(services_both: Services) -> Services:
+    """Every test here runs on the single Redis server and on the Redis Cluster."""
+    return services_both
 
 
 @pytest.fixture

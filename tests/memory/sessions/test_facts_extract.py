@@ -41,6 +41,12 @@ CASES = [
 ]
 
 
+@pytest.fixture
+def services(services_both: Services) -> Services:
+    """Every test here runs on the single Redis server and on the Redis Cluster."""
+    return services_both
+
+
 @pytest.mark.parametrize(("message", "expected"), CASES)
 def test_extraction_table(message: str, expected: dict[str, str]) -> None:
     got = {f.key: f.value for f in extract_facts(message)}

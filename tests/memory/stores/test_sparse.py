@@ -9,6 +9,7 @@ import pytest
 
 from memory.stores.sparse import SparseIndex, analyze
 from overlay.choosing.rrf import rrf
+from overlay.services import Services
 
 DOCS = {
     "a": "The quick brown fox jumps over the lazy dog",
@@ -17,6 +18,12 @@ DOCS = {
     "d": "Quantum computers use qubits instead of classical bits",
     "e": "The brown bear and the brown fox met in the forest",
 }
+
+
+@pytest.fixture
+def services(services_both: Services) -> Services:
+    """Every test here runs on the single Redis server and on the Redis Cluster."""
+    return services_both
 
 
 def brute_bm25(docs: dict[str, str], query: str, k1: float = 1.2, b: float = 0.75) -> dict:

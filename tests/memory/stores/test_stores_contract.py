@@ -1,4 +1,5 @@
-"""One contract, every Chroma backend: the local `chroma run` server and in-process."""
+"""One contract, every backend: Chroma as a `chroma run` server and in-process, Redis as
+one server and as a 3-master Redis Cluster."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ingest.pipeline import ingest_paths, remove_source
 from memory.embeddings import HashEmbedder
 from memory.errors import EmbedderMismatch, InvalidInput
 from memory.stores.chroma import ChromaStore, connect_chroma
+from memory.stores.redis import RedisStore
 from memory.stores.vectors import VectorStore
 from overlay.services import Services
 from overlay.turn import retrieve
@@ -33,6 +35,13 @@ def chroma(request, base_services, tmp_path_factory) -> Iterator[ChromaStore]:
         store = connect_chroma(None, tmp_path_factory.mktemp("inproc"), mode="inprocess")
         yield store
         store.close()
+
+
+@pytest.fixture(params=["single", "cluster"])
+def redis_store(request, base_services) -> RedisStore:
+    if request.param == "cluster":
+        return request.getfixturevalue("cluster_base_services").redis
+    return base_services.redis
 
 
 def test_vector_store_contract(chroma: ChromaStore) -> None:
@@ -62,10 +71,12 @@ def test_vector_store_contract(chroma: ChromaStore) -> None:
     assert not vs.exists()
 
 
-def test_ingest_and_retrieve_contract(chroma: ChromaStore, base_services, tmp_path: Path) -> None:
+def test_ingest_and_retrieve_contract(
+    chroma: ChromaStore, redis_store: RedisStore, base_services, tmp_path: Path
+) -> None:
     svc = Services(
         base_services.settings,
-        base_services.redis,
+        redis_store,
         chroma,
         HashEmbedder(),
         "c" + uuid.uuid4().hex[:10],

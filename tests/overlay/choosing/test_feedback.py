@@ -11,6 +11,12 @@ from overlay.services import Services
 Q = "How many days of paid annual leave do employees get?"
 
 
+@pytest.fixture
+def services(services_both: Services) -> Services:
+    """Every test here runs on the single Redis server and on the Redis Cluster."""
+    return services_both
+
+
 def _turn(services: Services) -> str:
     rec = record_turn(services, Q, ["c1", "c2", "c3"], ["c2"], "docs")
     return rec.turn_id
