@@ -4,7 +4,8 @@
     ├── NotFound                  404
     │   ├── AdapterNotFound
     │   ├── SessionNotFound
-    │   └── SourceNotFound
+    │   ├── SourceNotFound
+    │   └── CollectionNotFound
     ├── InvalidInput              400 / 422
     │   └── EmbedderMismatch      409  (collection made with another embedder)
     ├── Conflict                  409
@@ -46,6 +47,10 @@ class SessionNotFound(NotFound):
 
 class SourceNotFound(NotFound):
     type = "source_not_found"
+
+
+class CollectionNotFound(NotFound):
+    type = "collection_not_found"
 
 
 class InvalidInput(OverlayError):

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request
 
 from api.deps import ServicesDep
 from api.schemas import ERRORS
-from overlay.adapters.files import AdapterInfo, list_adapters
+from memory.errors import AdapterNotFound
+from overlay.adapters.files import AdapterInfo, list_adapters, validate_name
 from overlay.services import Services
 
 router = APIRouter(tags=["adapters"], responses=ERRORS)
@@ -21,6 +22,19 @@ def adapter_infos(request: Request, services: Services) -> list[AdapterInfo]:
         infos: list[AdapterInfo] = registry.list()
         return infos
     return list_adapters(services.settings.adapters_path)
+
+
+def require_adapter(request: Request, services: Services, name: str | None) -> str | None:
+    """``name`` when the adapters dir has it (or None: the base); else ``AdapterNotFound``
+    listing the adapters there — checked before any work, naming no server path."""
+    if name is None:
+        return None
+    validate_name(name)
+    names = sorted(info.name for info in adapter_infos(request, services))
+    if name not in names:
+        have = ", ".join(names) or "none"
+        raise AdapterNotFound(f"adapter {name!r} not found; available adapters: {have}")
+    return name
 
 
 @router.get("/v1/adapters")
