@@ -54,9 +54,7 @@ class TurnInfo(BaseModel):
     timings_ms: dict[str, float]
 
     @classmethod
-    def of(
-        cls, answer: Answer, session: str | None, source: SessionSource, query: str
-    ) -> TurnInfo:
+    def of(cls, answer: Answer, session: str | None, source: SessionSource, query: str) -> TurnInfo:
         cites = [
             Citation(id=c.hit.id, source=c.hit.source, text=c.hit.text, score=round(c.score, 4))
             for c in answer.citations
