@@ -75,9 +75,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _include_routes(app: FastAPI) -> None:
-    from api.routes import adapters, chat, documents, facts, feedback, ops, retrieve, sessions
+    from api.routes import (
+        adapters, chat, documents, embeddings, facts, feedback, ops, page, retrieve, sessions,
+    )  # fmt: skip
 
-    for module in (ops, chat, retrieve, sessions, documents, facts, adapters, feedback):
+    routes = (ops, page, chat, embeddings, retrieve, sessions, documents, facts, adapters, feedback)
+    for module in routes:
         app.include_router(module.router)
 
 

@@ -92,8 +92,8 @@ async def post_document(request: Request, services: ServicesDep) -> dict[str, An
 def get_documents(
     services: ServicesDep, collection: str | None = Query(None, pattern=COLLECTION)
 ) -> dict[str, Any]:
-    """The collection's sources with chunk counts and content hashes."""
-    name = collection or services.settings.collection
+    """The collection's sources with chunk counts and content hashes (404: no such collection)."""
+    name = services.require_collection(collection or services.settings.collection)
     return {"collection": name, "documents": [s.to_dict() for s in list_sources(services, name)]}
 
 
