@@ -76,8 +76,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def _include_routes(app: FastAPI) -> None:
     from api.routes import (
-        adapters, chat, documents, embeddings, facts, feedback, ops, page, retrieve, sessions,
-    )  # fmt: skip
+        adapters,
+        chat,
+        documents,
+        embeddings,
+        facts,
+        feedback,
+        ops,
+        page,
+        retrieve,
+        sessions,
+    )
 
     routes = (ops, page, chat, embeddings, retrieve, sessions, documents, facts, adapters, feedback)
     for module in routes:

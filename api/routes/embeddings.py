@@ -60,7 +60,9 @@ def _encoded(vector: np.ndarray, fmt: str) -> list[float] | str:
 
 
 @router.post("/v1/embeddings", response_model=EmbeddingList)
-async def embeddings(body: EmbeddingRequest, request: Request, services: ServicesDep) -> EmbeddingList:
+async def embeddings(
+    body: EmbeddingRequest, request: Request, services: ServicesDep
+) -> EmbeddingList:
     """Embed ``input`` with the server's embedder (the one the collections are built with)."""
     texts = _inputs(body, request.app.state.settings.max_message_chars)
     return await run_in_threadpool(_embed, services, body, texts)
