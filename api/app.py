@@ -91,6 +91,7 @@ def _include_routes(app: FastAPI) -> None:
     routes = (ops, page, chat, embeddings, retrieve, sessions, documents, facts, adapters, feedback)
     for module in routes:
         app.include_router(module.router)
+    chat.document_stream(app)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:

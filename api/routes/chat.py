@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
@@ -50,8 +50,27 @@ log = logging.getLogger("overlay.api")
 router = APIRouter(tags=["chat"], responses=ERRORS)
 
 BASE_MODEL = "overlay"
-_CHUNK = {"schema": ChatCompletionChunk.model_json_schema()}
+_CHUNK = {"schema": {"$ref": "#/components/schemas/ChatCompletionChunk"}}
 _SSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": _CHUNK}}}
+
+
+def document_stream(app: FastAPI) -> None:
+    """Add the stream chunk's schema to the app's OpenAPI components (no route returns it as
+    JSON, so FastAPI would not list it)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        chunk = ChatCompletionChunk.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in chunk.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components["ChatCompletionChunk"] = chunk
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def parse_model(model: str) -> str | None:
