@@ -9,6 +9,8 @@ const KEY = "overlay.apiKey";
 let conversations = JSON.parse(localStorage.getItem(STORE) || "[]");
 let current = null;
 let busy = false;
+const KINDS = { span: "quoted from the source", sentence: "sentence from the source",
+  generated: "generated from the source", fallback: "sentence from the source" };
 
 function save() { localStorage.setItem(STORE, JSON.stringify(conversations)); }
 function newId() { return "web-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 8); }
@@ -103,8 +105,12 @@ function startConversation() {
 function renderMessage(m) {
   const div = el("div", "msg " + m.role + (m.abstained ? " abstained" : ""));
   const role = el("div", "role", m.role === "user" ? "You" : "Overlay");
-  if (m.kind) role.append(el("span", "badge" + (m.abstained ? " abstained" : ""),
-    m.abstained ? "no answer in your documents" : m.kind));
+  if (m.kind) {
+    const badge = el("span", "badge" + (m.abstained ? " abstained" : ""),
+      m.abstained ? "no answer in your documents" : (KINDS[m.kind] || m.kind));
+    badge.title = "answer kind: " + m.kind;
+    role.append(badge);
+  }
   div.append(role);
   const text = el("div", "text", m.content);
   div.append(text);
@@ -132,7 +138,7 @@ function renderCitations(citations) {
 function renderFeedback(m) {
   const div = el("div", "feedback");
   const status = el("span", "thanks", m.voted ? "Thanks for the feedback" : "");
-  for (const [label, helpful] of [["👍 Helpful", true], ["👎 Not helpful", false]]) {
+  for (const [label, helpful] of [["Helpful", true], ["Not helpful", false]]) {
     const b = el("button", "vote", label);
     b.type = "button";
     b.onclick = async () => {
