@@ -124,6 +124,8 @@ class Services:
     def require_collection(self, name: str) -> str:
         """``name`` if the tenant has it; ``CollectionNotFound`` listing the ones it has."""
         validate_collection(name)
+        if name == self.settings.collection:  # the default always exists (maybe empty)
+            return name
         known = self.collections()
         if name not in known:
             raise CollectionNotFound(

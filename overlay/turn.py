@@ -123,8 +123,8 @@ def merge_turns(
 ) -> list[tuple[str, str]]:
     """The session's recent turns the client did not send, then the client's turns (a client
     that sends its whole history and a session id would otherwise see every turn twice)."""
-    sent = set(client)
-    return [*(t for t in session if t not in sent), *client]
+    sent = {(role, " ".join(text.split())) for role, text in client}
+    return [*(t for t in session if (t[0], " ".join(t[1].split())) not in sent), *client]
 
 
 def _gather(

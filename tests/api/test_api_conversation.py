@@ -165,8 +165,15 @@ def test_unknown_collection_and_adapter_are_404s_everywhere(server: str) -> None
         err = r.json()["error"]
         assert err["type"] == "collection_not_found"
         assert "'nope'" in err["message"] and "default" in err["message"]
+    assert _post(server, {"messages": [q], "user": "mem-1"}).status_code == 200
     listed = httpx.get(f"{server}/v1/collections").json()
-    assert listed == {"collections": ["default"], "default": "default"}
+    assert listed == {"collections": ["default"], "default": "default"}  # no session memories
+    doc = {"source": "m.txt", "text": "The manual.", "collection": "manuals"}
+    assert httpx.post(f"{server}/v1/documents", json=doc).status_code == 200
+    listed = httpx.get(f"{server}/v1/collections").json()
+    assert listed["collections"] == ["default", "manuals"]
+    assert "default, manuals" in _post(server, {"messages": [q], "collection": "nope"}).text
+    assert httpx.get(f"{server}/v1/documents", params={"collection": "manuals"}).status_code == 200
     nothing = {"role": "user", "content": "zzz qqq"}  # matches no document: still a 404
     for r in (
         _post(server, {"model": "overlay:ghost", "messages": [nothing]}),
