@@ -258,4 +258,5 @@ $("forget").onclick = forget;
 
 loadPickers().then(() => {
   if (conversations.length) select(conversations[0]); else startConversation();
+  document.body.dataset.ready = "1";
 });

@@ -71,7 +71,8 @@ def _ask(page: Any, question: str, nth: int) -> Any:
 def _conversation(page: Any, url: str, tag: str, expect_source: str | None) -> None:
     """The scenario: question, streamed answer with citation, follow-up, memory, forget."""
     page.goto(url)
-    page.wait_for_selector("#adapter option[value='overlay']", state="attached")
+    page.wait_for_selector("body[data-ready]")  # pickers filled from /v1/models, /v1/collections
+    assert page.locator("#adapter").input_value() == "overlay"
     assert page.locator("#collection").input_value() == "default"
     page.evaluate(WATCH)
     first = _ask(page, "What does the Lumen L-2 data logger store?", 0)
@@ -120,7 +121,7 @@ def test_phone_width_and_api_key(services: Services, tiny_model: Any, browser: A
         page.wait_for_selector("#key-dialog[open]")  # the page asks for the key
         page.fill("#key", "k-page")
         page.click("#key-form button")
-        page.wait_for_selector("#adapter option[value='overlay']", state="attached")
+        page.wait_for_selector("body[data-ready]")
         _ask(page, "How many days of paid annual leave do employees get?", 0)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390  # nothing wider than the phone
