@@ -54,7 +54,7 @@ def hits(services, query: str, collection: str, method: str) -> list[str]:
     from overlay.turn import retrieve
 
     ranked = retrieve(services, query, collection, k=10, method=method)
-    return list(dict.fromkeys(h.source for h in ranked))
+    return list(dict.fromkeys(Path(h.source).name for h in ranked))
 
 
 def evaluate(services, cases: list[dict], collection: str, method: str) -> dict[str, list]:
@@ -66,12 +66,27 @@ def evaluate(services, cases: list[dict], collection: str, method: str) -> dict[
         naive = hits(services, question, collection, method)
         resolved = hits(services, retrieval_query(question, earlier), collection, method)
         kind = "followup" if case["followup"] else "control"
-        rows[kind].append((naive, resolved, case["gold"]))
+        rows[kind].append((naive, resolved, case["gold"], rrf(naive, resolved)))
     return rows
 
 
-def rate(rows: list, which: int, k: int) -> float:
-    return sum(r[2] in r[which][:k] for r in rows) / max(1, len(rows))
+def rrf(*rankings: list[str], k: int = 60) -> list[str]:
+    """Reciprocal-rank fusion of ranked source lists (a variant measured here, not shipped)."""
+    score: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, source in enumerate(ranking):
+            score[source] = score.get(source, 0.0) + 1.0 / (k + rank + 1)
+    return sorted(score, key=lambda s: -score[s])
+
+
+def rate(rows: list, which: int, k: int, topic: bool = False) -> float:
+    """Share of rows whose gold is in the top ``k``; ``topic``: the gold's article (SQuAD)."""
+
+    def key(source: str) -> str:
+        return source.split("#")[0] if topic else source
+
+    found = [key(r[2]) in [key(s) for s in r[which]][:k] for r in rows]
+    return sum(found) / max(1, len(rows))
 
 
 def main() -> None:
@@ -87,14 +102,17 @@ def main() -> None:
     print(f"cpu: {cpu_flags()}")
     services = build_services(Settings(data_dir=args.data_dir))
     ingest(services, SQUAD)
-    print(f"\n{'set':<14}{'method':<8}{'kind':<10}{'n':>3}  "
-          f"{'hit@1 naive':>11} {'resolved':>8}  {'hit@3 naive':>11} {'resolved':>8}")  # fmt: skip
+    head = ("hit@1 naive", "resolved", "rrf(both)", "hit@3 naive", "resolved", "topic@1 naive",
+            "resolved")  # fmt: skip
+    print(f"\n{'set':<14}{'method':<8}{'kind':<10}{'n':>3}  " + "  ".join(head))
     for name, collection in (("examples_docs", "fu-docs"), ("squad_dev", "fu-squad")):
         for method in ("hybrid", "dense"):
             for kind, rows in evaluate(services, CASES[name], collection, method).items():
                 print(
-                    f"{name:<14}{method:<8}{kind:<10}{len(rows):>3}  {rate(rows, 0, 1):11.2f} "
-                    f"{rate(rows, 1, 1):8.2f}  {rate(rows, 0, 3):11.2f} {rate(rows, 1, 3):8.2f}"
+                    f"{name:<14}{method:<8}{kind:<10}{len(rows):>3}  {rate(rows, 0, 1):11.2f}  "
+                    f"{rate(rows, 1, 1):8.2f}  {rate(rows, 3, 1):9.2f}  {rate(rows, 0, 3):11.2f}  "
+                    f"{rate(rows, 1, 3):8.2f}  {rate(rows, 0, 1, True):13.2f}  "
+                    f"{rate(rows, 1, 1, True):8.2f}"
                 )
     services.close()
 
