@@ -96,6 +96,7 @@ function select(c) {
   if (!$("memory").hidden) loadMemory();
 }
 function startConversation() {
+  $("sidebar").classList.remove("open");
   const c = { id: newId(), title: "", messages: [] };
   conversations.unshift(c); save(); select(c);
   $("question").focus();
@@ -251,7 +252,8 @@ $("question").addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("ask").requestSubmit(); }
 });
 $("new-chat").onclick = startConversation;
-$("toggle-sidebar").onclick = () => $("sidebar").classList.toggle("open");
+$("toggle-sidebar").onclick = (e) => { e.stopPropagation(); $("sidebar").classList.toggle("open"); };
+document.querySelector("main").addEventListener("click", () => $("sidebar").classList.remove("open"));
 $("toggle-memory").onclick = () => { $("memory").hidden = !$("memory").hidden; if (!$("memory").hidden) loadMemory(); };
 $("close-memory").onclick = () => { $("memory").hidden = true; };
 $("forget").onclick = forget;

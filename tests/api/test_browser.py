@@ -126,9 +126,12 @@ def test_phone_width_and_api_key(services: Services, tiny_model: Any, browser: A
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390  # nothing wider than the phone
         assert page.locator("#sidebar").is_hidden()  # the list folds away
+        page.screenshot(path=str(SHOTS / "phone.png"), full_page=True)
         page.click("#toggle-sidebar")
         assert page.locator("#sidebar").is_visible()
-        page.screenshot(path=str(SHOTS / "phone.png"), full_page=True)
+        page.screenshot(path=str(SHOTS / "phone-conversations.png"), full_page=True)
+        page.click("#messages", position={"x": 300, "y": 400})  # a tap beside it closes it
+        assert page.locator("#sidebar").is_hidden()
         page.close()
 
 
