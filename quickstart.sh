@@ -24,6 +24,8 @@ case "${1:-demo}" in
   setup) setup ;;
   test)
     setup
+    [ -x /usr/bin/chromium ] || echo "note: /usr/bin/chromium is absent, so the browser tests" \
+      "skip (as root: apt-get install -y chromium)" >&2
     exec "$VENV/bin/python" -m pytest "${@:2}"
     ;;
   demo)

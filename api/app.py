@@ -75,10 +75,23 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _include_routes(app: FastAPI) -> None:
-    from api.routes import adapters, chat, documents, facts, feedback, ops, retrieve, sessions
+    from api.routes import (
+        adapters,
+        chat,
+        documents,
+        embeddings,
+        facts,
+        feedback,
+        ops,
+        page,
+        retrieve,
+        sessions,
+    )
 
-    for module in (ops, chat, retrieve, sessions, documents, facts, adapters, feedback):
+    routes = (ops, page, chat, embeddings, retrieve, sessions, documents, facts, adapters, feedback)
+    for module in routes:
         app.include_router(module.router)
+    chat.document_stream(app)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:

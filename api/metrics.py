@@ -7,11 +7,11 @@ Each app owns its registry (so several apps in one process — tests — never c
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from overlay.turn import Answer
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -39,6 +39,12 @@ class Metrics:
             buckets=_BUCKETS,
             registry=r,
         )
+        self.first_token = Histogram(
+            "overlay_first_token_seconds",
+            "Chat turns: request arrival to the first piece of answer text (queue wait included)",
+            buckets=_BUCKETS,
+            registry=r,
+        )
         self.tokens = Counter("overlay_tokens", "Model tokens", ["kind"], registry=r)
         self.turns = Counter("overlay_chat_turns", "Chat turns answered", ["abstained"], registry=r)
         self.adapters_loaded = Gauge(
@@ -49,17 +55,17 @@ class Metrics:
         )
         self.queue_running = Gauge("overlay_model_queue_running", "Model jobs running", registry=r)
 
-    def observe_turn(self, answer: Mapping[str, Any]) -> None:
-        """Record a chat turn's stage timings (ms), tokens and abstention."""
-        for stage, ms in (answer.get("timings_ms") or {}).items():
-            if isinstance(ms, int | float):
-                self.stages.labels(stage=str(stage)).observe(float(ms) / 1000.0)
-        usage = answer.get("usage") or {}
-        for kind in ("prompt_tokens", "completion_tokens"):
-            n = usage.get(kind)
-            if isinstance(n, int) and n > 0:
-                self.tokens.labels(kind=kind.removesuffix("_tokens")).inc(n)
-        self.turns.labels(abstained=str(bool(answer.get("abstained"))).lower()).inc()
+    def observe_turn(self, answer: Answer, first_token_s: float | None = None) -> None:
+        """Record a chat turn's stage timings, tokens, abstention and the time from the
+        request's arrival to its first piece of text (``first_token_s``)."""
+        for stage, ms in answer.timings_ms.items():
+            self.stages.labels(stage=stage).observe(ms / 1000.0)
+        for kind, n in (("prompt", answer.prompt_tokens), ("completion", answer.completion_tokens)):
+            if n > 0:
+                self.tokens.labels(kind=kind).inc(n)
+        self.turns.labels(abstained=str(answer.abstained).lower()).inc()
+        if first_token_s is not None:
+            self.first_token.observe(first_token_s)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -38,16 +38,55 @@ class ChatMessage(BaseModel):
         return "\n".join(p.text for p in self.content if p.type == "text" and p.text)
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = False
+
+
 class ChatCompletionRequest(BaseModel):
-    """OpenAI's request; fields Overlay does not use (temperature, …) are accepted."""
+    """OpenAI's request. Honoured: ``messages`` (history and system), ``max_tokens`` /
+    ``max_completion_tokens``, ``temperature``, ``top_p``, ``seed``, ``stop``, ``stream``,
+    ``stream_options``, ``user``. Refused with a 400 naming it: what Overlay cannot do
+    (``n`` > 1, tools that must be called, JSON output formats, logprobs, penalties ≠ 0).
+    Other fields clients send by default are accepted."""
 
     model_config = ConfigDict(extra="allow")
     model: str = Field(default="overlay", max_length=200, examples=["overlay"])
     messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
     stream: bool = False
+    stream_options: StreamOptions | None = None
     user: str | None = Field(default=None, max_length=256, description="Session id.")
     max_tokens: int | None = Field(default=None, ge=1, le=4096)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    n: int | None = Field(default=None, ge=1, le=128)
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    collection: str | None = Field(
+        default=None, pattern=COLLECTION, description="Overlay: the collection to answer from."
+    )
+    mode: Literal["generate", "choose"] | None = Field(
+        default=None, description="Overlay: generate, or choose (extractive, nothing generated)."
+    )
+
+
+class EmbeddingRequest(BaseModel):
+    """OpenAI's embeddings request: ``input`` is a string or a list of strings."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(max_length=200, examples=["all-MiniLM-L6-v2"])
+    input: str | list[str] = Field(examples=["paid annual leave"])
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(default=None, ge=1)
+    user: str | None = Field(default=None, max_length=256)
 
 
 # --- native chat ----------------------------------------------------------------

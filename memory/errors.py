@@ -5,18 +5,19 @@ status and the ``type`` of the error body ``{"error": {"type", "message"}}``; th
 prints its ``message`` on one line and exits non-zero. Catch the most specific class
 that fits (``AdapterNotFound``, not ``Exception``)::
 
-    OverlayError              500  overlay_error      a failure of ours, never bad input
-    ├── NotFound              404  not_found
-    │   ├── AdapterNotFound   404  adapter_not_found  an unknown adapter never runs the base
-    │   ├── SessionNotFound   404  session_not_found
-    │   └── SourceNotFound    404  source_not_found
-    ├── InvalidInput          400  invalid_input      (FastAPI's request validation is 422)
-    ├── Conflict              409  conflict           e.g. a session bound to another user
-    │   └── EmbedderMismatch  409  embedder_mismatch  a collection made with another embedder
-    ├── TooLarge              413  too_large
-    ├── Unauthorized          401  unauthorized
-    ├── Busy                  429  busy               queue or lock held; carries retry_after
-    └── StoreUnavailable      503  store_unavailable  Redis or Chroma down or unreachable
+    OverlayError                500  overlay_error         a failure of ours, never bad input
+    ├── NotFound                404  not_found
+    │   ├── AdapterNotFound     404  adapter_not_found     an unknown adapter never runs the base
+    │   ├── SessionNotFound     404  session_not_found
+    │   ├── SourceNotFound      404  source_not_found
+    │   └── CollectionNotFound  404  collection_not_found
+    ├── InvalidInput            400  invalid_input         (FastAPI's request validation is 422)
+    ├── Conflict                409  conflict              e.g. a session bound to another user
+    │   └── EmbedderMismatch    409  embedder_mismatch     a collection made with another embedder
+    ├── TooLarge                413  too_large
+    ├── Unauthorized            401  unauthorized
+    ├── Busy                    429  busy                  queue or lock held; carries retry_after
+    └── StoreUnavailable        503  store_unavailable     Redis or Chroma down or unreachable
 
 It lives in ``memory`` because every package may import ``memory`` and ``memory``
 imports nothing of ours (``api → overlay → ingest → memory``).
@@ -52,6 +53,10 @@ class SessionNotFound(NotFound):
 
 class SourceNotFound(NotFound):
     type = "source_not_found"
+
+
+class CollectionNotFound(NotFound):
+    type = "collection_not_found"
 
 
 class InvalidInput(OverlayError):

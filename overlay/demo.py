@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from memory.stores.localserver import free_port
+from overlay.settings import get_settings
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "docs"
 QUESTION = "How many days of paid annual leave do employees get?"
@@ -106,13 +107,29 @@ def main() -> None:
         wait_ready(server, url)
         _step("4/4  one chat turn through the OpenAI-compatible endpoint")
         _show(_chat(url))
+        print(f"\nDone in {time.monotonic() - started:.0f}s.")
+        if sys.stdin.isatty():  # a person at a terminal: keep serving the page
+            print(f"Chat page: {url}/  (Ctrl-C stops the server)", flush=True)
+            _wait(server)
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-    print(f"\nDone in {time.monotonic() - started:.0f}s. Serve it yourself: overlay serve")
+        _stop(server)
+    settings = get_settings()
+    print(f"Chat page: run `overlay serve`, then open http://{settings.host}:{settings.port}/")
+
+
+def _wait(server: subprocess.Popen[bytes]) -> None:
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        print()
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from memory.embeddings import CachedEmbedder, Embedder, LazyEmbedder, SentenceEmbedder
-from memory.errors import InvalidInput
+from memory.errors import CollectionNotFound, InvalidInput
 from memory.sessions.store import SessionMemory
 from memory.sessions.turns import MemoryConfig
 from memory.stores.chroma import ChromaStore, connect_chroma
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from overlay.adapters.registry import AdapterRegistry
 
 _TENANT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_COLLECTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
 
 
 @dataclass
@@ -113,6 +114,24 @@ class Services:
         return VectorStore(
             self.chroma, f"{self.tenant}.{collection}", self.embedder, self.settings.hnsw_ef_search
         )
+
+    def collections(self) -> list[str]:
+        """The tenant's document collections (the default one always), sorted."""
+        prefix = f"{self.tenant}."
+        names = [n.removeprefix(prefix) for n in self.chroma.logical_names(prefix)]
+        return sorted({self.settings.collection, *(n for n in names if _COLLECTION.match(n))})
+
+    def require_collection(self, name: str) -> str:
+        """``name`` if the tenant has it; ``CollectionNotFound`` listing the ones it has."""
+        validate_collection(name)
+        if name == self.settings.collection:  # the default always exists (maybe empty)
+            return name
+        known = self.collections()
+        if name not in known:
+            raise CollectionNotFound(
+                f"collection {name!r} not found; this tenant has: {', '.join(known)}"
+            )
+        return name
 
     @property
     def session_memory(self) -> SessionMemory:
@@ -215,7 +234,7 @@ def _memory_config(s: Settings) -> MemoryConfig:
 
 
 def validate_collection(name: str) -> str:
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$", name or ""):
+    if not _COLLECTION.match(name or ""):
         raise InvalidInput(
             f"invalid collection name {name!r}: use 1-48 letters, digits, '_' or '-'"
         )

@@ -33,6 +33,7 @@ from overlay.choosing.chooser import choose_among, rerank
 from overlay.choosing.feedback import record_turn
 from overlay.choosing.fusion import Choice, Scored, dedupe
 from overlay.choosing.views import query_view
+from overlay.followup import retrieval_query
 from overlay.model.decode import Decoding, OnText
 from overlay.remembering.step import remember_answer, session_turn
 from overlay.services import Services
@@ -67,6 +68,7 @@ class Answer:
     prompt_tokens: int = 0  # tokens the model read, all passes (scoring and answering)
     completion_tokens: int = 0  # tokens the model generated (0: nothing generated)
     finish_reason: str = "stop"  # "stop" | "length"
+    retrieval_query: str = ""  # what retrieval and choosing used (a follow-up borrows its topic)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +118,15 @@ def gather_extra(
     return [*turn.candidates, *(extra or [])], PromptContext(turn.facts, turn.recent)
 
 
+def merge_turns(
+    client: Sequence[tuple[str, str]], session: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The session's recent turns the client did not send, then the client's turns (a client
+    that sends its whole history and a session id would otherwise see every turn twice)."""
+    sent = {(role, " ".join(text.split())) for role, text in client}
+    return [*(t for t in session if (t[0], " ".join(t[1].split())) not in sent), *client]
+
+
 def _gather(
     services: Services, question: str, collection: str, k: int, extra: list[Hit]
 ) -> list[Hit]:
@@ -160,10 +171,12 @@ def ask(
     t0 = time.perf_counter()
     extra, context = gather_extra(services, question, session, extra_candidates)
     if conversation is not None:
-        context.turns = [*conversation.turns, *context.turns]
-    hits = _gather(services, question, collection, k or s.top_k, extra)
+        context.turns = merge_turns(conversation.turns, context.turns)
+        context.instructions = conversation.instructions
+    query = retrieval_query(question, [c for r, c in context.turns if r == "user"])
+    hits = _gather(services, query, collection, k or s.top_k, extra)
     t1 = time.perf_counter()
-    choice = choose_among(services, question, hits, adapter)
+    choice = choose_among(services, query, hits, adapter)
     t2 = time.perf_counter()
     decoding = decoding or Decoding(max_new_tokens=s.max_new_tokens)
     draft = _answer(services, question, choice, mode, adapter, context, decoding)
@@ -180,8 +193,9 @@ def ask(
     return Answer(
         question, draft.text, choice.abstained, cited, adapter, mode, collection,
         {k: v * 1000 for k, v in timings.items()}, turn.turn_id, choice,
-        "abstained" if choice.abstained else draft.kind, draft.prompt_tokens,
-        draft.completion_tokens, draft.finish_reason,
+        "abstained" if choice.abstained else draft.kind,
+        draft.prompt_tokens + int(choice.notes.get("prompt_tokens", 0)),
+        draft.completion_tokens, draft.finish_reason, query,
     )  # fmt: skip
 
 

@@ -98,8 +98,8 @@ async def post_document(request: Request, services: ServicesDep) -> DocumentInge
 def get_documents(
     services: ServicesDep, collection: str | None = Query(None, pattern=COLLECTION)
 ) -> DocumentListResponse:
-    """The collection's sources with chunk counts and content hashes."""
-    name = collection or services.settings.collection
+    """The collection's sources with chunk counts and content hashes (404: no such collection)."""
+    name = services.require_collection(collection or services.settings.collection)
     documents = [SourceRecord.model_validate(s.to_dict()) for s in list_sources(services, name)]
     return DocumentListResponse(collection=name, documents=documents)
 

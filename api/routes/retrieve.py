@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
 
 from api.deps import QueueDep, ServicesDep
 from api.limits import check_length
@@ -21,10 +22,21 @@ def result_row(hit: Hit) -> Result:
 
 
 def _retrieve(services: Services, body: RetrieveRequest) -> list[Result]:
-    collection = body.collection or services.settings.collection
+    collection = services.require_collection(body.collection or services.settings.collection)
     k = body.k or services.settings.top_k
     hits = retrieve(services, body.query, collection=collection, k=k, method=body.method)
     return [result_row(h) for h in hits]
+
+
+class CollectionList(BaseModel):
+    collections: list[str]
+    default: str
+
+
+@router.get("/v1/collections", response_model=CollectionList)
+def collections(services: ServicesDep) -> CollectionList:
+    """The tenant's document collections (the default one always listed)."""
+    return CollectionList(collections=services.collections(), default=services.settings.collection)
 
 
 @router.post("/v1/retrieve", response_model=RetrieveResponse)

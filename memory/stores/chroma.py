@@ -47,6 +47,15 @@ class ChromaStore:
         except Exception:  # any transport error means "not reachable"
             return False
 
+    def logical_names(self, prefix: str) -> list[str]:
+        """Logical names (``VectorStore.name``) of the collections starting with ``prefix``."""
+        try:
+            cols = self.client.list_collections()
+        except Exception as exc:  # any transport error: the store is down
+            raise StoreUnavailable(f"Chroma is unavailable: {type(exc).__name__}") from exc
+        names = ((c.metadata or {}).get("logical_name") for c in cols)
+        return sorted(n for n in names if isinstance(n, str) and n.startswith(prefix))
+
     def close(self) -> None:
         if self.handle is not None:
             self.handle.release()

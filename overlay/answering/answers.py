@@ -32,6 +32,7 @@ class PromptContext:
 
     facts: list[str] = field(default_factory=list)
     turns: list[tuple[str, str]] = field(default_factory=list)  # (role, content), oldest first
+    instructions: str = ""  # the client's system message: appended to ours, never replacing it
 
 
 @dataclass
@@ -86,7 +87,8 @@ def _user_message(query: str, blocks: Sequence[str], context: PromptContext) -> 
 
 
 def _render(tokenizer: Any, query: str, blocks: Sequence[str], ctx: PromptContext) -> str:
-    messages = [{"role": "system", "content": SYSTEM}]
+    system = f"{SYSTEM}\n\n{ctx.instructions}" if ctx.instructions else SYSTEM
+    messages = [{"role": "system", "content": system}]
     messages += [{"role": r, "content": c} for r, c in ctx.turns]
     messages.append({"role": "user", "content": _user_message(query, blocks, ctx)})
     return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
@@ -104,15 +106,10 @@ def build_prompt(
     Older turns go first when over budget, then passages are added best first,
     the last one shortened if that lets it fit.
     """
-    ctx = PromptContext(list((context or PromptContext()).facts), [])
-    turns = list((context or PromptContext()).turns)
-    while (
-        turns
-        and _count(tokenizer, _render(tokenizer, query, [], PromptContext(ctx.facts, turns)))
-        > budget // 2
-    ):
-        turns.pop(0)
-    ctx.turns = turns
+    given = context or PromptContext()
+    ctx = PromptContext(list(given.facts), list(given.turns), given.instructions)
+    while ctx.turns and _count(tokenizer, _render(tokenizer, query, [], ctx)) > budget // 2:
+        ctx.turns.pop(0)
     left = budget - _count(tokenizer, _render(tokenizer, query, [], ctx))
     blocks: list[str] = []
     for passage in passages:

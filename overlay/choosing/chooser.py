@@ -56,14 +56,17 @@ def choose_among(
 
     A stored memory's ``metadata["memory_evidence"]`` is a floor under its model score."""
     s = services.settings
-    scores = model_scores(services, question, hits, adapter)
+    scored = query_scores(services, question, hits, adapter) if hits else None
+    scores = scored.calibrated if scored else []
     floors = [h.metadata.get("memory_evidence", 0.0) for h in hits]
     scores = [max(sc, fl) for sc, fl in zip(scores, floors, strict=True)]
     learned = learned_boosts(services, question, [h.id for h in hits])
-    return choose(
+    choice = choose(
         list(hits), scores, learned=learned, weights=fusion_weights(services),
         threshold=s.choose_threshold, top_n=s.choose_top_n,
     )  # fmt: skip
+    choice.notes["prompt_tokens"] = float(scored.tokens_read if scored else 0)
+    return choice
 
 
 def rerank(services: Services, query: str, hits: Sequence[Hit], k: int) -> list[Hit]:

@@ -44,6 +44,7 @@ class Scores:
     logprobs: list[float]  # mean log-prob of the question tokens after each candidate
     baseline: float  # the same after an empty passage
     calibrated: list[float]  # in [0, 1]
+    tokens_read: int = 0  # tokens the model read to score (all candidates and the baseline)
 
     @property
     def margins(self) -> list[float]:
@@ -128,4 +129,13 @@ def score_views(
     # the passage-free baseline rides along in the first batch
     lps = query_logprobs(model, tokenizer, query, ["", *views], batch_size=batch_size)
     baseline, logprobs = lps[0], lps[1:]
-    return Scores(logprobs, baseline, [cal(lp - baseline) for lp in logprobs])
+    read = read_tokens(tokenizer, query, ["", *views])
+    return Scores(logprobs, baseline, [cal(lp - baseline) for lp in logprobs], read)
+
+
+def read_tokens(tokenizer: Any, query: str, views: Sequence[str]) -> int:
+    """Tokens ``query_logprobs`` feeds the model for ``views`` (prefixes plus the question)."""
+    q = len(_encode(tokenizer, " " + query.strip())[:MAX_QUERY_TOKENS])
+    if not q:
+        return 0
+    return sum(len(_encode(tokenizer, PROMPT.format(text=v))) + q for v in views)

@@ -43,11 +43,14 @@ def serve(
     os.environ["OVERLAY_DATA_DIR"] = str(settings.data_dir)
     if st.config:
         os.environ["OVERLAY_CONFIG"] = str(st.config)
+    host, port = host or settings.host, port or settings.port
+    shown = f"[{host}]" if ":" in host else ("127.0.0.1" if host in ("0.0.0.0", "") else host)
+    typer.echo(f"Overlay: chat page at http://{shown}:{port}/  (API docs at /docs)")
     uvicorn.run(
         APP_FACTORY,
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=host,
+        port=port,
         log_level=log_level,
         timeout_graceful_shutdown=10,
     )

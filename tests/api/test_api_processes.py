@@ -141,3 +141,21 @@ def test_redis_outage_is_503_then_recovers_without_losing_writes(
         redis.kill()
         redis.wait()
         svc.close()
+
+
+def test_serve_prints_the_chat_page_url(tmp_path: Path) -> None:
+    port = free_port()
+    cmd = [*OVERLAY, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "error"]
+    env = _env(OVERLAY_DATA_DIR=str(tmp_path / "data"))
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = f"http://127.0.0.1:{port}/"
+        assert url in line, line
+        wait_ok(f"{url}healthz", timeout=120)
+        page = httpx.get(url)
+        assert page.status_code == 200 and "<title>Overlay</title>" in page.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)

@@ -77,3 +77,48 @@ def test_lookups_answer_promptly_during_a_generation(server: str) -> None:
     # a loop blocked by the model would hold a lookup for (most of) the turn; the bound is
     # relative to the turn, not a wall-clock figure, because the machine is shared and noisy
     assert max(during) < turn / 4, (max(during), turn)
+
+
+def test_official_client_holds_a_conversation_without_user(server: str) -> None:
+    """History only in ``messages`` (no ``user``, no header): the follow-up "When was it first
+    released?" borrows the Lumen L-2 topic and cites products.md; the session is derived."""
+    client = openai.OpenAI(base_url=f"{server}/v1", api_key="x", max_retries=0, timeout=180)
+    messages: list[Any] = [
+        {"role": "system", "content": "Answer in one sentence."},
+        {"role": "user", "content": "What does the Lumen L-2 data logger store?"},
+    ]
+    first = client.chat.completions.create(model="overlay", messages=messages)
+    o1 = first.model_extra["overlay"]
+    assert first.choices[0].message.content
+    assert o1["citations"][0]["source"] == "products.md"
+    assert o1["session_source"] == "derived"
+    messages += [
+        {"role": "assistant", "content": first.choices[0].message.content},
+        {"role": "user", "content": "When was it first released?"},
+    ]
+    stream = client.chat.completions.create(
+        model="overlay", messages=messages, stream=True, stream_options={"include_usage": True}
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    final = next(c for c in chunks if c.choices and c.choices[0].finish_reason)
+    o2 = final.model_extra["overlay"]
+    assert "2019" in text
+    assert o2["citations"][0]["source"] == "products.md"
+    assert o2["session_id"] == o1["session_id"]
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+    assert chunks[-1].usage.prompt_tokens > chunks[-1].usage.completion_tokens > 0
+
+
+def test_max_tokens_cuts_generation_with_finish_reason_length(server: str) -> None:
+    client = openai.OpenAI(base_url=f"{server}/v1", api_key="x", max_retries=0, timeout=180)
+    question = "How many days of paid annual leave do employees get?"
+    resp = client.chat.completions.create(
+        model="overlay", messages=[{"role": "user", "content": question}], max_tokens=4
+    )
+    assert resp.usage is not None and resp.usage.completion_tokens == 4
+    extra = resp.model_extra["overlay"]
+    # a 4-token answer is cut ("length"), unless the grounding check replaced it with the
+    # extractive sentence (then it is complete: "stop")
+    expected = "stop" if extra["answer_kind"] == "fallback" else "length"
+    assert resp.choices[0].finish_reason == expected

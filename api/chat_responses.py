@@ -1,0 +1,155 @@
+"""Typed responses of the chat routes, so OpenAPI documents every field a client reads.
+
+``ChatCompletion`` / ``ChatCompletionChunk`` follow OpenAI's shapes and carry an ``overlay``
+object (citations, answer kind, session id and where it came from, timings); ``ChatResponse``
+is the native ``/v1/chat``; ``EmbeddingList`` and ``ModelList`` are OpenAI's. Each is built
+from the library's ``Answer`` (``from_answer``), never from an untyped dict.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from overlay.turn import Answer
+
+SessionSource = Literal["header", "user", "derived", "body", "none"]
+
+
+class Citation(BaseModel):
+    id: str
+    source: str
+    text: str = Field(description="The cited passage.")
+    score: float
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = Field(description="Tokens the model read, all passes (scoring, answer).")
+    completion_tokens: int = Field(description="Tokens generated; 0 when nothing was generated.")
+    total_tokens: int
+
+    @classmethod
+    def of(cls, answer: Answer) -> Usage:
+        p, c = answer.prompt_tokens, answer.completion_tokens
+        return cls(prompt_tokens=p, completion_tokens=c, total_tokens=p + c)
+
+
+class TurnInfo(BaseModel):
+    """What Overlay adds to a turn: why the answer is what it is."""
+
+    citations: list[Citation]
+    abstained: bool
+    answer_kind: str = Field(description="span | sentence | generated | fallback | abstained")
+    session_id: str | None
+    session_source: SessionSource = Field(
+        description="header (X-Session-Id), user (the user field), derived (from the tenant "
+        "and the conversation's first message), body (session_id), none"
+    )
+    adapter: str | None
+    mode: str
+    collection: str
+    turn_id: str
+    retrieval_query: str = Field(description="The query retrieval used (follow-ups resolved).")
+    timings_ms: dict[str, float]
+
+    @classmethod
+    def of(cls, answer: Answer, session: str | None, source: SessionSource, query: str) -> TurnInfo:
+        cites = [
+            Citation(id=c.hit.id, source=c.hit.source, text=c.hit.text, score=round(c.score, 4))
+            for c in answer.citations
+        ]
+        return cls(
+            citations=cites, abstained=answer.abstained, answer_kind=answer.kind,
+            session_id=session, session_source=source, adapter=answer.adapter,
+            mode=answer.mode, collection=answer.collection, turn_id=answer.turn_id,
+            retrieval_query=query,
+            timings_ms={k: round(v, 1) for k, v in answer.timings_ms.items()},
+        )  # fmt: skip
+
+
+class Message(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: Message
+    finish_reason: Literal["stop", "length"]
+    logprobs: None = None
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+    overlay: TurnInfo
+
+
+class Delta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: Delta
+    finish_reason: Literal["stop", "length"] | None = None
+    logprobs: None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """One server-sent event of a streamed completion. Deltas carry the answer's pieces as
+    the model produces them; the last content chunk has ``finish_reason`` and ``overlay``;
+    with ``stream_options.include_usage`` a final chunk has ``choices: []`` and ``usage``."""
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: Usage | None = None
+    overlay: TurnInfo | None = None
+
+
+class ChatResponse(TurnInfo):
+    """The native turn: the answer plus everything ``TurnInfo`` says, and token usage."""
+
+    answer: str
+    finish_reason: Literal["stop", "length"]
+    usage: Usage
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "overlay"
+    kind: Literal["chat", "embedding"] = Field(description="Overlay: what the model is for.")
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class Embedding(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str = Field(description="Floats, or base64 of float32 values.")
+
+
+class EmbeddingUsage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Embedding]
+    model: str
+    usage: EmbeddingUsage

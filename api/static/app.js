@@ -1,0 +1,264 @@
+// Overlay's chat page: plain JS against the public API (no build step).
+// Conversations live in localStorage; each one is a session (X-Session-Id) on the server,
+// so its memory panel shows what the server remembers of it.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const STORE = "overlay.conversations";
+const KEY = "overlay.apiKey";
+let conversations = JSON.parse(localStorage.getItem(STORE) || "[]");
+let current = null;
+let busy = false;
+const KINDS = { span: "quoted from the source", sentence: "sentence from the source",
+  generated: "generated from the source", fallback: "sentence from the source" };
+
+function save() { localStorage.setItem(STORE, JSON.stringify(conversations)); }
+function newId() { return "web-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 8); }
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+// --- the API, asking for a key when the server wants one ----------------------------
+function headers(extra) {
+  const h = Object.assign({ "Content-Type": "application/json" }, extra || {});
+  const key = localStorage.getItem(KEY);
+  if (key) h.Authorization = "Bearer " + key;
+  return h;
+}
+function askForKey() {
+  return new Promise((resolve) => {
+    const dialog = $("key-dialog");
+    dialog.addEventListener("close", () => {
+      const key = $("key").value.trim();
+      if (key) localStorage.setItem(KEY, key);
+      resolve(Boolean(key));
+    }, { once: true });
+    dialog.showModal();
+  });
+}
+async function api(path, options, retried) {
+  const opts = Object.assign({}, options || {});
+  opts.headers = headers(opts.headers);
+  const r = await fetch(path, opts);
+  if (r.status === 401 && !retried) {
+    localStorage.removeItem(KEY);
+    if (await askForKey()) return api(path, options, true);
+  }
+  return r;
+}
+async function errorText(r) {
+  try { return (await r.json()).error.message; } catch (e) { return "HTTP " + r.status; }
+}
+
+// --- pickers --------------------------------------------------------------------------
+async function loadPickers() {
+  const models = await api("/v1/models");
+  if (models.ok) {
+    const select = $("adapter");
+    select.replaceChildren();
+    for (const m of (await models.json()).data) {
+      if (m.kind !== "chat") continue;
+      const label = m.id === "overlay" ? "base model" : m.id.replace(/^overlay:/, "");
+      const o = el("option", null, label); o.value = m.id; select.append(o);
+    }
+  }
+  const cols = await api("/v1/collections");
+  if (cols.ok) {
+    const body = await cols.json();
+    const select = $("collection");
+    select.replaceChildren();
+    for (const c of body.collections) {
+      const o = el("option", null, c); o.value = c; o.selected = c === body.default; select.append(o);
+    }
+  }
+}
+
+// --- conversations ---------------------------------------------------------------------
+function renderList() {
+  const ul = $("conversations");
+  ul.replaceChildren();
+  for (const c of conversations) {
+    const li = el("li", c === current ? "active" : "", c.title || "New chat");
+    li.dataset.id = c.id;
+    li.onclick = () => { select(c); $("sidebar").classList.remove("open"); };
+    ul.append(li);
+  }
+}
+function select(c) {
+  current = c;
+  const box = $("messages");
+  box.replaceChildren();
+  for (const m of c.messages) box.append(renderMessage(m));
+  renderList();
+  if (!$("memory").hidden) loadMemory();
+}
+function startConversation() {
+  $("sidebar").classList.remove("open");
+  const c = { id: newId(), title: "", messages: [] };
+  conversations.unshift(c); save(); select(c);
+  $("question").focus();
+}
+
+// --- messages ------------------------------------------------------------------------
+function renderMessage(m) {
+  const div = el("div", "msg " + m.role + (m.abstained ? " abstained" : ""));
+  const role = el("div", "role", m.role === "user" ? "You" : "Overlay");
+  if (m.kind) {
+    const badge = el("span", "badge" + (m.abstained ? " abstained" : ""),
+      m.abstained ? "no answer in your documents" : (KINDS[m.kind] || m.kind));
+    badge.title = "answer kind: " + m.kind;
+    role.append(badge);
+  }
+  div.append(role);
+  const text = el("div", "text", m.content);
+  div.append(text);
+  div.textNode = text;
+  if (m.citations && m.citations.length) div.append(renderCitations(m.citations));
+  if (m.turnId) div.append(renderFeedback(m));
+  if (m.error) div.append(el("div", "error", m.error));
+  return div;
+}
+function renderCitations(citations) {
+  const ul = el("ul", "citations");
+  citations.forEach((c, i) => {
+    const li = el("li", "citation");
+    const b = el("button", "source", "[" + (i + 1) + "] " + c.source);
+    b.type = "button";
+    b.title = "Show the passage";
+    const passage = el("div", "passage", c.text);
+    passage.hidden = true;
+    b.onclick = () => { passage.hidden = !passage.hidden; };
+    li.append(b, passage);
+    ul.append(li);
+  });
+  return ul;
+}
+function renderFeedback(m) {
+  const div = el("div", "feedback");
+  const status = el("span", "thanks", m.voted ? "Thanks for the feedback" : "");
+  for (const [label, helpful] of [["Helpful", true], ["Not helpful", false]]) {
+    const b = el("button", "vote", label);
+    b.type = "button";
+    b.onclick = async () => {
+      const r = await api("/v1/feedback", { method: "POST", body: JSON.stringify({ turn_id: m.turnId, helpful }) });
+      status.textContent = r.ok ? "Thanks for the feedback" : await errorText(r);
+      status.className = r.ok ? "thanks" : "error";
+      if (r.ok) { m.voted = true; save(); }
+    };
+    div.append(b);
+  }
+  div.append(status);
+  return div;
+}
+
+// --- a streamed turn -------------------------------------------------------------------
+async function send(question) {
+  const c = current;
+  const history = c.messages.filter((m) => !m.error).map((m) => ({ role: m.role, content: m.content }));
+  const user = { role: "user", content: question };
+  c.messages.push(user);
+  if (!c.title) c.title = question.slice(0, 60);
+  save(); renderList();
+  $("messages").append(renderMessage(user));
+  const answer = { role: "assistant", content: "" };
+  const div = renderMessage(answer);
+  div.classList.add("streaming");
+  $("messages").append(div);
+  const body = {
+    model: $("adapter").value || "overlay", collection: $("collection").value || undefined,
+    messages: [...history, user], stream: true, stream_options: { include_usage: true },
+  };
+  try {
+    const r = await api("/v1/chat/completions", {
+      method: "POST", body: JSON.stringify(body), headers: { "X-Session-Id": c.id },
+    });
+    if (!r.ok) throw new Error(await errorText(r));
+    await readStream(r, (chunk) => onChunk(chunk, answer, div));
+  } catch (e) {
+    answer.error = e.message;
+  }
+  c.messages.push(answer); save();
+  div.replaceWith(renderMessage(answer));
+  $("messages").lastChild.scrollIntoView({ block: "end" });
+  if (!$("memory").hidden) loadMemory();
+}
+function onChunk(chunk, answer, div) {
+  if (chunk.error) throw new Error(chunk.error.message);
+  for (const choice of chunk.choices || []) {
+    const piece = choice.delta && choice.delta.content;
+    if (piece) { answer.content += piece; div.textNode.textContent = answer.content; }
+  }
+  if (chunk.overlay) {
+    answer.citations = chunk.overlay.citations;
+    answer.abstained = chunk.overlay.abstained;
+    answer.kind = chunk.overlay.answer_kind;
+    answer.turnId = chunk.overlay.turn_id;
+  }
+  if (chunk.usage) answer.usage = chunk.usage;
+}
+async function readStream(response, onEvent) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const event = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
+      for (const line of event.split("\n")) {
+        if (!line.startsWith("data: ")) continue;
+        const data = line.slice(6);
+        if (data === "[DONE]") return;
+        onEvent(JSON.parse(data));
+      }
+    }
+  }
+}
+
+// --- memory panel ------------------------------------------------------------------------
+async function loadMemory() {
+  const facts = $("facts"), turns = $("turns"), status = $("memory-status");
+  facts.replaceChildren(); turns.replaceChildren(); status.textContent = "";
+  if (!current) return;
+  const r = await api("/v1/sessions/" + encodeURIComponent(current.id));
+  if (r.status === 404) { status.textContent = "Nothing remembered yet."; return; }
+  if (!r.ok) { status.textContent = await errorText(r); return; }
+  const s = await r.json();
+  for (const f of s.facts) facts.append(el("li", "fact", f.key + ": " + f.value));
+  for (const t of s.turns) turns.append(el("li", "turn " + t.role, (t.role === "user" ? "You: " : "Overlay: ") + t.text));
+  if (!s.facts.length) facts.append(el("li", "hint", "none"));
+}
+async function forget() {
+  if (!current) return;
+  const r = await api("/v1/sessions/" + encodeURIComponent(current.id), { method: "DELETE" });
+  await loadMemory();
+  $("memory-status").textContent = r.ok ? "Forgotten: the server holds nothing of this conversation." : await errorText(r);
+}
+
+// --- wiring ----------------------------------------------------------------------------
+$("ask").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const q = $("question").value.trim();
+  if (!q || busy) return;
+  busy = true; $("send").disabled = true; $("question").value = "";
+  try { await send(q); } finally { busy = false; $("send").disabled = false; $("question").focus(); }
+});
+$("question").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("ask").requestSubmit(); }
+});
+$("new-chat").onclick = startConversation;
+$("toggle-sidebar").onclick = (e) => { e.stopPropagation(); $("sidebar").classList.toggle("open"); };
+document.querySelector("main").addEventListener("click", () => $("sidebar").classList.remove("open"));
+$("toggle-memory").onclick = () => { $("memory").hidden = !$("memory").hidden; if (!$("memory").hidden) loadMemory(); };
+$("close-memory").onclick = () => { $("memory").hidden = true; };
+$("forget").onclick = forget;
+
+loadPickers().then(() => {
+  if (conversations.length) select(conversations[0]); else startConversation();
+  document.body.dataset.ready = "1";
+});

@@ -1,0 +1,97 @@
+"""Time to first streamed content vs a whole non-streamed answer, over live HTTP with the real
+model (SmolLM2-135M) and examples/docs, side by side per question (generate mode).
+
+The client's clock: request sent → first ``delta.content`` (stream) or → the full response
+(non-stream). The server's own ``timings_ms.first_token`` and ``total`` are printed beside.
+
+    python bench/stream_bench.py [--data-dir /tmp/overlay-bench-stream] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from followup_bench import cpu_flags  # noqa: E402 - a sibling script, not a package
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = [
+    "How many days of paid annual leave do employees get?",
+    "What does the Lumen L-2 data logger store?",
+    "Who founded Halvorsen Instruments?",
+    "When does the support desk answer the phone?",
+]
+
+
+def streamed(url: str, question: str) -> tuple[float, float, dict]:
+    body = {"messages": [{"role": "user", "content": question}], "stream": True, "mode": "generate"}
+    t0 = time.perf_counter()
+    first, overlay = None, {}
+    with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=300) as r:
+        for line in r.iter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            chunk = json.loads(line[6:])
+            if first is None and any(c["delta"].get("content") for c in chunk["choices"]):
+                first = time.perf_counter() - t0
+            overlay = chunk.get("overlay") or overlay
+    return first or float("nan"), time.perf_counter() - t0, overlay
+
+
+def whole(url: str, question: str) -> float:
+    body = {"messages": [{"role": "user", "content": question}], "mode": "generate"}
+    t0 = time.perf_counter()
+    httpx.post(f"{url}/v1/chat/completions", json=body, timeout=300).raise_for_status()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data-dir", default="/tmp/overlay-bench-stream")
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args()
+    import torch
+
+    from api.app import create_app
+    from ingest.pipeline import ingest_paths
+    from overlay.services import build_services
+    from overlay.settings import Settings
+    from tests.apiserver import live_server
+
+    torch.set_num_threads(2)
+    print(f"cpu: {cpu_flags()}")
+    services = build_services(Settings(data_dir=args.data_dir))
+    ingest_paths(services, [ROOT / "examples" / "docs"])
+    print("loading the model …", flush=True)
+    services.adapters  # noqa: B018 - loads the base model before timing
+    rows = []
+    with live_server(create_app(services.settings, services=services)) as url:
+        whole(url, QUESTIONS[0])  # warm up
+        for r in range(args.rounds):
+            for q in QUESTIONS:
+                first, total, overlay = streamed(url, q)
+                rows.append((q, first, total, whole(url, q), overlay.get("timings_ms", {})))
+                print(f"  round {r + 1}: {q[:40]:<40} first {first:5.2f} s", flush=True)
+    print(f"\n{'question':<44}{'stream: first':>14}{'stream: end':>12}{'no stream':>10}"
+          f"{'srv first_token':>16}{'srv total':>10}")  # fmt: skip
+    for q, first, total, plain, t in rows:
+        srv = (t.get("first_token", 0) / 1000, t.get("total", 0) / 1000)
+        print(f"{q[:43]:<44}{first:13.2f}s{total:11.2f}s{plain:9.2f}s"
+              f"{srv[0]:15.2f}s{srv[1]:9.2f}s")  # fmt: skip
+    med = statistics.median
+    print(
+        f"\nmedian: first streamed content {med(r[1] for r in rows):.2f} s, "
+        f"whole non-streamed answer {med(r[3] for r in rows):.2f} s"
+    )
+    services.close()
+
+
+if __name__ == "__main__":
+    main()
