@@ -157,3 +157,10 @@ class HealthResponse(BaseModel):
 class ReadyResponse(BaseModel):
     status: Literal["ready"]
     stores: dict[str, str] = Field(examples=[{"redis": "ok", "chroma": "ok"}])
+
+
+class CollectionList(BaseModel):
+    """``GET /v1/collections``: the tenant's document collections."""
+
+    collections: list[str]
+    default: str

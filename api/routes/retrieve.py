@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
 
 from api.deps import QueueDep, ServicesDep
 from api.limits import check_length
+from api.responses import CollectionList
 from api.schemas import ERRORS, Result, RetrieveRequest, RetrieveResponse
 from memory.types import Hit
 from overlay.services import Services
@@ -26,11 +26,6 @@ def _retrieve(services: Services, body: RetrieveRequest) -> list[Result]:
     k = body.k or services.settings.top_k
     hits = retrieve(services, body.query, collection=collection, k=k, method=body.method)
     return [result_row(h) for h in hits]
-
-
-class CollectionList(BaseModel):
-    collections: list[str]
-    default: str
 
 
 @router.get("/v1/collections", response_model=CollectionList)

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from api import responses, schemas
+from api import chat_responses, responses, schemas
 from ingest.pipeline import list_sources
 from ingest.types import SourceResult
 from overlay import remembering
@@ -22,8 +22,7 @@ from overlay.turn import retrieve
 from tests.adapters_tiny import tiny_base, write_adapter
 from tests.apiserver import make_app
 
-# the chat and OpenAI-compatible routes type their responses in their own work (schemas.py)
-CHAT = {"/v1/chat", "/v1/chat/completions", "/v1/models", "/v1/embeddings"}
+NOT_JSON = {"/metrics": "text/plain"}  # Prometheus text (the chat page is not in the schema)
 LEAVE = "Employees get 27 days of paid annual leave. Leave requests go through the HR portal."
 
 
@@ -32,22 +31,21 @@ def _models(spec: dict[str, Any]) -> dict[tuple[str, str], type[BaseModel] | Non
     out: dict[tuple[str, str], type[BaseModel] | None] = {}
     for path, operations in spec["paths"].items():
         for method, op in operations.items():
-            if path in CHAT:
-                continue
             schema = op["responses"]["200"]["content"].get("application/json", {}).get("schema")
             name = schema["$ref"].rsplit("/", 1)[-1] if schema and "$ref" in schema else ""
-            out[method.upper(), path] = getattr(responses, name, getattr(schemas, name, None))
+            found = [getattr(m, name, None) for m in (responses, schemas, chat_responses)]
+            out[method.upper(), path] = next((m for m in found if m is not None), None)
     return out
 
 
 def test_openapi_documents_every_response(services: Services) -> None:
     spec = make_app(services).openapi()
     models = _models(spec)
-    assert len(models) >= 17
+    assert len(models) >= 22
     for (method, path), model in models.items():
         ok = spec["paths"][path][method.lower()]["responses"]["200"]["content"]
-        if path == "/metrics":
-            assert set(ok) == {"text/plain"} and model is None
+        if path in NOT_JSON:
+            assert set(ok) == {NOT_JSON[path]} and model is None, (path, ok)
             continue
         assert model is not None, (method, path, ok)
         schema = spec["components"]["schemas"][model.__name__]
@@ -169,6 +167,23 @@ def test_the_scenarios_above_cover_every_route(services: Services) -> None:
         ("GET", "/v1/sessions/{session_id}/facts"), ("POST", "/v1/sessions/{session_id}/facts"),
         ("DELETE", "/v1/sessions/{session_id}"), ("POST", "/v1/facts"), ("GET", "/v1/facts"),
         ("POST", "/v1/feedback"), ("GET", "/v1/adapters"), ("GET", "/healthz"),
-        ("GET", "/readyz"), ("GET", "/metrics"),
+        ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/v1/collections"),
     }  # fmt: skip
-    assert set(_models(make_app(services).openapi())) == covered
+    # the chat routes' shapes are checked with real clients in test_api_frontends.py and
+    # test_api_conversation.py (official client, Open WebUI / LibreChat bodies)
+    chat = {
+        ("POST", "/v1/chat"), ("POST", "/v1/chat/completions"), ("GET", "/v1/models"),
+        ("POST", "/v1/embeddings"),
+    }  # fmt: skip
+    assert set(_models(make_app(services).openapi())) == covered | chat
+
+
+def test_collections_lists_what_retrieval_accepts(services: Services) -> None:
+    services.vectors("handbook").add(["c1"], [LEAVE], [{"source": "hr.md"}])
+    with TestClient(make_app(services)) as client:
+        body = client.get("/v1/collections").json()
+        assert body == {"collections": services.collections(), "default": "default"}
+        assert "handbook" in body["collections"]
+        assert client.post("/v1/retrieve", json={"query": "leave", "collection": "handbook"}).ok
+        missing = client.post("/v1/retrieve", json={"query": "leave", "collection": "hr"})
+        assert missing.status_code == 404 and "handbook" in missing.json()["error"]["message"]
