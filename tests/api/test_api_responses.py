@@ -184,6 +184,8 @@ def test_collections_lists_what_retrieval_accepts(services: Services) -> None:
         body = client.get("/v1/collections").json()
         assert body == {"collections": services.collections(), "default": "default"}
         assert "handbook" in body["collections"]
-        assert client.post("/v1/retrieve", json={"query": "leave", "collection": "handbook"}).ok
+        assert client.post(
+            "/v1/retrieve", json={"query": "leave", "collection": "handbook"}
+        ).is_success
         missing = client.post("/v1/retrieve", json={"query": "leave", "collection": "hr"})
         assert missing.status_code == 404 and "handbook" in missing.json()["error"]["message"]
