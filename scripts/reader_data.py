@@ -115,7 +115,9 @@ def build(squad: Path, out: Path, eval_dir: Path) -> dict[str, object]:
                 passage = ctx.strip()
                 whole += 1
             else:
-                passage = window(ctx, start, start + len(text), rng.randint(0, 2), rng.randint(0, 2))
+                passage = window(
+                    ctx, start, start + len(text), rng.randint(0, 2), rng.randint(0, 2)
+                )
             if text not in passage:
                 skipped += 1
                 continue

@@ -93,7 +93,8 @@ def answer_all(tok, model, rows, field, max_new, batch, use_adapter):  # type: i
             chunk = rows[i : i + batch]
             texts = [
                 tok.apply_chat_template(
-                    reader_messages(r[field], r["question"]), tokenize=False,
+                    reader_messages(r[field], r["question"]),
+                    tokenize=False,
                     add_generation_prompt=True,
                 )  # fmt: skip
                 for r in chunk

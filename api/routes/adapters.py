@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request
 
 from api.deps import ServicesDep
 from api.schemas import ERRORS
-from overlay.adapters.files import AdapterInfo, list_adapters
+from overlay.adapters.builtin import list_all
+from overlay.adapters.files import AdapterInfo
 from overlay.services import Services
 
 router = APIRouter(tags=["adapters"], responses=ERRORS)
@@ -20,7 +21,7 @@ def adapter_infos(request: Request, services: Services) -> list[AdapterInfo]:
     if registry is not None:
         infos: list[AdapterInfo] = registry.list()
         return infos
-    return list_adapters(services.settings.adapters_path)
+    return list_all(services.settings.adapters_path)
 
 
 @router.get("/v1/adapters")
