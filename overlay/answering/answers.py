@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from overlay.answering.gate import SentenceGate
+from overlay.answering.spans import one_sentence_support
 from overlay.choosing.views import answer_sentence, terms
-from overlay.model.decode import Decoded, Decoding, decode
+from overlay.model.decode import Decoded, Decoding, OnText, decode
 
 ABSTAIN_TEXT = "I don't know: the documents I have do not contain the answer to that."
 SYSTEM = (
@@ -127,10 +129,16 @@ def build_prompt(
     return _render(tokenizer, query, blocks, ctx), len(blocks)
 
 
-def generate(model: Any, tokenizer: Any, prompt: str, params: Decoding | None = None) -> Decoded:
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompt: str,
+    params: Decoding | None = None,
+    on_text: OnText | None = None,
+) -> Decoded:
     """Decode after ``prompt`` (already chat-formatted); greedy unless ``params`` say otherwise."""
     ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    return decode(model, tokenizer, list(ids), params or Decoding())
+    return decode(model, tokenizer, list(ids), params or Decoding(), on_text=on_text)
 
 
 def grounded(
@@ -142,42 +150,41 @@ def grounded(
     context: PromptContext | None = None,
     budget: int = 1536,
     params: Decoding | None = None,
+    on_text: OnText | None = None,
 ) -> Draft:
-    """Generate an answer from numbered passages, checked against them.
+    """Generate an answer from numbered passages, checked sentence by sentence.
 
-    A small model drifts: an answer that states numbers the passages do not hold,
-    or whose words mostly come from elsewhere, is replaced by the extractive
-    answer. An answer that cites nothing is attributed to the passage it overlaps most.
+    A small model drifts: each generated sentence must be supported by ONE sentence of
+    the passages (``supported``); the answer is the supported sentences up to the first
+    that is not, each handed to ``on_text`` once it passed. With none, the extractive
+    answer replaces it (kind ``fallback``). An answer that cites nothing is attributed to
+    the passage it overlaps most.
     """
     prompt, given = build_prompt(tokenizer, query, passages, context, budget)
-    out = generate(model, tokenizer, prompt, params)
-    text, cited = clean_citations(out.text, given)
     shown = passages[:given]
+    gate = SentenceGate(
+        lambda s: supported(s, query, shown), lambda s: clean_citations(s, given)[0], on_text
+    )
+    out = generate(model, tokenizer, prompt, params, on_text=gate)
+    text = gate.finish()
+    _, cited = clean_citations(text, given)
     used = (out.prompt_tokens, len(out.token_ids))
-    if not given or not supported(text, query, shown):
+    if not given or not text:
         fallback = extractive(query, passages)
+        gate.send(fallback.text)
         return Draft(fallback.text, fallback.cited, fallback.given, "fallback", *used)
     if not cited:
         best = max(range(given), key=lambda i: _overlap(text, shown[i]))
         text, cited = f"{text.rstrip()} [{best + 1}]", [best + 1]
+        gate.send(f" [{best + 1}]")
     return Draft(text, cited, given, "generated", *used, out.finish_reason)
 
 
-_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
-
-
-def supported(answer: str, query: str, passages: Sequence[str], min_share: float = 0.6) -> bool:
-    """Whether ``answer`` stays within the passages: its numbers all appear there and at
-    least ``min_share`` of its other terms appear in the passages or the question."""
-    body = _CITE.sub(" ", answer)
-    source = " ".join(passages)
-    if not terms(body):
-        return False
-    if any(n not in source for n in _NUMBER.findall(body)):
-        return False
-    known = set(terms(source)) | set(terms(query))
-    words = [t for t in terms(body) if not _NUMBER.fullmatch(t)]
-    return not words or sum(t in known for t in words) / len(words) >= min_share
+def supported(answer: str, query: str, passages: Sequence[str], min_share: float = 0.8) -> bool:
+    """Whether ``answer`` stays within the passages: each of its sentences takes its numbers
+    and at least ``min_share`` of its other content words from ONE sentence of the passages
+    (or the question) — see ``spans.one_sentence_support``."""
+    return one_sentence_support(answer, query, passages, min_share)
 
 
 def _overlap(text: str, passage: str) -> int:

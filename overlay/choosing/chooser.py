@@ -15,7 +15,13 @@ from dataclasses import replace
 from memory.types import Hit
 from overlay.choosing.feedback import learned_boosts
 from overlay.choosing.fusion import Choice, FusionWeights, Scored, choose, fuse
-from overlay.choosing.scoring import Calibration, Scores, score_views
+from overlay.choosing.scoring import (
+    MAX_QUERY_TOKENS,
+    PROMPT,
+    Calibration,
+    Scores,
+    score_views,
+)
 from overlay.choosing.views import query_view
 from overlay.services import Services
 
@@ -57,13 +63,25 @@ def choose_among(
     A stored memory's ``metadata["memory_evidence"]`` is a floor under its model score."""
     s = services.settings
     scores = model_scores(services, question, hits, adapter)
+    read = _scoring_tokens(services, question, hits) if hits else 0
     floors = [h.metadata.get("memory_evidence", 0.0) for h in hits]
     scores = [max(sc, fl) for sc, fl in zip(scores, floors, strict=True)]
     learned = learned_boosts(services, question, [h.id for h in hits])
-    return choose(
+    choice = choose(
         list(hits), scores, learned=learned, weights=fusion_weights(services),
         threshold=s.choose_threshold, top_n=s.choose_top_n,
     )  # fmt: skip
+    choice.notes["prompt_tokens"] = read
+    return choice
+
+
+def _scoring_tokens(services: Services, question: str, hits: Sequence[Hit]) -> int:
+    """Tokens the scoring pass read: each view's prompt (and the empty baseline's) plus the
+    question after each."""
+    s, count = services.settings, services.count_tokens
+    views = ["", *(query_view(question, h.text, s.choose_view_tokens, count) for h in hits)]
+    q = min(count(" " + question.strip()), MAX_QUERY_TOKENS)
+    return sum(count(PROMPT.format(text=v)) + q for v in views)
 
 
 def rerank(services: Services, query: str, hits: Sequence[Hit], k: int) -> list[Hit]:
