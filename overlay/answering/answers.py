@@ -180,7 +180,7 @@ def grounded(
     return Draft(text, cited, given, "generated", *used, out.finish_reason)
 
 
-def supported(answer: str, query: str, passages: Sequence[str], min_share: float = 0.8) -> bool:
+def supported(answer: str, query: str, passages: Sequence[str], min_share: float = 0.75) -> bool:
     """Whether ``answer`` stays within the passages: each of its sentences takes its numbers
     and at least ``min_share`` of its other content words from ONE sentence of the passages
     (or the question) — see ``spans.one_sentence_support``."""

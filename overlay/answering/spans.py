@@ -80,7 +80,7 @@ def window(sentences: Sequence[str], center: int, before: int = 1, after: int = 
 
 
 def one_sentence_support(
-    answer: str, query: str, passages: Sequence[str], min_share: float = 0.8
+    answer: str, query: str, passages: Sequence[str], min_share: float = 0.75
 ) -> bool:
     """The stricter grounding rule: every sentence of ``answer`` (citations stripped) is
     supported by ONE sentence of ``passages`` — all its numbers occur in that sentence and at

@@ -83,6 +83,8 @@ def calibrate(
     """The weights (``answer`` fixed at 1) that put a sentence holding the answer first most
     often over ``examples`` (each: candidates and which of them hold the gold answer), and
     that hit rate. Ties keep the earlier grid point (smaller weights)."""
+    if not examples:
+        return SentenceWeights(), 0.0
     best, best_hits = SentenceWeights(), -1.0
     for wp, wr in itertools.product(grid, grid):
         w = SentenceWeights(1.0, wp, wr)
