@@ -77,8 +77,10 @@ def test_gate_sends_supported_sentences_and_stops_at_the_first_unsupported() -> 
     sent: list[str] = []
     gate = SentenceGate(lambda s: supported(s, q, NORMANS),
                         lambda s: clean_citations(s, 1)[0], sent.append)  # fmt: skip
-    text = ("They were descended from Norse raiders and pirates [1]. They gave their name to "
-            "Normandy [1]. They invented the printing press in 1450. They came from Norway.")
+    text = (
+        "They were descended from Norse raiders and pirates [1]. They gave their name to "
+        "Normandy [1]. They invented the printing press in 1450. They came from Norway."
+    )
     for i in range(0, len(text), 7):  # arbitrary decoding pieces
         gate(text[i : i + 7])
     final = gate.finish()
