@@ -24,7 +24,6 @@ from memory.errors import InvalidInput, TooLarge
 from memory.types import Hit
 from overlay.answering.answers import (
     ABSTAIN_TEXT,
-    SYSTEM,
     Draft,
     PromptContext,
     extractive,
@@ -116,8 +115,9 @@ def gather_extra(
     """
     if not session:
         return list(extra or []), PromptContext()
-    turn = session_turn(services, question, session, services.count_tokens, SYSTEM)
-    return [*turn.candidates, *(extra or [])], PromptContext(turn.facts, turn.recent)
+    turn = session_turn(services, question, session)
+    context = PromptContext(turn.facts, turn.recent, turn.memories)
+    return [*turn.candidates, *(extra or [])], context
 
 
 def _gather(
@@ -217,7 +217,7 @@ def _answer(
     with services.run_model(adapter) as model:
         return grounded(
             model, services.model.tokenizer, question, views, context=context,
-            budget=s.context_budget, params=decoding, on_text=on_text,
+            budget=s.context_budget, params=decoding, on_text=on_text, count=count,
         )  # fmt: skip
 
 

@@ -1,8 +1,8 @@
 """Answers from chosen candidates only: extractive (``choose``) or grounded (``generate``).
 
 ``generate`` numbers the chosen candidates in a prompt (system instruction,
-session facts and recent turns when given, the passages, the question) kept
-inside a token budget measured with the model's own tokenizer, and asks the
+session facts and turns when given, the passages, the question) fitted once into
+a token budget by ``prompt.build_context`` (``services.count_tokens``), and asks the
 model to cite them as [1], [2]. Citations to numbers that were not given are
 removed from the text; the ones left map back to candidates.
 """
@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from memory.types import Hit
 from overlay.answering.gate import SentenceGate
+from overlay.answering.prompt import Count, build_context
 from overlay.answering.spans import one_sentence_support
 from overlay.choosing.views import answer_sentence, terms
 from overlay.model.decode import Decoded, Decoding, OnText, decode
@@ -25,7 +27,7 @@ SYSTEM = (
     "like [1]. If the passages do not contain the answer, say you don't know."
 )
 _CITE = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
-_MIN_PASSAGE_TOKENS = 24
+_TEMPLATE_TOKENS = 16  # the chat template's own tokens around the messages
 
 
 @dataclass
@@ -34,6 +36,7 @@ class PromptContext:
 
     facts: list[str] = field(default_factory=list)
     turns: list[tuple[str, str]] = field(default_factory=list)  # (role, content), oldest first
+    memories: list[Hit] = field(default_factory=list)  # relevant earlier turns
 
 
 @dataclass
@@ -69,64 +72,31 @@ def extractive(query: str, passages: Sequence[str]) -> Draft:
     return Draft(f"{answer_sentence(query, passages[0])} [1]", [1], len(passages))
 
 
-def _count(tokenizer: Any, text: str) -> int:
-    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-
-def _truncate(tokenizer: Any, text: str, n: int) -> str:
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"][:n]
-    return str(tokenizer.decode(ids)).strip() + " …"
-
-
-def _user_message(query: str, blocks: Sequence[str], context: PromptContext) -> str:
-    parts = []
-    if context.facts:
-        parts.append("Facts the user told you:\n" + "\n".join(f"- {f}" for f in context.facts))
-    parts.append("Passages:\n" + "\n".join(blocks))
-    parts.append(f"Question: {query}")
-    return "\n\n".join(parts)
-
-
-def _render(tokenizer: Any, query: str, blocks: Sequence[str], ctx: PromptContext) -> str:
-    messages = [{"role": "system", "content": SYSTEM}]
-    messages += [{"role": r, "content": c} for r, c in ctx.turns]
-    messages.append({"role": "user", "content": _user_message(query, blocks, ctx)})
-    return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
-
-
 def build_prompt(
+    count: Count,
     tokenizer: Any,
     query: str,
     passages: Sequence[str],
     context: PromptContext | None = None,
     budget: int = 1536,
 ) -> tuple[str, int]:
-    """The chat prompt and how many passages it holds, within ``budget`` tokens.
+    """The chat prompt and how many passages it holds, within ``budget`` tokens by ``count``.
 
-    Older turns go first when over budget, then passages are added best first,
-    the last one shortened if that lets it fit.
+    The one prompt builder: ``prompt.build_context`` fits the system prompt, the question,
+    the session's facts, relevant earlier turns, recent turns (up to half of what is left)
+    and the passages, best first, the last one cut to fit — once per turn.
     """
-    ctx = PromptContext(list((context or PromptContext()).facts), [])
-    turns = list((context or PromptContext()).turns)
-    while (
-        turns
-        and _count(tokenizer, _render(tokenizer, query, [], PromptContext(ctx.facts, turns)))
-        > budget // 2
-    ):
-        turns.pop(0)
-    ctx.turns = turns
-    left = budget - _count(tokenizer, _render(tokenizer, query, [], ctx))
-    blocks: list[str] = []
-    for passage in passages:
-        block = f"[{len(blocks) + 1}] {' '.join(passage.split())}"
-        cost = _count(tokenizer, block) + 1
-        if cost > left:
-            if left >= _MIN_PASSAGE_TOKENS:
-                blocks.append(_truncate(tokenizer, block, left - 2))
-            break
-        blocks.append(block)
-        left -= cost
-    return _render(tokenizer, query, blocks, ctx), len(blocks)
+    ctx = context or PromptContext()
+    docs = [Hit(str(i), " ".join(p.split()), 0.0) for i, p in enumerate(passages, 1)]
+    recent = [{"role": r, "content": c} for r, c in ctx.turns]
+    fitted = build_context(
+        count, budget - _TEMPLATE_TOKENS, system=SYSTEM, question=query, facts=ctx.facts,
+        memories=ctx.memories, recent=recent, documents=docs,
+    )  # fmt: skip
+    text = tokenizer.apply_chat_template(
+        fitted.messages(), tokenize=False, add_generation_prompt=True
+    )
+    return str(text), len(fitted.documents)
 
 
 def generate(
@@ -151,6 +121,7 @@ def grounded(
     budget: int = 1536,
     params: Decoding | None = None,
     on_text: OnText | None = None,
+    count: Count | None = None,
 ) -> Draft:
     """Generate an answer from numbered passages, checked sentence by sentence.
 
@@ -160,7 +131,8 @@ def grounded(
     answer replaces it (kind ``fallback``). An answer that cites nothing is attributed to
     the passage it overlaps most.
     """
-    prompt, given = build_prompt(tokenizer, query, passages, context, budget)
+    count = count or (lambda t: len(tokenizer(t, add_special_tokens=False)["input_ids"]))
+    prompt, given = build_prompt(count, tokenizer, query, passages, context, budget)
     shown = passages[:given]
     gate = SentenceGate(
         lambda s: supported(s, query, shown), lambda s: clean_citations(s, given)[0], on_text
