@@ -11,8 +11,9 @@ questions. Methods side by side:
 
 - hybrid: the top hybrid chunk as the answer (retrieval alone);
 - naive: the sentence of that chunk with most question words;
-- choose / generate: the chooser's extractive and generated answers (``--n-gen`` questions
-  per group for generate: it is slow);
+- choose: the chooser's extractive answer (from the read turn's own ``Choice``: the same
+  text ``ask(mode="choose")`` gives, timed as that turn's retrieve + choose stages);
+- generate: ``ask(mode="generate")`` on the first ``--n-gen`` questions per group (slow);
 - read: the new default (sentences fused, reader span, checked).
 
 Columns: token-F1 and EM (SQuAD normalisation, citations stripped; an abstention scores 0),
@@ -46,6 +47,7 @@ from reader_data import split_titles  # noqa: E402
 from bench.choose_questions import OFF_TOPIC  # noqa: E402
 from bench.docqa_score import Outcome, Summary, best_f1, exact, print_table  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
+from overlay.answering.answers import extractive  # noqa: E402
 from overlay.answering.spans import normalize  # noqa: E402
 from overlay.choosing.sentences import (  # noqa: E402
     SentenceWeights,
@@ -84,23 +86,50 @@ def questions(articles: dict, titles: list[str], n: int, seed: int) -> list[dict
     return pick + [{**r, "kind": "unanswerable"} for r in rng.sample(una, n)]
 
 
-def run_one(svc, method: str, row: dict) -> tuple[Outcome, Answer | None]:
-    t0 = time.perf_counter()
-    answer: Answer | None = None
-    if method in ("hybrid", "naive"):
-        hits = retrieve(svc, row["q"], COLL, k=1, method="hybrid")
-        text = hits[0].text if method == "hybrid" else best_sentence(row["q"], hits[0].text)
-        abstained, source, generated = False, hits[0].source, False
-    else:
-        answer = ask(svc, row["q"], collection=COLL, mode=method)
-        text, abstained = answer.answer, answer.abstained
-        source = answer.citations[0].hit.source if answer.citations else None
-        generated = answer.completion_tokens > 0
-    out = Outcome(row["kind"], text, abstained, source, time.perf_counter() - t0, generated)
+def outcome(row: dict, text: str, abstained: bool, source: str | None, secs: float,
+            generated: bool) -> Outcome:  # fmt: skip
+    out = Outcome(row["kind"], text, abstained, source, secs, generated)
     if row["kind"] == "answerable" and not abstained:
         out.f1, out.em = best_f1(text, row["golds"]), exact(text, row["golds"])
         out.right_article = source is not None and Path(source).stem == row["title"]
-    return out, answer
+    return out
+
+
+def run_row(svc, row: dict, with_generate: bool) -> tuple[dict[str, Outcome], Answer]:
+    """Every method on one question. ``choose`` is the extractive answer from the same
+    ``Choice`` the read turn made (what ``ask(mode="choose")`` returns, deterministic), timed
+    as that turn's retrieve + choose stages, so the slow machine scores each question once."""
+    t0 = time.perf_counter()
+    top = retrieve(svc, row["q"], COLL, k=1, method="hybrid")[0]
+    secs = time.perf_counter() - t0
+    outs = {
+        "hybrid": outcome(row, top.text, False, top.source, secs, False),
+        "naive": outcome(row, best_sentence(row["q"], top.text), False, top.source, secs, False),
+    }
+    t0 = time.perf_counter()
+    read = ask(svc, row["q"], collection=COLL)
+    secs = time.perf_counter() - t0
+    outs["read"] = outcome(row, read.answer, read.abstained, _source(read), secs,
+                           read.completion_tokens > 0)  # fmt: skip
+    choice = read.choice
+    if choice is not None:
+        staged = (read.timings_ms["retrieve"] + read.timings_ms["choose"]) / 1000
+        if choice.abstained:
+            outs["choose"] = outcome(row, read.answer, True, None, staged, False)
+        else:
+            draft = extractive(row["q"], [c.hit.text for c in choice.chosen])
+            src = choice.chosen[draft.cited[0] - 1].hit.source
+            outs["choose"] = outcome(row, draft.text, False, src, staged, False)
+    if with_generate:
+        t0 = time.perf_counter()
+        gen = ask(svc, row["q"], collection=COLL, mode="generate")
+        outs["generate"] = outcome(row, gen.answer, gen.abstained, _source(gen),
+                                   time.perf_counter() - t0, gen.completion_tokens > 0)  # fmt: skip
+    return outs, read
+
+
+def _source(answer: Answer) -> str | None:
+    return answer.citations[0].hit.source if answer.citations else None
 
 
 def sentence_examples(pairs: list[tuple[dict, Answer]]) -> list:
@@ -122,6 +151,7 @@ def hit_rate(examples: list, w: SentenceWeights) -> float:
 
 
 def ingest(svc, articles: dict, folder: Path) -> None:
+    """One source per article: its paragraphs as blank-line separated text."""
     folder.mkdir()
     for title, art in articles.items():
         text = "\n\n".join(p["context"].strip() for p in art["paragraphs"])
@@ -135,7 +165,7 @@ def ingest(svc, articles: dict, folder: Path) -> None:
 def evaluate(svc, sets: dict[str, list[dict]], off: list[dict], n_gen: int) -> dict:
     results: dict[str, dict[str, Summary]] = {}
     reads: dict[str, list] = {}
-    total = sum(len(v) for v in sets.values()) * 4 + len(off) * 4
+    total = sum(len(v) for v in sets.values()) + len(off)
     done, t0 = 0, time.perf_counter()
     for name, rows in {**sets, "off-corpus": off}.items():
         results[name] = {m: Summary() for m in METHODS}
@@ -143,16 +173,14 @@ def evaluate(svc, sets: dict[str, list[dict]], off: list[dict], n_gen: int) -> d
         seen: dict[str, int] = {}
         for row in rows:
             seen[row["kind"]] = seen.get(row["kind"], 0) + 1
-            for method in METHODS:
-                if method == "generate" and seen[row["kind"]] > n_gen:
-                    continue
-                out, answer = run_one(svc, method, row)
+            outs, read = run_row(svc, row, seen[row["kind"]] <= n_gen)
+            for method, out in outs.items():
                 results[name][method].outcomes.append(out)
-                if method == "read" and answer is not None and row["kind"] == "answerable":
-                    reads[name].append((row, answer))
-                done += method != "generate"
+            if row["kind"] == "answerable":
+                reads[name].append((row, read))
+            done += 1
             el = time.perf_counter() - t0
-            print(f"\r{done}/{total} turns, {el:.0f} s", end="", file=sys.stderr, flush=True)
+            print(f"\r{done}/{total} questions, {el:.0f} s", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     return {"results": results, "reads": reads}
 
@@ -160,8 +188,9 @@ def evaluate(svc, sets: dict[str, list[dict]], off: list[dict], n_gen: int) -> d
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=20, help="answerable (and unanswerable) per set")
-    ap.add_argument("--n-gen", type=int, default=4, help="questions per group for generate")
+    ap.add_argument("--n-gen", type=int, default=2, help="questions per group for generate")
     ap.add_argument("--n-off", type=int, default=10, help="off-corpus questions")
+    ap.add_argument("--distractors", type=int, default=16, help="training articles ingested")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--squad", type=Path, default=SQUAD, help="SQuAD 2.0 json")
     args = ap.parse_args()
@@ -169,6 +198,8 @@ def main() -> None:
     articles = {a["title"]: a for a in json.loads(args.squad.read_text())["data"]}
     split = split_titles(list(articles))
     print(f"dev articles: {split['dev']}\nheld-out articles: {split['heldout']}")
+    keep = [*split["dev"], *split["heldout"], *split["train"][: args.distractors]]
+    print(f"{len(keep)} articles ingested, {len(keep) - 6} of them distractors (train split)")
     sets = {
         "held-out": questions(articles, split["heldout"], args.n, args.seed),
         "dev": questions(articles, split["dev"], args.n, args.seed),
@@ -178,7 +209,7 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp), models_dir=REPO / ".cache" / "models")
         svc = build_services(settings)
         try:
-            ingest(svc, articles, Path(tmp) / "articles")
+            ingest(svc, {t: articles[t] for t in keep}, Path(tmp) / "articles")
             data = evaluate(svc, sets, off, args.n_gen)
         finally:
             svc.close()
