@@ -95,7 +95,7 @@ class ChatRequest(Strict):
     session_id: str | None = Field(default=None, max_length=128)
     collection: str | None = Field(default=None, pattern=COLLECTION)
     adapter: str | None = Field(default=None, max_length=128)
-    mode: Literal["generate", "choose"] | None = None
+    mode: Literal["read", "generate", "choose"] | None = None
     k: int | None = Field(default=None, ge=1, le=100)
 
 

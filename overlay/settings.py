@@ -101,7 +101,17 @@ class Settings(BaseSettings):
     choose_top_n: int = Field(default=3, ge=1, le=32, description="Candidates an answer cites.")
     choose_threshold: float = Field(default=0.5, ge=0, le=1, description="Abstention floor.")
     choose_batch_size: int = Field(default=8, ge=1)
-    answer_mode: Literal["generate", "choose"] = "generate"
+    answer_mode: Literal["read", "generate", "choose"] = Field(
+        default="read",
+        description="read: the reader adapter's short span of the best sentence (default); "
+        "choose: the best sentence; generate: grounded prose.",
+    )
+    reader_adapter: str = Field(
+        default="reader", description="Adapter that reads spans in read mode (built in)."
+    )
+    # sentence fusion (overlay/choosing/sentences.py), fitted on dev questions only
+    sentence_passage_weight: float = Field(default=1.0, ge=0)
+    sentence_rank_weight: float = Field(default=0.5, ge=0)
     max_new_tokens: int = Field(default=96, ge=1, le=2048)
     context_budget: int = Field(default=1536, ge=128, description="Prompt budget in model tokens.")
 

@@ -4,7 +4,9 @@ message ─► remembering.step: log it, memories and facts as candidates, the s
         ─► choosing.candidates: hybrid retrieval ─► dedupe, top M (extras first)
         ─► choosing.chooser: model scores (batched) ─► fuse + threshold ─► ``Choice``
                                            none clears it ─► abstain
-        ─► answering: extractive (choose) or grounded (generate) ─► ``Draft``
+        ─► answering: read (default: sentences of the chosen passages, fused; the reader
+           adapter's span of the best one, checked), extractive (choose) or grounded
+           (generate) ─► ``Draft``, its text handed to ``on_text`` once checked
         ─► answer logged to the session; ask logged for feedback ─► ``Answer``
 
 ``retrieve`` is the one entry for ranked candidates by method; ``chosen`` is the
@@ -22,23 +24,24 @@ from memory.errors import InvalidInput, TooLarge
 from memory.types import Hit
 from overlay.answering.answers import (
     ABSTAIN_TEXT,
-    SYSTEM,
     Draft,
     PromptContext,
     extractive,
     grounded,
 )
+from overlay.answering.reading import read_span
 from overlay.choosing import candidates
 from overlay.choosing.chooser import choose_among, rerank
 from overlay.choosing.feedback import record_turn
 from overlay.choosing.fusion import Choice, Scored, dedupe
+from overlay.choosing.sentences import SentenceWeights, rank_sentences, sentence_candidates
 from overlay.choosing.views import query_view
 from overlay.followup import retrieval_query
 from overlay.model.decode import Decoding, OnText
 from overlay.remembering.step import remember_answer, session_turn
 from overlay.services import Services
 
-MODES = ("generate", "choose")
+MODES = ("read", "generate", "choose")
 METHODS = (*candidates.METHODS, "chosen")
 
 
@@ -114,8 +117,9 @@ def gather_extra(
     """
     if not session:
         return list(extra or []), PromptContext()
-    turn = session_turn(services, question, session, services.count_tokens, SYSTEM)
-    return [*turn.candidates, *(extra or [])], PromptContext(turn.facts, turn.recent)
+    turn = session_turn(services, question, session)
+    context = PromptContext(turn.facts, turn.recent, memories=turn.memories)
+    return [*turn.candidates, *(extra or [])], context
 
 
 def merge_turns(
@@ -141,7 +145,7 @@ def _check(services: Services, question: str, mode: str) -> None:
     if len(question) > services.settings.max_message_chars:
         raise TooLarge(f"the question is longer than {services.settings.max_message_chars} chars")
     if mode not in MODES:
-        raise InvalidInput(f"unknown mode {mode!r}: use generate or choose")
+        raise InvalidInput(f"unknown mode {mode!r}: use read, choose or generate")
 
 
 def ask(
@@ -179,9 +183,7 @@ def ask(
     choice = choose_among(services, query, hits, adapter)
     t2 = time.perf_counter()
     decoding = decoding or Decoding(max_new_tokens=s.max_new_tokens)
-    draft = _answer(services, question, choice, mode, adapter, context, decoding)
-    if on_text is not None:
-        on_text(draft.text)  # the whole answer at once; streaming per token is issue 11
+    draft = _answer(services, question, choice, mode, adapter, context, decoding, on_text)
     t3 = time.perf_counter()
     if session:
         remember_answer(services, session, draft.text)
@@ -207,17 +209,40 @@ def _answer(
     adapter: str | None,
     context: PromptContext,
     decoding: Decoding,
+    on_text: OnText | None = None,
 ) -> Draft:
-    if choice.abstained:
-        return Draft(ABSTAIN_TEXT, [])
+    """The answer's text for ``mode``; ``on_text`` gets it only once it has passed its check
+    (a span or a sentence whole; generated prose sentence by sentence), never retracted."""
+    if choice.abstained or mode != "generate":
+        if choice.abstained:
+            draft = Draft(ABSTAIN_TEXT, [])
+        elif mode == "read":
+            draft = _read(services, question, choice)
+        else:
+            draft = extractive(question, [c.hit.text for c in choice.chosen])
+        if on_text is not None:
+            on_text(draft.text)
+        return draft
     texts = [c.hit.text for c in choice.chosen]
-    if mode == "choose":
-        return extractive(question, texts)
     s = services.settings
     count = services.count_tokens
     views = [query_view(question, t, 2 * s.choose_view_tokens, count) for t in texts]
     with services.run_model(adapter) as model:
         return grounded(
             model, services.model.tokenizer, question, views, context=context,
-            budget=s.context_budget, params=decoding,
+            budget=s.context_budget, params=decoding, on_text=on_text, count=count,
         )  # fmt: skip
+
+
+def _read(services: Services, question: str, choice: Choice) -> Draft:
+    """Read mode: the chosen passages' sentences fused and ordered, the reader adapter
+    (``settings.reader_adapter``) reads the best; a request's own adapter scored the passages."""
+    s = services.settings
+    passages = [(c.hit.text, c.score, c.rank) for c in choice.chosen]
+    per_passage = sentence_candidates(question, passages)
+    weights = SentenceWeights(1.0, s.sentence_passage_weight, s.sentence_rank_weight)
+    ranked = rank_sentences([c for _, cands in per_passage for c in cands], weights)
+    with services.run_model(s.reader_adapter) as model:
+        return read_span(
+            model, services.model.tokenizer, question, ranked, [p for p, _ in per_passage]
+        )

@@ -10,7 +10,8 @@ from api.deps import ServicesDep
 from api.responses import AdapterRecord, AdaptersResponse
 from api.schemas import ERRORS
 from memory.errors import AdapterNotFound
-from overlay.adapters.files import AdapterInfo, list_adapters, validate_name
+from overlay.adapters.builtin import list_all
+from overlay.adapters.files import AdapterInfo, validate_name
 from overlay.services import Services
 
 if TYPE_CHECKING:  # the registry module loads torch and peft
@@ -24,7 +25,7 @@ def adapter_infos(request: Request, services: Services) -> list[AdapterInfo]:
     registry: AdapterRegistry | None = getattr(request.app.state, "registry", None)
     if registry is not None:
         return registry.list()
-    return list_adapters(services.settings.adapters_path)
+    return list_all(services.settings.adapters_path)
 
 
 def require_adapter(request: Request, services: Services, name: str | None) -> str | None:

@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from memory.errors import AdapterNotFound, InvalidInput
+from overlay.adapters.builtin import BUILTIN_ROOT, list_all, root_for
 from overlay.adapters.files import (
     AdapterInfo,
     AdapterSpec,
     adapter_dir,
     check_base,
     linear_shapes,
-    list_adapters,
     load_weights,
     quiet_peft,
     read_spec,
@@ -60,11 +60,14 @@ BASE = "__base__"  # PEFT's name for "no adapter" in mixed-adapter batches
 class AdapterRegistry:
     """Loads, switches and unloads LoRA adapters on one shared base model."""
 
-    def __init__(self, base: BaseModel, root: Path, max_loaded: int = 8) -> None:
+    def __init__(
+        self, base: BaseModel, root: Path, max_loaded: int = 8, builtin_root: Path = BUILTIN_ROOT
+    ) -> None:
         if max_loaded < 1:
             raise InvalidInput("max_loaded_adapters must be at least 1")
         self.base = base
         self.root = Path(root)
+        self.builtin_root = Path(builtin_root)  # shipped adapters; a user folder of a name wins
         self.max_loaded = max_loaded
         self.peft: Any = None  # the PeftModel wrapping base.model, made on first load
         self._loaded: OrderedDict[str, AdapterSpec] = OrderedDict()
@@ -80,7 +83,7 @@ class AdapterRegistry:
         """Every adapter on disk with name, rank, targets, size, base model, loaded."""
         with self._meta:
             loaded = frozenset(self._loaded)
-        return list_adapters(self.root, loaded)
+        return list_all(self.root, loaded, self.builtin_root)
 
     @property
     def loaded(self) -> builtins.list[str]:
@@ -94,7 +97,7 @@ class AdapterRegistry:
 
     def exists(self, name: str) -> bool:
         try:
-            adapter_dir(self.root, name)
+            root_for(self.root, name, self.builtin_root)
         except AdapterNotFound:
             return False
         return True
@@ -109,7 +112,7 @@ class AdapterRegistry:
                     self._loaded.move_to_end(name)
                 return self._loaded[name]
             start = time.perf_counter()
-            spec = read_spec(self.root, name)
+            spec = read_spec(root_for(self.root, name, self.builtin_root), name)
             check_base(spec, self.base.name, self.base.model)
             if self._shapes is None:
                 self._shapes = linear_shapes(self.base.model)
@@ -189,8 +192,13 @@ class AdapterRegistry:
     delete_adapter = unload  # PEFT's vocabulary
 
     def remove(self, name: str) -> None:
-        """Unload adapter ``name`` and delete its folder from the adapters dir."""
+        """Unload adapter ``name`` and delete its folder from the adapters dir.
+
+        A built-in (shipped with the package) cannot be removed."""
         import shutil
+
+        if root_for(self.root, name, self.builtin_root) == self.builtin_root:
+            raise InvalidInput(f"adapter {name!r} is built in: it cannot be removed")
 
         path = adapter_dir(self.root, name)
         with self.base.lock:

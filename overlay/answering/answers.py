@@ -1,8 +1,8 @@
 """Answers from chosen candidates only: extractive (``choose``) or grounded (``generate``).
 
 ``generate`` numbers the chosen candidates in a prompt (system instruction,
-session facts and recent turns when given, the passages, the question) kept
-inside a token budget measured with the model's own tokenizer, and asks the
+session facts and turns when given, the passages, the question) fitted once into
+a token budget by ``prompt.build_context`` (``services.count_tokens``), and asks the
 model to cite them as [1], [2]. Citations to numbers that were not given are
 removed from the text; the ones left map back to candidates.
 """
@@ -14,8 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from memory.types import Hit
+from overlay.answering.gate import SentenceGate
+from overlay.answering.prompt import Count, build_context
+from overlay.answering.spans import one_sentence_support
 from overlay.choosing.views import answer_sentence, terms
-from overlay.model.decode import Decoded, Decoding, decode
+from overlay.model.decode import Decoded, Decoding, OnText, decode
 
 ABSTAIN_TEXT = "I don't know: the documents I have do not contain the answer to that."
 SYSTEM = (
@@ -23,7 +27,7 @@ SYSTEM = (
     "like [1]. If the passages do not contain the answer, say you don't know."
 )
 _CITE = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
-_MIN_PASSAGE_TOKENS = 24
+_TEMPLATE_TOKENS = 16  # the chat template's own tokens around the messages
 
 
 @dataclass
@@ -33,6 +37,7 @@ class PromptContext:
     facts: list[str] = field(default_factory=list)
     turns: list[tuple[str, str]] = field(default_factory=list)  # (role, content), oldest first
     instructions: str = ""  # the client's system message: appended to ours, never replacing it
+    memories: list[Hit] = field(default_factory=list)  # relevant earlier turns
 
 
 @dataclass
@@ -68,66 +73,48 @@ def extractive(query: str, passages: Sequence[str]) -> Draft:
     return Draft(f"{answer_sentence(query, passages[0])} [1]", [1], len(passages))
 
 
-def _count(tokenizer: Any, text: str) -> int:
-    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-
-def _truncate(tokenizer: Any, text: str, n: int) -> str:
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"][:n]
-    return str(tokenizer.decode(ids)).strip() + " …"
-
-
-def _user_message(query: str, blocks: Sequence[str], context: PromptContext) -> str:
-    parts = []
-    if context.facts:
-        parts.append("Facts the user told you:\n" + "\n".join(f"- {f}" for f in context.facts))
-    parts.append("Passages:\n" + "\n".join(blocks))
-    parts.append(f"Question: {query}")
-    return "\n\n".join(parts)
-
-
-def _render(tokenizer: Any, query: str, blocks: Sequence[str], ctx: PromptContext) -> str:
-    system = f"{SYSTEM}\n\n{ctx.instructions}" if ctx.instructions else SYSTEM
-    messages = [{"role": "system", "content": system}]
-    messages += [{"role": r, "content": c} for r, c in ctx.turns]
-    messages.append({"role": "user", "content": _user_message(query, blocks, ctx)})
-    return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
-
-
 def build_prompt(
+    count: Count,
     tokenizer: Any,
     query: str,
     passages: Sequence[str],
     context: PromptContext | None = None,
     budget: int = 1536,
 ) -> tuple[str, int]:
-    """The chat prompt and how many passages it holds, within ``budget`` tokens.
+    """The chat prompt and how many passages it holds, within ``budget`` tokens by ``count``.
 
-    Older turns go first when over budget, then passages are added best first,
-    the last one shortened if that lets it fit.
+    The one prompt builder: ``prompt.build_context`` fits the system prompt, the question,
+    the session's facts, relevant earlier turns, recent turns (up to half of what is left)
+    and the passages, best first, the last one cut to fit — once per turn.
     """
-    given = context or PromptContext()
-    ctx = PromptContext(list(given.facts), list(given.turns), given.instructions)
-    while ctx.turns and _count(tokenizer, _render(tokenizer, query, [], ctx)) > budget // 2:
-        ctx.turns.pop(0)
-    left = budget - _count(tokenizer, _render(tokenizer, query, [], ctx))
-    blocks: list[str] = []
-    for passage in passages:
-        block = f"[{len(blocks) + 1}] {' '.join(passage.split())}"
-        cost = _count(tokenizer, block) + 1
-        if cost > left:
-            if left >= _MIN_PASSAGE_TOKENS:
-                blocks.append(_truncate(tokenizer, block, left - 2))
-            break
-        blocks.append(block)
-        left -= cost
-    return _render(tokenizer, query, blocks, ctx), len(blocks)
+    ctx = context or PromptContext()
+    docs = [Hit(str(i), " ".join(p.split()), 0.0) for i, p in enumerate(passages, 1)]
+    recent = [{"role": r, "content": c} for r, c in ctx.turns]
+    fitted = build_context(
+        count, budget - _TEMPLATE_TOKENS, system=_system(ctx.instructions), question=query,
+        facts=ctx.facts, memories=ctx.memories, recent=recent, documents=docs,
+    )  # fmt: skip
+    text = tokenizer.apply_chat_template(
+        fitted.messages(), tokenize=False, add_generation_prompt=True
+    )
+    return str(text), len(fitted.documents)
 
 
-def generate(model: Any, tokenizer: Any, prompt: str, params: Decoding | None = None) -> Decoded:
+def _system(instructions: str) -> str:
+    """Our grounding rules, then the client's own instructions (never replacing ours)."""
+    return f"{SYSTEM}\n\n{instructions}" if instructions.strip() else SYSTEM
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompt: str,
+    params: Decoding | None = None,
+    on_text: OnText | None = None,
+) -> Decoded:
     """Decode after ``prompt`` (already chat-formatted); greedy unless ``params`` say otherwise."""
     ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    return decode(model, tokenizer, list(ids), params or Decoding())
+    return decode(model, tokenizer, list(ids), params or Decoding(), on_text=on_text)
 
 
 def grounded(
@@ -139,42 +126,43 @@ def grounded(
     context: PromptContext | None = None,
     budget: int = 1536,
     params: Decoding | None = None,
+    on_text: OnText | None = None,
+    count: Count | None = None,
 ) -> Draft:
-    """Generate an answer from numbered passages, checked against them.
+    """Generate an answer from numbered passages, checked sentence by sentence.
 
-    A small model drifts: an answer that states numbers the passages do not hold,
-    or whose words mostly come from elsewhere, is replaced by the extractive
-    answer. An answer that cites nothing is attributed to the passage it overlaps most.
+    A small model drifts: each generated sentence must be supported by ONE sentence of
+    the passages (``supported``); the answer is the supported sentences up to the first
+    that is not, each handed to ``on_text`` once it passed. With none, the extractive
+    answer replaces it (kind ``fallback``). An answer that cites nothing is attributed to
+    the passage it overlaps most.
     """
-    prompt, given = build_prompt(tokenizer, query, passages, context, budget)
-    out = generate(model, tokenizer, prompt, params)
-    text, cited = clean_citations(out.text, given)
+    count = count or (lambda t: len(tokenizer(t, add_special_tokens=False)["input_ids"]))
+    prompt, given = build_prompt(count, tokenizer, query, passages, context, budget)
     shown = passages[:given]
+    gate = SentenceGate(
+        lambda s: supported(s, query, shown), lambda s: clean_citations(s, given)[0], on_text
+    )
+    out = generate(model, tokenizer, prompt, params, on_text=gate)
+    text = gate.finish()
+    _, cited = clean_citations(text, given)
     used = (out.prompt_tokens, len(out.token_ids))
-    if not given or not supported(text, query, shown):
+    if not given or not text:
         fallback = extractive(query, passages)
+        gate.send(fallback.text)
         return Draft(fallback.text, fallback.cited, fallback.given, "fallback", *used)
     if not cited:
         best = max(range(given), key=lambda i: _overlap(text, shown[i]))
         text, cited = f"{text.rstrip()} [{best + 1}]", [best + 1]
+        gate.send(f" [{best + 1}]")
     return Draft(text, cited, given, "generated", *used, out.finish_reason)
 
 
-_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
-
-
-def supported(answer: str, query: str, passages: Sequence[str], min_share: float = 0.6) -> bool:
-    """Whether ``answer`` stays within the passages: its numbers all appear there and at
-    least ``min_share`` of its other terms appear in the passages or the question."""
-    body = _CITE.sub(" ", answer)
-    source = " ".join(passages)
-    if not terms(body):
-        return False
-    if any(n not in source for n in _NUMBER.findall(body)):
-        return False
-    known = set(terms(source)) | set(terms(query))
-    words = [t for t in terms(body) if not _NUMBER.fullmatch(t)]
-    return not words or sum(t in known for t in words) / len(words) >= min_share
+def supported(answer: str, query: str, passages: Sequence[str], min_share: float = 0.75) -> bool:
+    """Whether ``answer`` stays within the passages: each of its sentences takes its numbers
+    and at least ``min_share`` of its other content words from ONE sentence of the passages
+    (or the question) — see ``spans.one_sentence_support``."""
+    return one_sentence_support(answer, query, passages, min_share)
 
 
 def _overlap(text: str, passage: str) -> int:

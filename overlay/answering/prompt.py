@@ -52,7 +52,7 @@ class Context:
             parts.append("Relevant earlier conversation:\n" + "\n".join(lines))
         if with_documents and self.documents:
             docs = [f"[{i}] {h.text}" for i, h in enumerate(self.documents, 1)]
-            parts.append("Documents:\n" + "\n".join(docs))
+            parts.append("Passages:\n" + "\n".join(docs))
         return "\n\n".join(parts)
 
     def messages(self, with_documents: bool = True) -> list[dict[str, str]]:

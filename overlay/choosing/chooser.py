@@ -15,7 +15,11 @@ from dataclasses import replace
 from memory.types import Hit
 from overlay.choosing.feedback import learned_boosts
 from overlay.choosing.fusion import Choice, FusionWeights, Scored, choose, fuse
-from overlay.choosing.scoring import Calibration, Scores, score_views
+from overlay.choosing.scoring import (
+    Calibration,
+    Scores,
+    score_views,
+)
 from overlay.choosing.views import query_view
 from overlay.services import Services
 

@@ -51,25 +51,31 @@ _ANSWER_TYPES = [  # question opening → what an answer sentence should contain
 
 
 def answer_sentence(query: str, text: str) -> str:
-    """The sentence of ``text`` most likely to answer ``query``: it covers the query's
-    terms, adds something the query does not already say (a heading that merely
-    repeats the question is no answer), and holds the kind of thing asked for
-    (a date for *when*, a number for *how many*, a name for *who*)."""
+    """The sentence of ``text`` most likely to answer ``query`` (see ``answer_scores``)."""
     sentences = split_sentences(text) or [text.strip()]
+    scores = answer_scores(query, sentences)
+    return sentences[max(range(len(sentences)), key=lambda i: (scores[i], -i))]
+
+
+def answer_scores(query: str, sentences: list[str]) -> list[float]:
+    """How likely each sentence answers ``query``: it covers the query's terms, adds
+    something the query does not already say (a heading that merely repeats the question
+    is no answer), and holds the kind of thing asked for (a date for *when*, a number for
+    *how many*, a name for *who*)."""
     q = set(terms(query))
     want = next((ans for ask, ans in _ANSWER_TYPES if ask.search(query)), None)
 
-    def score(i: int) -> float:
-        st = set(terms(sentences[i]))
+    def score(sentence: str) -> float:
+        st = set(terms(sentence))
         value = len(q & st) / len(q) if q else 0.0
         value += 0.25 if st - q else -0.5
         if want is not None and any(
-            m.group(0).lower() not in query.lower() for m in want.finditer(sentences[i])
+            m.group(0).lower() not in query.lower() for m in want.finditer(sentence)
         ):
             value += 0.5  # holds the asked-for kind of thing, and not just the query's own
         return value
 
-    return sentences[max(range(len(sentences)), key=lambda i: (score(i), -i))]
+    return [score(s) for s in sentences]
 
 
 def query_view(query: str, text: str, max_tokens: int, count: Callable[[str], int]) -> str:

@@ -30,10 +30,10 @@ def list_command(
 
     Example: overlay adapters list --json
     """
-    from overlay.adapters.files import list_adapters
+    from overlay.adapters.builtin import list_all
 
     settings = state(ctx).settings
-    rows = list_adapters(settings.adapters_path)
+    rows = list_all(settings.adapters_path)
     if as_json:
         _echo_json(
             {"adapters_dir": str(settings.adapters_path), "adapters": [r.to_dict() for r in rows]}

@@ -20,7 +20,10 @@ def ask_command(
     collection: str | None = typer.Option(None, "--collection", "-c", help="Document collection."),
     adapter: str | None = typer.Option(None, "--adapter", "-a", help="LoRA adapter to wear."),
     mode: str | None = typer.Option(
-        None, "--mode", "-m", help="generate (grounded answer) or choose (extractive)."
+        None,
+        "--mode",
+        "-m",
+        help="read (short span; default), choose (sentence), generate (prose).",
     ),
     session: str | None = typer.Option(None, "--session", "-s", help="Session id."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memory.types import Hit
-from overlay.answering.prompt import Count, build_context, memory_line
 from overlay.remembering.library import log_turn
 from overlay.services import Services
 
@@ -65,16 +64,15 @@ class SessionTurn:
 
     turn_id: int
     candidates: list[Hit]  # memories and taught facts that compete with the documents
-    facts: list[str]  # for the prompt: facts, then relevant earlier turns
+    facts: list[str]  # for the prompt, the most relevant first
+    memories: list[Hit]  # relevant earlier turns, for the prompt
     recent: list[tuple[str, str]]  # (role, content), oldest first
 
 
-def session_turn(
-    services: Services, question: str, session: str, count: Count, system: str = ""
-) -> SessionTurn:
-    """Log the user's message (facts extracted, no model call), gather memories, and fit
-    the session's part of the prompt into half the context budget (the documents get
-    the rest) with the model's own token ``count``."""
+def session_turn(services: Services, question: str, session: str) -> SessionTurn:
+    """Log the user's message (facts extracted, no model call) and gather memories, the
+    session's facts (read once) and recent turns. Fitting them into the prompt's budget is
+    the one prompt builder's job (``answering.prompt.build_context``), done once per turn."""
     s = services.settings
     mem = services.session_memory
     n = s.memory_recent_turns
@@ -84,18 +82,9 @@ def session_turn(
     facts = mem.facts(session)
     hit_keys = [h.metadata.get("key") for h in hits if h.kind == "fact"]
     facts.sort(key=lambda f: hit_keys.index(f.key) if f.key in hit_keys else len(hit_keys))
-    ctx = build_context(
-        count,
-        s.context_budget // 2,
-        system=system,
-        question=question,
-        facts=[f.text for f in facts],
-        memories=[h for h in hits if h.kind == "turn"],
-        recent=recent,
-    )
-    lines = ctx.facts + [memory_line(h) for h in ctx.memories]
-    turns = [(m["role"], m["content"]) for m in ctx.recent]
-    return SessionTurn(turn_id, hits, lines, turns)
+    memories = [h for h in hits if h.kind == "turn"]
+    turns = [(str(t["role"]), str(t.get("content", t.get("text", "")))) for t in recent]
+    return SessionTurn(turn_id, hits, [f.text for f in facts], memories, turns)
 
 
 def remember_answer(services: Services, session: str, text: str) -> None:

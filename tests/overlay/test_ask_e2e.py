@@ -16,6 +16,7 @@ from memory.embeddings import SentenceEmbedder
 from memory.errors import InvalidInput
 from overlay.answering.answers import ABSTAIN_TEXT
 from overlay.choosing.feedback import record_feedback
+from overlay.model.decode import Decoding
 from overlay.services import Services
 from overlay.turn import ask, retrieve
 
@@ -64,9 +65,8 @@ def test_absent_topic_abstains(docs: Services) -> None:
 
 
 def test_generate_mode_is_grounded_and_cites_given_passages(docs: Services) -> None:
-    s = docs.settings.model_copy(update={"max_new_tokens": 24})
-    svc = Services(s, docs.redis, docs.chroma, docs.embedder, tenant=docs.tenant, model=docs.model)
-    out = ask(svc, "How much does the T-40 weigh?", collection=COLL, mode="generate")
+    out = ask(docs, "How much does the T-40 weigh?", collection=COLL, mode="generate",
+              decoding=Decoding(max_new_tokens=24))  # fmt: skip
     assert not out.abstained and "640" in out.answer
     assert out.citations and all(_source(c.hit.to_dict()) == "products.md" for c in out.citations)
     assert out.timings_ms["generate"] > 0

@@ -36,7 +36,8 @@ def test_cli_list_and_remove(tmp_path: Path) -> None:
     assert rows["a1"]["rank"] == 4 and rows["a2"]["rank"] == 2 and not rows["a1"]["loaded"]
     assert cli(tmp_path, "remove", "a1", "--json").exit_code == 0
     assert [r["name"] for r in json.loads(cli(tmp_path, "list", "--json").stdout)["adapters"]] == [
-        "a2"
+        "a2",
+        "reader",  # the built-in stays listed
     ]
     assert isinstance(cli(tmp_path, "remove", "a1").exception, AdapterNotFound)
     assert isinstance(cli(tmp_path, "remove", "../adapters").exception, InvalidInput)

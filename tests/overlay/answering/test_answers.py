@@ -56,12 +56,16 @@ def test_prompt_respects_the_token_budget_and_numbers_passages(real_tokenizer: A
     tok = real_tokenizer
     passages = [f"Passage {i}: " + "lorem ipsum dolor sit amet " * 20 for i in range(6)]
     ctx = PromptContext(facts=["My name is Ada."], turns=[("user", "hi"), ("assistant", "hello")])
-    prompt, given = build_prompt(tok, "What is it?", passages, ctx, budget=400)
+
+    def count(t: str) -> int:
+        return len(tok(t, add_special_tokens=False)["input_ids"])
+
+    prompt, given = build_prompt(count, tok, "What is it?", passages, ctx, budget=400)
     n = len(tok(prompt, add_special_tokens=False)["input_ids"])
     assert n <= 400 and 1 <= given < 6
     assert "[1] Passage 0" in prompt and f"[{given + 1}]" not in prompt
     assert "My name is Ada." in prompt and "hello" in prompt
-    full, all_given = build_prompt(tok, "What is it?", passages[:2], None, budget=4000)
+    full, all_given = build_prompt(count, tok, "What is it?", passages[:2], None, budget=4000)
     assert all_given == 2 and "[2] Passage 1" in full
 
 

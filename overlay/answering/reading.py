@@ -1,0 +1,59 @@
+"""The default answer: the reader adapter's short span of the best sentence, checked.
+
+sentence candidates (best first) ─► window (the sentence ± 1) ─► reader adapter, greedy
+   ─► ``find_span``: a normalised span of ONE sentence of the window? ─► the sentence's own
+      words, cited (kind ``span``); else the next candidate (at most ``tries``); else the best
+      sentence itself, cited (kind ``fallback``: the reader's text was not used).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from overlay.answering.answers import Draft
+from overlay.answering.spans import find_span, reader_messages, window
+from overlay.choosing.sentences import SentenceCandidate
+from overlay.model.decode import Decoding, decode
+
+READER_DECODING = Decoding(max_new_tokens=24, repetition_penalty=1.0)
+
+
+def reader_prompt(tokenizer: Any, question: str, passage: str) -> list[int]:
+    """Token ids of the reader's chat prompt (the generation prompt added)."""
+    text = tokenizer.apply_chat_template(
+        reader_messages(passage, question), tokenize=False, add_generation_prompt=True
+    )
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def read_span(
+    model: Any,
+    tokenizer: Any,
+    question: str,
+    ranked: Sequence[SentenceCandidate],
+    sentences: Sequence[Sequence[str]],
+    *,
+    tries: int = 2,
+    params: Decoding | None = None,
+) -> Draft:
+    """Answer ``question`` with a span read from the best sentences (see the module docstring).
+
+    ``ranked``: sentence candidates best first; ``sentences``: each passage's sentences (a
+    candidate's ``passage`` and ``index`` point into them). ``model`` wears the reader."""
+    if not ranked:
+        raise ValueError("no sentence to read")
+    p = params or READER_DECODING
+    read = generated = 0
+    for cand in ranked[:tries]:
+        shown = window(sentences[cand.passage], cand.index)
+        ids = reader_prompt(tokenizer, question, " ".join(shown))
+        out = decode(model, tokenizer, ids, p)
+        read, generated = read + out.prompt_tokens, generated + len(out.token_ids)
+        span = find_span(out.text, shown)
+        if span is not None:
+            n = cand.passage + 1
+            return Draft(f"{span.text} [{n}]", [n], 0, "span", read, generated, out.finish_reason)
+    top = ranked[0]
+    n = top.passage + 1
+    return Draft(f"{top.text} [{n}]", [n], 0, "fallback", read, generated)

@@ -1,0 +1,111 @@
+"""Short answers that are spans of the chosen text, and the one-sentence grounding rule.
+
+The reader adapter (``overlay/builtin_adapters/reader``) answers with a short phrase copied
+from a passage. A small model sometimes copies loosely, so its answer is checked after
+decoding: it must be a span of ONE sentence of the passage after SQuAD normalisation (lower
+case, no punctuation, no articles). A passing answer is returned as the sentence's own words
+(original spelling and case), so the text shown is the passage's, by construction.
+
+DESIGN.md measured why the check is post-hoc: constraining each decoded token to continue a
+span (naive token matching) lowered the reader's F1 from 0.535 to 0.379, because a span's
+tokens inside a passage differ from the span's tokens alone.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from overlay.choosing.views import split_sentences, terms
+
+# the reader's prompt: a copy of scripts/reader_prompt.py, the contract with its training data
+READER_PROMPT = (
+    "Passage: {passage}\nQuestion: {question}\n"
+    "Answer with the shortest phrase copied from the passage."
+)
+_PUNCT = set(string.punctuation)
+_ARTICLES = {"a", "an", "the"}
+_WORD = re.compile(r"\S+")
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_CITE = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
+
+
+def reader_messages(passage: str, question: str) -> list[dict[str, str]]:
+    """Chat messages asking the reader adapter for the answer span (add the generation prompt)."""
+    text = READER_PROMPT.format(passage=" ".join(passage.split()), question=question.strip())
+    return [{"role": "user", "content": text}]
+
+
+def normalize(text: str) -> str:
+    """SQuAD normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCT)
+    return " ".join(w for w in text.split() if w not in _ARTICLES)
+
+
+def _norm_word(word: str) -> str:
+    return normalize(word)
+
+
+@dataclass(frozen=True)
+class Span:
+    """An answer located in one sentence: its index and the sentence's own words."""
+
+    sentence: int
+    text: str
+
+
+def find_span(answer: str, sentences: Sequence[str]) -> Span | None:
+    """Where ``answer`` (normalised) is a run of whole words of ONE sentence, the first such
+    sentence and its original words; ``None`` if no single sentence holds it."""
+    want = normalize(answer).split()
+    if not want:
+        return None
+    for i, sentence in enumerate(sentences):
+        words = [(_norm_word(m.group(0)), m.start(), m.end()) for m in _WORD.finditer(sentence)]
+        words = [w for w in words if w[0]]  # articles and bare punctuation count for nothing
+        flat = [(part, s, e) for w, s, e in words for part in w.split()]
+        for j in range(len(flat) - len(want) + 1):
+            if [p for p, _, _ in flat[j : j + len(want)]] == want:
+                text = sentence[flat[j][1] : flat[j + len(want) - 1][2]]
+                return Span(i, text.strip(" ,;:.!?\"'()[]"))
+    return None
+
+
+def window(sentences: Sequence[str], center: int, before: int = 1, after: int = 1) -> list[str]:
+    """The sentence at ``center`` with up to ``before``/``after`` neighbours (the reader was
+    trained on such windows)."""
+    return list(sentences[max(0, center - before) : center + after + 1])
+
+
+def one_sentence_support(
+    answer: str, query: str, passages: Sequence[str], min_share: float = 0.75
+) -> bool:
+    """The stricter grounding rule: every sentence of ``answer`` (citations stripped) is
+    supported by ONE sentence of ``passages`` — all its numbers occur in that sentence and at
+    least ``min_share`` of its other content words come from that sentence or the question.
+
+    "The WHO declared the end of the PHEIC on January 31, 2020" fails against a sentence
+    saying the emergency was declared on 30 January 2020 (31 is not there), even though
+    other sentences of the passages may hold "31" or "end"."""
+    claims = split_sentences(_CITE.sub(" ", answer))
+    if not claims or not any(terms(c) for c in claims):
+        return False
+    sources = [s for p in passages for s in split_sentences(p)]
+    asked = set(terms(query))
+    return all(_claim_supported(c, sources, asked, min_share) for c in claims if terms(c))
+
+
+def _claim_supported(claim: str, sources: Sequence[str], asked: set[str], share: float) -> bool:
+    numbers = _NUMBER.findall(claim)
+    words = [t for t in terms(claim) if not _NUMBER.fullmatch(t)]
+    for source in sources:
+        if any(
+            not re.search(rf"(?<![\d.,:]){re.escape(n)}(?![\d]|[.,:]\d)", source) for n in numbers
+        ):
+            continue
+        known = set(terms(source)) | asked
+        if not words or sum(t in known for t in words) / len(words) >= share:
+            return True
+    return False

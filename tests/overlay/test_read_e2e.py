@@ -1,0 +1,74 @@
+"""Read mode (the default) end to end on the real model, the built-in reader and the sample docs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.pipeline import ingest_paths
+from memory.embeddings import SentenceEmbedder
+from overlay.answering.answers import ABSTAIN_TEXT
+from overlay.model.decode import Decoding
+from overlay.services import Services
+from overlay.turn import ask
+
+pytestmark = pytest.mark.slow
+DOCS = Path(__file__).resolve().parents[2] / "examples" / "docs"
+COLL = "docs"
+
+
+@pytest.fixture(scope="module")
+def docs(base_services: Services, minilm: SentenceEmbedder, real_model: Any) -> Iterator[Services]:
+    tenant = "r" + uuid.uuid4().hex[:12]
+    svc = Services(base_services.settings, base_services.redis, base_services.chroma,
+                   embedder=minilm, tenant=tenant)  # fmt: skip
+    svc.use_model(real_model)
+    assert ingest_paths(svc, [DOCS], collection=COLL).failed == 0
+    yield svc
+
+
+@pytest.mark.parametrize(
+    ("question", "expected", "source"),
+    [
+        ("How many days of paid annual leave do employees get?", "27", "handbook.md"),
+        ("Who founded Halvorsen Instruments?", "Halvorsen", "history.txt"),
+    ],
+)
+def test_default_mode_answers_with_a_short_streamed_span(
+    docs: Services, question: str, expected: str, source: str
+) -> None:
+    pieces: list[str] = []
+    out = ask(docs, question, collection=COLL, on_text=pieces.append)
+    assert out.mode == "read" and out.kind == "span" and not out.abstained
+    assert expected in out.answer and out.answer.endswith("[1]")
+    assert len(out.answer.split()) <= 8  # a span, not a sentence
+    assert Path(out.citations[0].hit.source).name == source
+    body = out.answer.rsplit(" [", 1)[0]
+    assert body in out.citations[0].hit.text  # the passage's own words
+    assert "".join(pieces) == out.answer
+    assert out.prompt_tokens > out.completion_tokens > 0  # scoring + reading, a few tokens out
+
+
+def test_default_mode_abstains_off_corpus(docs: Services) -> None:
+    pieces: list[str] = []
+    out = ask(docs, "What is the capital of Peru?", collection=COLL, on_text=pieces.append)
+    assert out.abstained and out.kind == "abstained" and out.answer == ABSTAIN_TEXT
+    assert out.completion_tokens == 0 and "".join(pieces) == ABSTAIN_TEXT
+
+
+def test_user_adapter_scores_and_the_reader_reads(docs: Services) -> None:
+    out = ask(docs, "How many days of paid annual leave do employees get?", collection=COLL,
+              adapter="reader")  # fmt: skip
+    assert out.adapter == "reader" and "27" in out.answer
+
+
+def test_generate_streams_only_checked_sentences(docs: Services) -> None:
+    pieces: list[str] = []
+    out = ask(docs, "How much does the T-40 weigh?", collection=COLL, mode="generate",
+              decoding=Decoding(max_new_tokens=40), on_text=pieces.append)  # fmt: skip
+    assert out.kind in ("generated", "fallback") and out.completion_tokens > 0
+    assert "".join(pieces) == out.answer  # nothing sent was later replaced
