@@ -16,6 +16,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
+from api.edge import OpsGuard, RequestId
 from api.errors import install_error_handlers
 from api.limits import BodyLimit, ModelQueue
 from api.metrics import Metrics, MetricsMiddleware
@@ -96,4 +97,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     upload = int(settings.max_file_mb * 1_048_576) + 65_536  # multipart overhead
     app.add_middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=upload)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(OpsGuard, keys=settings.api_keys, open_=settings.open_ops_endpoints)
+    app.add_middleware(RequestId)  # outermost: every answer, refusals included, carries the id
     return app

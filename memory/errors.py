@@ -21,14 +21,19 @@ from __future__ import annotations
 
 
 class OverlayError(Exception):
-    """Base of every error Overlay raises on purpose."""
+    """Base of every error Overlay raises on purpose.
+
+    ``message`` is shown to the caller and speaks only of the caller's own objects;
+    ``detail`` (addresses, paths, the store's own words) goes to the server's log only.
+    """
 
     status_code = 500
     type = "overlay_error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.detail = detail
 
 
 class NotFound(OverlayError):
@@ -78,8 +83,8 @@ class Busy(OverlayError):
     status_code = 429
     type = "busy"
 
-    def __init__(self, message: str, retry_after: float = 1.0) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, retry_after: float = 1.0, detail: str = "") -> None:
+        super().__init__(message, detail)
         self.retry_after = retry_after
 
 

@@ -179,19 +179,19 @@ def _start(
             env={**os.environ, **(env or {})},
         )
     except OSError as exc:
-        raise StoreUnavailable(f"could not start the embedded {name}: {exc}") from exc
+        raise StoreUnavailable(f"could not start the embedded {name}", str(exc)) from exc
     finally:
         log.close()
     deadline = time.monotonic() + start_timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise StoreUnavailable(
-                f"the embedded {name} exited at start (code {proc.returncode}); see {log_file}"
+                f"the embedded {name} exited at start (code {proc.returncode})", f"see {log_file}"
             )
         if port_open(host, port) and ready(host, port):
             return LocalServer(name=name, pid=proc.pid, host=host, port=port)
         time.sleep(0.05)
     proc.kill()
     raise StoreUnavailable(
-        f"the embedded {name} did not start in {start_timeout:.0f}s; see {log_file}"
+        f"the embedded {name} did not start in {start_timeout:.0f}s", f"see {log_file}"
     )

@@ -105,10 +105,10 @@ def connect_redis(url: str | None, data_dir: Path) -> RedisStore:
         try:
             client = redis.Redis.from_url(url, **opts)
         except ValueError as exc:
-            raise StoreUnavailable(f"invalid Redis URL {url!r}: {exc}") from exc
+            raise StoreUnavailable("the Redis URL is invalid", f"{url!r}: {exc}") from exc
         store = RedisStore(client)
         if not store.ping():
-            raise StoreUnavailable(f"Redis at {url} is not reachable")
+            raise StoreUnavailable("Redis is not reachable", f"Redis at {url}")
         return store
     run_dir = data_dir / "run"
     handle = claim_server(
@@ -120,10 +120,17 @@ def connect_redis(url: str | None, data_dir: Path) -> RedisStore:
 
 @contextlib.contextmanager
 def store_errors(what: str = "Redis") -> Iterator[None]:
-    """Turn connection failures into ``StoreUnavailable`` with a clear message."""
+    """The one place that maps Redis failures: an outage becomes ``StoreUnavailable``.
+
+    The caller sees which store is down, never its address; the address and the
+    client's words travel in ``detail`` to the server log. Anything else (a bug, a
+    script error) propagates unchanged and ends as a logged 500.
+    """
     try:
         yield
+    except redis.exceptions.BusyLoadingError as exc:  # a ConnectionError: test it first
+        raise StoreUnavailable(
+            f"{what} is still loading its data; retry shortly", str(exc)
+        ) from exc
     except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise StoreUnavailable(f"{what} is unavailable: {exc}") from exc
-    except redis.exceptions.BusyLoadingError as exc:
-        raise StoreUnavailable(f"{what} is still loading its data; retry shortly") from exc
+        raise StoreUnavailable(f"{what} is unavailable; retry shortly", str(exc)) from exc
