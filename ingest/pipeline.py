@@ -25,7 +25,14 @@ from pathlib import Path
 
 from ingest.loaders import Found, Skip, discover, kind_of, load, read_limited
 from ingest.split import Splitter
-from ingest.types import IngestReport, IngestServices, Progress, ProgressEvent, SourceInfo
+from ingest.types import (
+    IngestReport,
+    IngestServices,
+    Progress,
+    ProgressEvent,
+    SourceInfo,
+    validate_source,
+)
 from ingest.types import SourceResult as SourceResult
 from ingest.writer import CollectionWriter
 from memory.errors import (
@@ -116,8 +123,7 @@ def ingest_text(
     The type comes from ``filename`` (or ``source``), plain text when neither has
     a known extension.
     """
-    if not source or not source.strip():
-        raise InvalidInput("a source name is required")
+    validate_source(source)
     data = text_or_bytes.encode("utf-8") if isinstance(text_or_bytes, str) else text_or_bytes
     name = filename or source
     if kind_of(name) is None:
@@ -143,6 +149,7 @@ def list_sources(services: IngestServices, collection: str = "default") -> list[
 
 def remove_source(services: IngestServices, source: str, collection: str = "default") -> SourceInfo:
     """Delete a source's chunks, postings and manifest entry."""
+    validate_source(source)
     with CollectionWriter(services, collection) as writer:
         candidates = [source, str(Path(source).expanduser().absolute())]
         for name in dict.fromkeys(candidates):
@@ -160,6 +167,10 @@ def _info(rec: SourceRecord) -> SourceInfo:
 
 def _ingest_file(run: _Run, item: Found) -> SourceResult:
     source = str(item.path)
+    try:
+        validate_source(source)
+    except InvalidInput as exc:
+        return SourceResult(source, "failed", reason=exc.message)
     if item.missing:
         return SourceResult(source, "failed", reason="no such file or directory")
     if kind_of(item.path.name) is None:

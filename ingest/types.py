@@ -7,9 +7,26 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from memory.embeddings import Embedder
+from memory.errors import InvalidInput
 from memory.stores.redis import RedisStore
 from memory.stores.vectors import VectorStore
 from memory.stores.weights import WeightTable
+
+MAX_SOURCE_CHARS = 1024
+"""The one limit on a source name, on every path: JSON, multipart, query string, CLI."""
+
+
+def validate_source(source: str) -> str:
+    """``source`` if it is a usable source name (1–1024 characters, not blank, no NUL)."""
+    if not source or not source.strip():
+        raise InvalidInput("a source name is required")
+    if len(source) > MAX_SOURCE_CHARS:
+        raise InvalidInput(
+            f"the source name is {len(source)} characters; the limit is {MAX_SOURCE_CHARS}"
+        )
+    if "\x00" in source:
+        raise InvalidInput("a source name cannot contain a NUL character")
+    return source
 
 
 class IngestServices(Protocol):

@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 from api.deps import ServicesDep
 from api.schemas import COLLECTION, ERRORS, DocumentRequest
 from ingest.pipeline import ingest_text, list_sources, remove_source
+from ingest.types import MAX_SOURCE_CHARS
 from memory.errors import InvalidInput, TooLarge
 from overlay.services import validate_collection
 
@@ -22,7 +23,7 @@ _UPLOAD_SCHEMA = {
     "required": ["file"],
     "properties": {
         "file": {"type": "string", "format": "binary"},
-        "source": {"type": "string", "maxLength": 512},
+        "source": {"type": "string", "minLength": 1, "maxLength": MAX_SOURCE_CHARS},
         "collection": {"type": "string", "pattern": COLLECTION},
     },
 }
@@ -100,7 +101,7 @@ def get_documents(
 @router.delete("")
 def delete_document(
     services: ServicesDep,
-    source: str = Query(..., min_length=1, max_length=1024),
+    source: str = Query(..., min_length=1, max_length=MAX_SOURCE_CHARS),
     collection: str | None = Query(None, pattern=COLLECTION),
 ) -> dict[str, Any]:
     """Remove a source: its chunks, sparse postings and manifest entry."""

@@ -91,3 +91,41 @@ def test_unknown_adapter_names_no_server_path(tmp_path: Path) -> None:
 
 def test_default_settings_close_ops_endpoints() -> None:
     assert Settings().open_ops_endpoints is False
+
+
+def test_one_source_limit_on_every_path_and_what_is_stored_can_be_removed(
+    services: Services, tmp_path: Path
+) -> None:
+    from ingest.pipeline import ingest_paths, remove_source
+    from ingest.types import MAX_SOURCE_CHARS
+    from memory.errors import InvalidInput
+
+    longest, over = "s" * MAX_SOURCE_CHARS, "s" * (MAX_SOURCE_CHARS + 1)
+    with TestClient(make_app(services)) as client:
+        files = {"file": ("a.txt", b"Bergen barometers.", "text/plain")}
+        refused = client.post("/v1/documents", files=files, data={"source": over})
+        assert refused.status_code == 400, refused.text
+        assert "1024" in refused.json()["error"]["message"]
+        refused = client.post("/v1/documents", json={"source": over, "text": "x"})
+        assert refused.status_code == 400 and "1024" in refused.text
+        assert client.delete("/v1/documents", params={"source": over}).status_code in (400, 422)
+        stored = client.post("/v1/documents", files=files, data={"source": longest})
+        assert stored.status_code == 200, stored.text
+        listed = [d["source"] for d in client.get("/v1/documents").json()["documents"]]
+        assert listed == [longest]
+        gone = client.delete("/v1/documents", params={"source": longest})
+        assert gone.status_code == 200, gone.text
+        assert client.get("/v1/documents").json()["documents"] == []
+        spec = client.get("/openapi.json").json()
+        upload = spec["paths"]["/v1/documents"]["post"]["requestBody"]["content"]
+        for ctype in ("application/json", "multipart/form-data"):
+            assert upload[ctype]["schema"]["properties"]["source"]["maxLength"] == MAX_SOURCE_CHARS
+    deep = tmp_path
+    while len(str(deep)) <= MAX_SOURCE_CHARS:
+        deep = deep / ("d" * 200)
+    deep.mkdir(parents=True)
+    (deep / "f.txt").write_text("Bergen barometers.")
+    report = ingest_paths(services, [deep])  # the CLI's path: the one limit, one clear line
+    assert report.results[0].status == "failed" and "1024" in report.results[0].reason
+    with pytest.raises(InvalidInput, match="1024"):
+        remove_source(services, over)
