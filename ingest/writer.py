@@ -39,6 +39,7 @@ class CollectionWriter:
         self.manifest = SourceManifest(services.redis.client, services.namespace, collection)
         self.sparse = SparseIndex(services.weights, collection, s.bm25_k1, s.bm25_b)
         self._vectors: VectorStore | None = None
+        self.removed = 0  # orphan chunks that entering (reconcile) deleted
 
     @property
     def vectors(self) -> VectorStore:
@@ -50,7 +51,7 @@ class CollectionWriter:
         self.manifest.acquire()
         try:
             _ = self.vectors.col  # refuses a collection made with another embedder, early
-            self.reconcile()
+            self.removed = self.reconcile()
         except BaseException:
             self.manifest.release()
             raise

@@ -70,6 +70,18 @@ class SourceManifest:
     def _k(self, name: str) -> str:
         return f"{self.prefix}:{name}"
 
+    @staticmethod
+    def key_pattern(name: str) -> str:
+        """A ``SCAN`` pattern matching key ``name`` of every namespace and collection."""
+        return f"*:ingest:*:{name}"
+
+    @staticmethod
+    def parse_key(key: str, name: str) -> tuple[str, str] | None:
+        """``(namespace, collection)`` of a key matched by ``key_pattern(name)``."""
+        head, sep, _ = key.rpartition(f":{name}")
+        namespace, mid, collection = head.rpartition(":ingest:")
+        return (namespace, collection) if sep and mid and namespace and collection else None
+
     # --- reads ----------------------------------------------------------------
     def get(self, source: str) -> SourceRecord | None:
         with store_errors():
@@ -89,6 +101,26 @@ class SourceManifest:
     def garbage(self) -> list[str]:
         with store_errors():
             return sorted(self.r.smembers(self._k("garbage")))
+
+    def hidden(self) -> set[str]:
+        """Chunk ids that retrieval must not return: written by an ingest that has not
+        committed (alive or killed), or committed as obsolete but not yet deleted.
+
+        One round trip when nothing is pending (the usual case), two otherwise.
+        """
+        with store_errors():
+            pipe = self.r.pipeline(transaction=False)
+            pipe.hgetall(self._k("pending"))
+            pipe.smembers(self._k("garbage"))
+            pending, garbage = pipe.execute()
+            hidden = set(garbage)
+            if pending:
+                sources = list(pending)
+                current = self.r.hmget(self._k("manifest"), sources)
+                for source, raw in zip(sources, current, strict=True):
+                    keep = set(SourceRecord.from_json(raw).chunk_ids) if raw else set()
+                    hidden.update(i for i in json.loads(pending[source]) if i not in keep)
+        return hidden
 
     # --- writes -----------------------------------------------------------------
     def begin(self, source: str, chunk_ids: list[str]) -> None:

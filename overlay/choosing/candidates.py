@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from memory.errors import InvalidInput
 from memory.stores.sparse import SparseIndex
 from memory.stores.vectors import VectorStore
+from memory.tables.manifest import SourceManifest
 from memory.types import Hit
 from overlay.choosing.rrf import rrf
 
@@ -48,12 +49,17 @@ def retrieve(
     if method not in METHODS:
         names = ", ".join((*METHODS, "chosen"))
         raise InvalidInput(f"unknown method {method!r}: use one of {names}")
+    hidden = SourceManifest(services.redis.client, services.namespace, collection).hidden()
+    depth = min(k + len(hidden), 1000)  # room for the hits that are filtered out below
     vectors = services.vectors(collection)
     if method == "dense":
-        return vectors.search(query, k)
-    if method == "sparse":
-        return _sparse(services, vectors, query, collection, k)
-    return _hybrid(services, vectors, query, collection, k)
+        hits = vectors.search(query, depth)
+    elif method == "sparse":
+        hits = _sparse(services, vectors, query, collection, depth)
+    else:
+        hits = _hybrid(services, vectors, query, collection, depth)
+    # an ingest that has not committed (running, or killed) never shows its chunks
+    return [h for h in hits if h.id not in hidden][:k] if hidden else hits
 
 
 def _sparse(
