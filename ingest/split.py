@@ -108,14 +108,23 @@ class Splitter:
             )
         return self._cache[kind]
 
-    def split(self, source: str, kind: str, sections: Sequence[Section]) -> list[Chunk]:
-        """All chunks of a source's sections, numbered in order."""
+    def split(
+        self,
+        source: str,
+        kind: str,
+        sections: Sequence[Section],
+        check: Callable[[], None] | None = None,
+    ) -> list[Chunk]:
+        """All chunks of a source's sections, numbered in order; ``check()`` runs between
+        pieces (it raises to stop a run past its time budget)."""
         chunks: list[Chunk] = []
         for s_idx, section in enumerate(sections):
             if not section.text.strip():
                 continue
             heads = _Headings(section.text if kind == "markdown" else "")
             for text, start in self._pieces(section.text, kind):
+                if check is not None:
+                    check()
                 chunks.append(
                     Chunk(
                         id=chunk_id(source, s_idx, start, text),

@@ -9,6 +9,8 @@
     │   └── EmbedderMismatch      409  (collection made with another embedder)
     ├── Conflict                  409
     ├── TooLarge                  413
+    │   └── BudgetExceeded        413  (an ingestion ran past its time budget)
+    ├── Cancelled                 499  (the client went away; nobody reads the answer)
     ├── Unauthorized              401
     ├── Busy                      429 / 503 (queue full; carries retry_after)
     └── StoreUnavailable          503  (Redis or Chroma down)
@@ -70,6 +72,15 @@ class EmbedderMismatch(Conflict):
 class TooLarge(OverlayError):
     status_code = 413
     type = "too_large"
+
+
+class BudgetExceeded(TooLarge):
+    type = "time_budget_exceeded"
+
+
+class Cancelled(OverlayError):
+    status_code = 499
+    type = "cancelled"
 
 
 class Unauthorized(OverlayError):

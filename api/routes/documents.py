@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import anyio
 from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from api.deps import ServicesDep
 from api.schemas import COLLECTION, ERRORS, DocumentRequest
 from ingest.pipeline import ingest_text, list_sources, remove_source
-from ingest.types import MAX_SOURCE_CHARS
+from ingest.types import MAX_SOURCE_CHARS, Budget
 from memory.errors import InvalidInput, TooLarge
 from overlay.services import validate_collection
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"], responses=ERRORS)
+T = TypeVar("T")
 
 _UPLOAD_SCHEMA = {
     "type": "object",
@@ -83,10 +87,35 @@ async def post_document(request: Request, services: ServicesDep) -> dict[str, An
         raise InvalidInput("send multipart/form-data with a 'file', or JSON {source, text}")
     source, data, filename, collection = parsed
     collection = validate_collection(collection or services.settings.collection)
-    result = await run_in_threadpool(
-        lambda: ingest_text(services, source, data, filename=filename, collection=collection)
+    budget = Budget(services.settings.ingest_budget_s, threading.Event())
+    result = await _until_disconnect(
+        request,
+        budget,
+        lambda: ingest_text(
+            services, source, data, filename=filename, collection=collection, budget=budget
+        ),
     )
     return {"collection": collection, "document": result.to_dict()}
+
+
+async def _until_disconnect(request: Request, budget: Budget, work: Callable[[], T]) -> T:
+    """Run ``work`` in a thread; if the client goes away first, tell it to stop (its next
+    ``budget.check()`` raises ``Cancelled`` and it deletes what it wrote)."""
+    assert budget.cancel is not None
+    cancel = budget.cancel
+
+    async def watch() -> None:
+        while not cancel.is_set():
+            if await request.is_disconnected():
+                cancel.set()
+                return
+            await anyio.sleep(0.2)
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await anyio.to_thread.run_sync(work)
+    finally:
+        watcher.cancel()
 
 
 @router.get("")

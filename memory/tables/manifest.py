@@ -35,6 +35,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
 
 @dataclass
 class SourceRecord:
@@ -65,6 +70,7 @@ class SourceManifest:
         self.r: Any = client  # decode_responses=True: str replies
         self.prefix = f"{namespace}:ingest:{collection}"
         self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(_RENEW)
         self._owner = ""
 
     def _k(self, name: str) -> str:
@@ -181,10 +187,12 @@ class SourceManifest:
                     raise Busy(f"another ingestion is writing to this collection ({held})", 5.0)
                 time.sleep(0.05)
 
-    def refresh(self, ttl_ms: int = 120_000) -> None:
-        if self._owner:
-            with store_errors():
-                self.r.pexpire(self._k("lock"), ttl_ms)
+    def refresh(self, ttl_ms: int = 120_000) -> bool:
+        """Extend the lock if this writer still holds it; ``False`` if it was lost."""
+        if not self._owner:
+            return False
+        with store_errors():
+            return bool(self._renew(keys=[self._k("lock")], args=[self._owner, ttl_ms]))
 
     def release(self) -> None:
         if self._owner:
