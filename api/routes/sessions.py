@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 
 from api.deps import ServicesDep
 from api.schemas import ERRORS, MemoryResponse, SessionFactRequest, TurnsRequest, TurnsResponse
+from memory.errors import StoreUnavailable
+from memory.tables.idempotency import Idempotency
 from overlay import remembering
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERRORS)
@@ -22,11 +25,34 @@ def get_session(
 
 
 @router.post("/{session_id}/turns", response_model=TurnsResponse)
-def post_turns(session_id: str, body: TurnsRequest, services: ServicesDep) -> dict[str, Any]:
-    """Append turns without generating (import history); facts are extracted on the way."""
+def post_turns(
+    session_id: str,
+    body: TurnsRequest,
+    services: ServicesDep,
+    idempotency_key: str | None = Header(None, max_length=128),
+) -> dict[str, Any]:
+    """Append turns without generating (import history); facts are extracted on the way.
+
+    An error answer has logged nothing a retry would duplicate. With an ``Idempotency-Key``
+    header, a retry of a request that succeeded gets the same answer and adds nothing.
+    """
     turns = [t.model_dump(exclude_none=True) for t in body.turns]
-    added = remembering.append_turns(services, session_id, turns)
-    return {"session_id": session_id, "added": added}
+    if not idempotency_key:
+        added = remembering.append_turns(services, session_id, turns)
+        return {"session_id": session_id, "added": added}
+    idem, scope = Idempotency(services.redis.client, services.namespace), f"turns:{session_id}"
+    done = idem.begin(scope, idempotency_key)
+    if done is not None:
+        return done
+    try:
+        added = remembering.append_turns(services, session_id, turns)
+    except BaseException:
+        with contextlib.suppress(StoreUnavailable):
+            idem.abandon(scope, idempotency_key)
+        raise
+    result = {"session_id": session_id, "added": added}
+    idem.finish(scope, idempotency_key, result)
+    return result
 
 
 @router.get("/{session_id}/memory", response_model=MemoryResponse)
