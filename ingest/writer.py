@@ -27,6 +27,7 @@ from ingest.types import Budget, IngestServices, Progress, ProgressEvent
 from memory.errors import OverlayError, StoreUnavailable
 from memory.stores.sparse import SparseIndex
 from memory.stores.vectors import VectorStore
+from memory.tables.chunks import ChunkTexts
 from memory.tables.manifest import SourceManifest, SourceRecord
 
 BATCH = 64
@@ -51,6 +52,7 @@ class CollectionWriter:
         self.collection = collection
         self.manifest = SourceManifest(services.redis.client, services.namespace, collection)
         self.sparse = SparseIndex(services.weights, collection, s.bm25_k1, s.bm25_b)
+        self.texts = ChunkTexts(services.redis.client, self.manifest.prefix)
         self._vectors: VectorStore | None = None
         self.removed = 0  # orphan chunks that entering (reconcile) deleted
         self.budget = Budget()
@@ -131,6 +133,7 @@ class CollectionWriter:
             vecs = self.vectors.embedder.embed(texts)
             self.vectors.add(ids, texts, [c.metadata() for c in batch], vecs)
             _emit(progress, "vectors", record.source, len(batch))
+            self.texts.put([(c.id, c.text, c.metadata()) for c in batch])
             self.sparse.add(list(zip(ids, texts, strict=True)))
             _emit(progress, "sparse", record.source)
         obsolete = sorted(old_ids - set(record.chunk_ids))
@@ -160,6 +163,7 @@ class CollectionWriter:
             part = ids[i : i + DELETE_BATCH]
             self.vectors.delete(ids=part)
             self.sparse.remove(part)
+            self.texts.remove(part)
 
 
 def _emit(progress: Progress | None, stage: str, source: str, chunks: int = 0) -> None:

@@ -67,6 +67,7 @@ class Answer:
     prompt_tokens: int = 0  # tokens the model read, all passes (scoring and answering)
     completion_tokens: int = 0  # tokens the model generated (0: nothing generated)
     finish_reason: str = "stop"  # "stop" | "length"
+    degraded: bool = False  # a store was down: candidates came from Redis (sparse) only
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +87,7 @@ class Answer:
             "usage": {"prompt_tokens": self.prompt_tokens,
                       "completion_tokens": self.completion_tokens},
             "finish_reason": self.finish_reason,
+            "degraded": self.degraded,
         }  # fmt: skip
 
 
@@ -182,6 +184,7 @@ def ask(
         {k: v * 1000 for k, v in timings.items()}, turn.turn_id, choice,
         "abstained" if choice.abstained else draft.kind, draft.prompt_tokens,
         draft.completion_tokens, draft.finish_reason,
+        any(h.metadata.get("degraded") for h in hits),
     )  # fmt: skip
 
 

@@ -92,6 +92,7 @@ def _overlay_block(result: dict[str, Any], session: str | None) -> dict[str, Any
         "adapter": result.get("adapter"),
         "turn_id": result.get("turn_id"),
         "timings_ms": result.get("timings_ms", {}),
+        "degraded": bool(result.get("degraded")),
     }
 
 

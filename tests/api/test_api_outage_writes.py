@@ -70,3 +70,27 @@ def test_idempotency_key_makes_a_turn_import_retry_safe(services: Services, own_
         assert client.get("/v1/sessions/s2").json()["count"] == 1
         bad = client.post("/v1/sessions/s2/turns", json=turns, headers={"Idempotency-Key": "a b"})
         assert bad.status_code == 400
+
+
+def test_sparse_retrieval_works_with_chroma_down_and_hybrid_degrades(
+    services: Services, own_chroma
+) -> None:
+    proc, url = own_chroma
+    with _client(services, url) as client:
+        doc = {"source": "b.txt", "text": "Halvorsen barometers were calibrated in Bergen."}
+        assert client.post("/v1/documents", json=doc).status_code == 200
+        proc.kill()
+        proc.wait()
+        query = {"query": "barometers calibrated in Bergen", "k": 3}
+        sparse = client.post("/v1/retrieve", json={**query, "method": "sparse"})
+        assert sparse.status_code == 200, sparse.text
+        assert "Halvorsen" in sparse.json()["results"][0]["text"]
+        hybrid = client.post("/v1/retrieve", json={**query, "method": "hybrid"})
+        assert hybrid.status_code == 200 and hybrid.json()["results"], hybrid.text
+        from overlay.choosing.candidates import retrieve
+
+        svc = client.app.state.services  # type: ignore[attr-defined]
+        hits = retrieve(svc, query["query"], "default", 3, "hybrid")
+        assert hits and all(h.metadata.get("degraded") for h in hits)
+        dense = client.post("/v1/retrieve", json={**query, "method": "dense"})
+        assert dense.status_code == 503 and "127.0.0.1" not in dense.text
