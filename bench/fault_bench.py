@@ -66,6 +66,7 @@ async def call(
         r = await c.request(method, path, timeout=60, **kw)
     except httpx.HTTPError:
         run.status["transport"] += 1
+        await asyncio.sleep(0.2)  # the server is down: do not spin
         return None
     run.status[str(r.status_code)] += 1
     return r
