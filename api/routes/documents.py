@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
@@ -17,6 +17,7 @@ from api.schemas import COLLECTION, ERRORS, DocumentRequest
 from ingest.pipeline import ingest_text, list_sources, remove_source
 from ingest.types import MAX_SOURCE_CHARS, Budget
 from memory.errors import InvalidInput, TooLarge
+from memory.tables.idempotency import Idempotency
 from overlay.services import validate_collection
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"], responses=ERRORS)
@@ -71,10 +72,16 @@ async def _from_json(request: Request) -> Parsed:
 
 
 @router.post("", openapi_extra=_BODY)
-async def post_document(request: Request, services: ServicesDep) -> dict[str, Any]:
+async def post_document(
+    request: Request,
+    services: ServicesDep,
+    idempotency_key: str | None = Header(None, max_length=128),
+) -> dict[str, Any]:
     """Ingest one document: an uploaded file (txt, md, html, pdf, …) or JSON ``{source, text}``.
 
     Idempotent per source: unchanged content is skipped, changed content replaces the old.
+    An error answer has kept nothing of the upload; with an ``Idempotency-Key`` header a
+    retry of a request that succeeded gets the same answer.
     """
     limit = int(services.settings.max_file_mb * 2**20)
     ctype = request.headers.get("content-type", "")
@@ -88,14 +95,17 @@ async def post_document(request: Request, services: ServicesDep) -> dict[str, An
     source, data, filename, collection = parsed
     collection = validate_collection(collection or services.settings.collection)
     budget = Budget(services.settings.ingest_budget_s, threading.Event())
-    result = await _until_disconnect(
-        request,
-        budget,
-        lambda: ingest_text(
+
+    def ingest() -> dict[str, Any]:
+        result = ingest_text(
             services, source, data, filename=filename, collection=collection, budget=budget
-        ),
+        )
+        return {"collection": collection, "document": result.to_dict()}
+
+    idem = Idempotency(services.redis.client, services.namespace)
+    return await _until_disconnect(
+        request, budget, lambda: idem.run(f"docs:{collection}", idempotency_key, ingest)
     )
-    return {"collection": collection, "document": result.to_dict()}
 
 
 async def _until_disconnect(request: Request, budget: Budget, work: Callable[[], T]) -> T:

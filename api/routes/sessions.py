@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from fastapi import APIRouter, Header, Query
 
 from api.deps import ServicesDep
 from api.schemas import ERRORS, MemoryResponse, SessionFactRequest, TurnsRequest, TurnsResponse
-from memory.errors import StoreUnavailable
 from memory.tables.idempotency import Idempotency
 from overlay import remembering
 
@@ -37,22 +35,13 @@ def post_turns(
     header, a retry of a request that succeeded gets the same answer and adds nothing.
     """
     turns = [t.model_dump(exclude_none=True) for t in body.turns]
-    if not idempotency_key:
+
+    def append() -> dict[str, Any]:
         added = remembering.append_turns(services, session_id, turns)
         return {"session_id": session_id, "added": added}
-    idem, scope = Idempotency(services.redis.client, services.namespace), f"turns:{session_id}"
-    done = idem.begin(scope, idempotency_key)
-    if done is not None:
-        return done
-    try:
-        added = remembering.append_turns(services, session_id, turns)
-    except BaseException:
-        with contextlib.suppress(StoreUnavailable):
-            idem.abandon(scope, idempotency_key)
-        raise
-    result = {"session_id": session_id, "added": added}
-    idem.finish(scope, idempotency_key, result)
-    return result
+
+    idem = Idempotency(services.redis.client, services.namespace)
+    return idem.run(f"turns:{session_id}", idempotency_key, append)
 
 
 @router.get("/{session_id}/memory", response_model=MemoryResponse)

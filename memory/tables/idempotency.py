@@ -8,13 +8,15 @@ the stored response and writes nothing; a retry while the first still runs is re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import redis
 
-from memory.errors import Conflict, InvalidInput
+from memory.errors import Conflict, InvalidInput, StoreUnavailable
 from memory.stores.redis import store_errors
 
 _KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -54,3 +56,19 @@ class Idempotency:
     def abandon(self, scope: str, key: str) -> None:
         with store_errors():
             self.r.delete(self._k(scope, key))
+
+    def run(self, scope: str, key: str | None, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``fn()`` once per ``key`` (every time without one); a retry gets its answer."""
+        if not key:
+            return fn()
+        done = self.begin(scope, key)
+        if done is not None:
+            return done
+        try:
+            result = fn()
+        except BaseException:
+            with contextlib.suppress(StoreUnavailable):
+                self.abandon(scope, key)
+            raise
+        self.finish(scope, key, result)
+        return result

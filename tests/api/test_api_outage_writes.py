@@ -94,3 +94,20 @@ def test_sparse_retrieval_works_with_chroma_down_and_hybrid_degrades(
         assert hits and all(h.metadata.get("degraded") for h in hits)
         dense = client.post("/v1/retrieve", json={**query, "method": "dense"})
         assert dense.status_code == 503 and "127.0.0.1" not in dense.text
+
+
+def test_idempotency_key_on_uploads(services: Services) -> None:
+    from tests.apiserver import make_app
+
+    with TestClient(make_app(services)) as client:
+        key = {"Idempotency-Key": "up-1"}
+        doc = {"source": "n.txt", "text": "Gauges in Bergen."}
+        first = client.post("/v1/documents", json=doc, headers=key)
+        changed = client.post("/v1/documents", json={**doc, "text": "Other."}, headers=key)
+        assert first.status_code == changed.status_code == 200
+        assert changed.json() == first.json()  # the retry wrote nothing new
+        listed = client.get("/v1/documents").json()["documents"]
+        import hashlib
+
+        first_hash = hashlib.sha256(doc["text"].encode()).hexdigest()
+        assert [d["content_hash"] for d in listed] == [first_hash]
