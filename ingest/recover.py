@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 from ingest.types import IngestServices
 from ingest.writer import CollectionWriter
+from memory.errors import OverlayError, StoreUnavailable
 from memory.stores.redis import store_errors
 from memory.tables.manifest import SourceManifest
 
@@ -42,8 +43,17 @@ def recover(services: IngestServices, for_namespace: Callable[[str], IngestServi
         owner = for_namespace(namespace)
         if owner is None:
             continue
-        with CollectionWriter(owner, collection) as writer:  # entering reconciles
-            removed += writer.removed
+        writer = CollectionWriter(owner, collection)
+        writer.lock_wait_s = 0.5  # a live writer holds it: that writer reconciles
+        try:
+            with writer:  # entering reconciles
+                removed += writer.removed
+        except StoreUnavailable:
+            raise
+        except OverlayError as exc:  # one collection's trouble does not stop the others
+            log.warning("could not recover collection %r of %s: %s", collection, namespace,
+                        exc.message)  # fmt: skip
+            continue
         log.warning("recovered collection %r of %s: %d orphan chunks removed",
                     collection, namespace, writer.removed)  # fmt: skip
     return removed
