@@ -184,7 +184,11 @@ class SourceManifest:
                     self.r.delete(self._k("lock"))
                     continue
                 if time.monotonic() >= deadline:
-                    raise Busy(f"another ingestion is writing to this collection ({held})", 5.0)
+                    raise Busy(
+                        "another ingestion is writing to this collection; retry shortly",
+                        5.0,
+                        f"lock held by {held}",
+                    )
                 time.sleep(0.05)
 
     def refresh(self, ttl_ms: int = 120_000) -> bool:
