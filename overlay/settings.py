@@ -84,7 +84,9 @@ class Settings(BaseSettings):
         default=32.0, gt=0, description="Larger files are refused before they are read."
     )
     ingest_budget_s: float = Field(
-        default=300.0, gt=0, description="One upload's ingestion time limit; past it nothing "
+        default=300.0,
+        gt=0,
+        description="One upload's ingestion time limit; past it nothing "
         "of it is kept and the request ends with a clear error (the CLI has no limit).",
     )
 
@@ -158,7 +160,8 @@ class Settings(BaseSettings):
     max_queue: int = Field(default=32, ge=1, description="Waiting chat requests before 429.")
     admin_key: SecretStr | None = None
     open_ops_endpoints: bool = Field(
-        default=False, description="With API keys set, serve /metrics, /docs and /openapi.json "
+        default=False,
+        description="With API keys set, serve /metrics, /docs and /openapi.json "
         "without a key (they need one by default).",
     )
     # --- API serving (issue 6) ------------------------------------------------
