@@ -16,10 +16,12 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
+from api.edge import OpsGuard, RequestId
 from api.errors import install_error_handlers
 from api.limits import BodyLimit, ModelQueue
 from api.metrics import Metrics, MetricsMiddleware
-from memory.errors import OverlayError
+from ingest.recover import recover
+from memory.errors import InvalidInput, OverlayError
 from overlay.services import Services, build_services
 from overlay.settings import Settings, get_settings
 
@@ -32,13 +34,30 @@ API_DESCRIPTION = (
 )
 
 
+def _recover(services: Services) -> None:
+    """Finish what killed ingestions left (orphan chunks), before the first request."""
+
+    def for_namespace(namespace: str) -> Services | None:
+        prefix, _, tenant = namespace.partition(":")
+        try:
+            return services.for_tenant(tenant) if prefix == "ov" else None
+        except InvalidInput:  # not a tenant's namespace
+            return None
+
+    try:
+        recover(services, for_namespace)
+    except OverlayError as exc:  # retrieval hides the orphans anyway; the next ingest cleans
+        log.warning("start-up recovery did not finish: %s (%s)", exc.message, exc.detail)
+
+
 def _warm(app: FastAPI, services: Services, preload: bool) -> None:
-    """Connect the stores and load the embedder, the model and the adapter registry."""
+    """Connect the stores, recover killed ingestions, load the embedder, model and adapters."""
     for name in ("redis", "chroma"):
         try:
             getattr(services, name)
         except OverlayError as exc:
             log.warning("%s is not reachable at start (%s); /readyz stays 503", name, exc.message)
+    _recover(services)
     if not preload:
         return
     try:
@@ -109,4 +128,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     upload = int(settings.max_file_mb * 1_048_576) + 65_536  # multipart overhead
     app.add_middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=upload)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(OpsGuard, keys=settings.api_keys, open_=settings.open_ops_endpoints)
+    app.add_middleware(RequestId)  # outermost: every answer, refusals included, carries the id
     return app

@@ -51,6 +51,9 @@ class TurnInfo(BaseModel):
     collection: str
     turn_id: str
     retrieval_query: str = Field(description="The query retrieval used (follow-ups resolved).")
+    degraded: bool = Field(
+        default=False, description="A store was down: candidates came from Redis (sparse) only."
+    )
     timings_ms: dict[str, float]
 
     @classmethod
@@ -63,7 +66,7 @@ class TurnInfo(BaseModel):
             citations=cites, abstained=answer.abstained, answer_kind=answer.kind,
             session_id=session, session_source=source, adapter=answer.adapter,
             mode=answer.mode, collection=answer.collection, turn_id=answer.turn_id,
-            retrieval_query=query,
+            retrieval_query=query, degraded=answer.degraded,
             timings_ms={k: round(v, 1) for k, v in answer.timings_ms.items()},
         )  # fmt: skip
 

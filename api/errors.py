@@ -6,6 +6,10 @@ The status comes from the exception class (see ``memory.errors``): ``NotFound`` 
 404, wrong methods 405 — all in the same shape. Anything unexpected is logged with
 its traceback and answered 500 with a generic message; a connection failure that
 escaped a store wrapper is still answered 503, never a stack trace.
+
+A message speaks of the caller's own objects only: no paths, hosts, ports, internal key
+or collection names. What the server knows beyond that (an error's ``detail``, the
+traceback) goes to the log under the request id that the response's ``X-Request-Id`` carries.
 """
 
 from __future__ import annotations
@@ -45,6 +49,10 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _request_id(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", "-"))
+
+
 def _retry_after(seconds: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
@@ -72,8 +80,14 @@ async def _overlay_error(request: Request, exc: Exception) -> JSONResponse:
         headers = _retry_after(exc.retry_after)
     elif isinstance(exc, StoreUnavailable):
         headers = _retry_after(5)
-    if exc.status_code >= 500 and not isinstance(exc, StoreUnavailable):
-        log.error("internal error on %s %s: %s", request.method, request.url.path, exc.message)
+    where = (_request_id(request), request.method, request.url.path)
+    if isinstance(exc, StoreUnavailable):
+        log.warning("[%s] %s %s: %s (%s)", *where, exc.message, exc.detail or "-")
+    elif exc.status_code >= 500:
+        log.error("[%s] %s %s: %s (%s)", *where, exc.message, exc.detail or "-", exc_info=exc)
+        return error_response(500, "internal_error", "internal server error")
+    elif exc.detail:
+        log.info("[%s] %s %s: %s (%s)", *where, exc.message, exc.detail)
     return error_response(exc.status_code, exc.type, exc.message, headers)
 
 
@@ -93,16 +107,21 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    # runs outside every middleware (Starlette's ServerErrorMiddleware): tag the id here
+    rid = _request_id(request)
+    tag = {"X-Request-Id": rid}
     if _connection_failure(exc):
-        log.warning("store unreachable on %s %s: %s", request.method, request.url.path, exc)
+        log.warning(
+            "[%s] store unreachable on %s %s: %s", rid, request.method, request.url.path, exc
+        )
         return error_response(
             503,
             "store_unavailable",
             "a store (Redis or Chroma) is unreachable; retry shortly",
-            _retry_after(5),
+            {**_retry_after(5), **tag},
         )
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal_error", "internal server error")
+    log.error("[%s] unhandled error on %s %s", rid, request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "internal server error", tag)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.types import MAX_SOURCE_CHARS
+
 Method = Literal["dense", "sparse", "hybrid", "chosen"]
 COLLECTION = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$"
 
@@ -157,7 +159,7 @@ class SessionFactRequest(Strict):
 
 # --- documents --------------------------------------------------------------------
 class DocumentRequest(Strict):
-    source: str = Field(min_length=1, max_length=512, examples=["notes/leave.md"])
+    source: str = Field(min_length=1, max_length=MAX_SOURCE_CHARS, examples=["notes/leave.md"])
     text: str = Field(min_length=1)
     collection: str | None = Field(default=None, pattern=COLLECTION)
 

@@ -25,11 +25,21 @@ from pathlib import Path
 
 from ingest.loaders import Found, Skip, discover, kind_of, load, read_limited
 from ingest.split import Splitter
-from ingest.types import IngestReport, IngestServices, Progress, ProgressEvent, SourceInfo
+from ingest.types import (
+    Budget,
+    IngestReport,
+    IngestServices,
+    Progress,
+    ProgressEvent,
+    SourceInfo,
+    validate_source,
+)
 from ingest.types import SourceResult as SourceResult
 from ingest.writer import CollectionWriter
 from memory.errors import (
+    BudgetExceeded,
     Busy,
+    Cancelled,
     EmbedderMismatch,
     InvalidInput,
     OverlayError,
@@ -39,7 +49,8 @@ from memory.errors import (
 )
 from memory.tables.manifest import SourceManifest, SourceRecord
 
-_FATAL = (StoreUnavailable, EmbedderMismatch, Busy)  # end the run, not just one source
+# end the run, not just one source
+_FATAL = (StoreUnavailable, EmbedderMismatch, Busy, BudgetExceeded, Cancelled)
 
 
 @dataclass
@@ -110,14 +121,15 @@ def ingest_text(
     chunk_size: int | None = None,
     chunk_overlap: int | None = None,
     progress: Progress | None = None,
+    budget: Budget | None = None,
 ) -> SourceResult:
     """Ingest one upload or text under the name ``source``; raises on bad input.
 
     The type comes from ``filename`` (or ``source``), plain text when neither has
-    a known extension.
+    a known extension. ``budget``: a time limit and a cancel flag; when either ends the
+    run, ``BudgetExceeded`` / ``Cancelled`` is raised and nothing of it is kept.
     """
-    if not source or not source.strip():
-        raise InvalidInput("a source name is required")
+    validate_source(source)
     data = text_or_bytes.encode("utf-8") if isinstance(text_or_bytes, str) else text_or_bytes
     name = filename or source
     if kind_of(name) is None:
@@ -128,6 +140,7 @@ def ingest_text(
     if len(data) > limit:
         raise TooLarge(f"{len(data) / 2**20:.1f} MB is over the {limit / 2**20:.0f} MB limit")
     with CollectionWriter(services, collection) as writer:
+        writer.budget = budget or Budget()
         run = _open_run(services, writer, chunk_size, chunk_overlap, progress)
         result = _ingest_data(run, source, data, name)
     if result.status in ("failed", "skipped"):
@@ -143,6 +156,7 @@ def list_sources(services: IngestServices, collection: str = "default") -> list[
 
 def remove_source(services: IngestServices, source: str, collection: str = "default") -> SourceInfo:
     """Delete a source's chunks, postings and manifest entry."""
+    validate_source(source)
     with CollectionWriter(services, collection) as writer:
         candidates = [source, str(Path(source).expanduser().absolute())]
         for name in dict.fromkeys(candidates):
@@ -160,6 +174,10 @@ def _info(rec: SourceRecord) -> SourceInfo:
 
 def _ingest_file(run: _Run, item: Found) -> SourceResult:
     source = str(item.path)
+    try:
+        validate_source(source)
+    except InvalidInput as exc:
+        return SourceResult(source, "failed", reason=exc.message)
     if item.missing:
         return SourceResult(source, "failed", reason="no such file or directory")
     if kind_of(item.path.name) is None:
@@ -183,7 +201,7 @@ def _ingest_data(run: _Run, source: str, data: bytes, name: str) -> SourceResult
         return SourceResult(source, "unchanged", old.chunks, seconds=time.perf_counter() - t0)
     try:
         kind, sections = load(data, name)
-        chunks = run.splitter.split(source, kind, sections)
+        chunks = run.splitter.split(source, kind, sections, run.writer.budget.check)
     except Skip as exc:
         return SourceResult(source, "skipped", reason=str(exc))
     except _FATAL:

@@ -10,9 +10,10 @@ LangChain type leaves this module.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,11 @@ from memory.errors import InvalidInput
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
 _FENCE = re.compile(r"^(```|~~~)", re.MULTILINE)
 _SPECIAL_TOKENS = 2  # [CLS] and [SEP] count against the embedder's maximum
+# A run this long without whitespace (one letter repeated, base64, minified code) gives the
+# recursive splitter nothing to split at but single characters, each one then counted by
+# the tokenizer: minutes per MB. Such runs are cut in windows of this many characters.
+RUN_CHARS = 1000
+_LONG_RUN = re.compile(rf"\S{{{RUN_CHARS},}}")
 
 
 @dataclass
@@ -102,14 +108,23 @@ class Splitter:
             )
         return self._cache[kind]
 
-    def split(self, source: str, kind: str, sections: Sequence[Section]) -> list[Chunk]:
-        """All chunks of a source's sections, numbered in order."""
+    def split(
+        self,
+        source: str,
+        kind: str,
+        sections: Sequence[Section],
+        check: Callable[[], None] | None = None,
+    ) -> list[Chunk]:
+        """All chunks of a source's sections, numbered in order; ``check()`` runs between
+        pieces (it raises to stop a run past its time budget)."""
         chunks: list[Chunk] = []
         for s_idx, section in enumerate(sections):
             if not section.text.strip():
                 continue
-            heads = _headings(section.text) if kind == "markdown" else []
+            heads = _Headings(section.text if kind == "markdown" else "")
             for text, start in self._pieces(section.text, kind):
+                if check is not None:
+                    check()
                 chunks.append(
                     Chunk(
                         id=chunk_id(source, s_idx, start, text),
@@ -120,14 +135,25 @@ class Splitter:
                         end=start + len(text),
                         tokens=self.count(text),
                         page=section.page,
-                        headings=_path_at(heads, start),
+                        headings=heads.path_at(start),
                         meta=dict(section.meta),
                     )
                 )
         return chunks
 
-    def _pieces(self, text: str, kind: str) -> list[tuple[str, int]]:
-        out: list[tuple[str, int]] = []
+    def _pieces(self, text: str, kind: str) -> Iterator[tuple[str, int]]:
+        """``(chunk text, char offset)`` in order: long whitespace-free runs in windows,
+        the text between them through the recursive splitter."""
+        pos = 0
+        for run in _LONG_RUN.finditer(text):
+            yield from self._split(text[pos : run.start()], kind, pos)
+            yield from self._windows(run.group(), run.start())
+            pos = run.end()
+        yield from self._split(text[pos:], kind, pos)
+
+    def _split(self, text: str, kind: str, offset: int) -> Iterator[tuple[str, int]]:
+        if not text.strip():
+            return
         cursor = -1
         for piece in self._lc(kind).split_text(text):
             for part in self._fit(piece):
@@ -135,9 +161,15 @@ class Splitter:
                     continue
                 found = text.find(part, cursor + 1)
                 start = found if found >= 0 else max(cursor, 0)
-                out.append((part, start))
+                yield part, offset + start
                 cursor = start
-        return out
+
+    def _windows(self, run: str, offset: int) -> Iterator[tuple[str, int]]:
+        for i in range(0, len(run), RUN_CHARS):
+            start = offset + i
+            for part in self._fit(run[i : i + RUN_CHARS]):
+                yield part, start
+                start += len(part)
 
     def _fit(self, text: str) -> list[str]:
         """``text`` cut in halves (at a space when possible) until each fits the limit."""
@@ -149,27 +181,26 @@ class Splitter:
         return self._fit(text[:cut]) + self._fit(text[cut:])
 
 
-def _headings(text: str) -> list[tuple[int, int, str]]:
-    """``(offset, level, title)`` of each Markdown heading outside code fences."""
-    fences = [m.start() for m in _FENCE.finditer(text)]
+class _Headings:
+    """The Markdown headings of a text (outside code fences) and the path in force at an
+    offset; both O(log n) per question, so many headings never make splitting quadratic."""
 
-    def in_fence(pos: int) -> bool:
-        return sum(1 for f in fences if f < pos) % 2 == 1
+    def __init__(self, text: str) -> None:
+        fences = [m.start() for m in _FENCE.finditer(text)] if text else []
+        self.offsets: list[int] = []
+        self.paths: list[str] = []
+        stack: list[tuple[int, str]] = []
+        for m in _HEADING.finditer(text):
+            if bisect.bisect_left(fences, m.start()) % 2 == 1:
+                continue  # inside a code fence
+            level, title = len(m.group(1)), m.group(2).strip()
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, title))
+            self.offsets.append(m.start())
+            self.paths.append(" > ".join(t for _, t in stack[-6:]))
 
-    return [
-        (m.start(), len(m.group(1)), m.group(2).strip())
-        for m in _HEADING.finditer(text)
-        if not in_fence(m.start())
-    ]
-
-
-def _path_at(heads: list[tuple[int, int, str]], offset: int) -> str:
-    """Heading path (``A > B > C``) in force at ``offset``."""
-    stack: list[tuple[int, str]] = []
-    for pos, level, title in heads:
-        if pos > offset:
-            break
-        while stack and stack[-1][0] >= level:
-            stack.pop()
-        stack.append((level, title))
-    return " > ".join(title for _, title in stack)
+    def path_at(self, offset: int) -> str:
+        """Heading path (``A > B > C``) in force at ``offset``."""
+        i = bisect.bisect_right(self.offsets, offset)
+        return self.paths[i - 1] if i else ""

@@ -2,14 +2,56 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from memory.embeddings import Embedder
+from memory.errors import BudgetExceeded, Cancelled, InvalidInput
 from memory.stores.redis import RedisStore
 from memory.stores.vectors import VectorStore
 from memory.stores.weights import WeightTable
+
+MAX_SOURCE_CHARS = 1024
+"""The one limit on a source name, on every path: JSON, multipart, query string, CLI."""
+
+
+def validate_source(source: str) -> str:
+    """``source`` if it is a usable source name (1–1024 characters, not blank, no NUL)."""
+    if not source or not source.strip():
+        raise InvalidInput("a source name is required")
+    if len(source) > MAX_SOURCE_CHARS:
+        raise InvalidInput(
+            f"the source name is {len(source)} characters; the limit is {MAX_SOURCE_CHARS}"
+        )
+    if "\x00" in source:
+        raise InvalidInput("a source name cannot contain a NUL character")
+    return source
+
+
+class Budget:
+    """How long one ingestion may run, and whether its caller still wants it.
+
+    ``check()`` is called between units of work (pieces split, batches embedded); it raises
+    ``BudgetExceeded`` past ``seconds`` and ``Cancelled`` once ``cancel`` is set, and the
+    writer then deletes whatever the run had written.
+    """
+
+    def __init__(self, seconds: float | None = None, cancel: threading.Event | None = None):
+        self.seconds = seconds
+        self.deadline = None if seconds is None else time.monotonic() + seconds
+        self.cancel = cancel
+
+    def check(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("the client went away; the ingestion was stopped")
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise BudgetExceeded(
+                f"ingesting this document took over the {self.seconds:.0f} s limit; "
+                "nothing of it was kept (split it into smaller documents)"
+            )
 
 
 class IngestServices(Protocol):

@@ -16,21 +16,35 @@ clean-up under the collection's writer lock, before any new write.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
 import time
 from collections.abc import Sequence
 
 from ingest.split import Chunk
-from ingest.types import IngestServices, Progress, ProgressEvent
+from ingest.types import Budget, IngestServices, Progress, ProgressEvent
+from memory.errors import OverlayError, StoreUnavailable
 from memory.stores.sparse import SparseIndex
 from memory.stores.vectors import VectorStore
+from memory.tables.chunks import ChunkTexts
 from memory.tables.manifest import SourceManifest, SourceRecord
 
 BATCH = 64
 DELETE_BATCH = 1000
+log = logging.getLogger("overlay.ingest")
 
 
 class CollectionWriter:
-    """The one writer of a collection's chunks, manifest and sparse postings."""
+    """The one writer of a collection's chunks, manifest and sparse postings.
+
+    While it is open, a thread renews its lock every third of ``lock_ttl_ms``, so a long
+    ingestion keeps it and a dead one (its process gone) loses it within the TTL. A run
+    that fails inside (bad input, its time budget, its client gone) deletes what it wrote.
+    """
+
+    lock_ttl_ms = 120_000
+    lock_wait_s = 10.0
 
     def __init__(self, services: IngestServices, collection: str) -> None:
         s = services.settings
@@ -38,7 +52,11 @@ class CollectionWriter:
         self.collection = collection
         self.manifest = SourceManifest(services.redis.client, services.namespace, collection)
         self.sparse = SparseIndex(services.weights, collection, s.bm25_k1, s.bm25_b)
+        self.texts = ChunkTexts(services.redis.client, self.manifest.prefix)
         self._vectors: VectorStore | None = None
+        self.removed = 0  # orphan chunks that entering (reconcile) deleted
+        self.budget = Budget()
+        self._stop = threading.Event()
 
     @property
     def vectors(self) -> VectorStore:
@@ -47,17 +65,36 @@ class CollectionWriter:
         return self._vectors
 
     def __enter__(self) -> CollectionWriter:
-        self.manifest.acquire()
+        self.manifest.acquire(self.lock_wait_s, self.lock_ttl_ms)
+        self._stop = threading.Event()
+        threading.Thread(target=self._renew, name="overlay-lock-renew", daemon=True).start()
         try:
             _ = self.vectors.col  # refuses a collection made with another embedder, early
-            self.reconcile()
+            self.removed = self.reconcile()
         except BaseException:
-            self.manifest.release()
+            self._close()
             raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc is not None and not isinstance(exc, StoreUnavailable):
+            with contextlib.suppress(OverlayError):  # else the next writer cleans up
+                self.reconcile()  # nothing half-written: drop this run's uncommitted chunks
+        self._close()
+
+    def _close(self) -> None:
+        self._stop.set()
         self.manifest.release()
+
+    def _renew(self) -> None:
+        stop = self._stop
+        while not stop.wait(self.lock_ttl_ms / 3000):
+            try:
+                if not self.manifest.refresh(self.lock_ttl_ms) and not stop.is_set():
+                    log.error("the writer lock of collection %r was lost", self.collection)
+                    return
+            except StoreUnavailable:
+                continue  # try again next period; the TTL leaves room
 
     def reconcile(self) -> int:
         """Delete what an interrupted run may have left behind; returns chunks removed."""
@@ -89,15 +126,16 @@ class CollectionWriter:
         _emit(progress, "pending", record.source)
         todo = [c for c in chunks if c.id not in old_ids]
         for i in range(0, len(todo), BATCH):
+            self.budget.check()
             batch = todo[i : i + BATCH]
             texts = [c.text for c in batch]
             ids = [c.id for c in batch]
             vecs = self.vectors.embedder.embed(texts)
             self.vectors.add(ids, texts, [c.metadata() for c in batch], vecs)
             _emit(progress, "vectors", record.source, len(batch))
+            self.texts.put([(c.id, c.text, c.metadata()) for c in batch])
             self.sparse.add(list(zip(ids, texts, strict=True)))
             _emit(progress, "sparse", record.source)
-            self.manifest.refresh()
         obsolete = sorted(old_ids - set(record.chunk_ids))
         record.ingested_at = time.time()
         self.manifest.commit(record, obsolete)
@@ -125,6 +163,7 @@ class CollectionWriter:
             part = ids[i : i + DELETE_BATCH]
             self.vectors.delete(ids=part)
             self.sparse.remove(part)
+            self.texts.remove(part)
 
 
 def _emit(progress: Progress | None, stage: str, source: str, chunks: int = 0) -> None:

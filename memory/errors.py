@@ -15,6 +15,8 @@ that fits (``AdapterNotFound``, not ``Exception``)::
     ├── Conflict                409  conflict              e.g. a session bound to another user
     │   └── EmbedderMismatch    409  embedder_mismatch     a collection made with another embedder
     ├── TooLarge                413  too_large
+    │   └── BudgetExceeded      413  time_budget_exceeded  an ingestion ran past its time budget
+    ├── Cancelled               499  cancelled             the client went away; nobody reads
     ├── Unauthorized            401  unauthorized
     ├── Busy                    429  busy                  queue or lock held; carries retry_after
     └── StoreUnavailable        503  store_unavailable     Redis or Chroma down or unreachable
@@ -28,14 +30,19 @@ from __future__ import annotations
 
 
 class OverlayError(Exception):
-    """Base of every error Overlay raises on purpose."""
+    """Base of every error Overlay raises on purpose.
+
+    ``message`` is shown to the caller and speaks only of the caller's own objects;
+    ``detail`` (addresses, paths, the store's own words) goes to the server's log only.
+    """
 
     status_code = 500
     type = "overlay_error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.detail = detail
 
 
 class NotFound(OverlayError):
@@ -78,6 +85,15 @@ class TooLarge(OverlayError):
     type = "too_large"
 
 
+class BudgetExceeded(TooLarge):
+    type = "time_budget_exceeded"
+
+
+class Cancelled(OverlayError):
+    status_code = 499
+    type = "cancelled"
+
+
 class Unauthorized(OverlayError):
     status_code = 401
     type = "unauthorized"
@@ -89,8 +105,8 @@ class Busy(OverlayError):
     status_code = 429
     type = "busy"
 
-    def __init__(self, message: str, retry_after: float = 1.0) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, retry_after: float = 1.0, detail: str = "") -> None:
+        super().__init__(message, detail)
         self.retry_after = retry_after
 
 

@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(
         default=32.0, gt=0, description="Larger files are refused before they are read."
     )
+    ingest_budget_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="One upload's ingestion time limit; past it nothing "
+        "of it is kept and the request ends with a clear error (the CLI has no limit).",
+    )
 
     # --- retrieval ----------------------------------------------------------
     top_k: int = Field(default=10, ge=1, le=1000)
@@ -170,6 +176,11 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=32_000, ge=1)
     max_queue: int = Field(default=32, ge=1, description="Waiting chat requests before 429.")
     admin_key: SecretStr | None = None
+    open_ops_endpoints: bool = Field(
+        default=False,
+        description="With API keys set, serve /metrics, /docs and /openapi.json "
+        "without a key (they need one by default).",
+    )
     # --- API serving (issue 6) ------------------------------------------------
     model_workers: int = Field(
         default=1, ge=1, le=16, description="Threads running model work (chat turns) off the loop."

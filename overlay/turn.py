@@ -72,6 +72,7 @@ class Answer:
     completion_tokens: int = 0  # tokens the model generated (0: nothing generated)
     finish_reason: str = "stop"  # "stop" | "length"
     retrieval_query: str = ""  # what retrieval and choosing used (a follow-up borrows its topic)
+    degraded: bool = False  # a store was down: candidates came from Redis (sparse) only
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +92,7 @@ class Answer:
             "usage": {"prompt_tokens": self.prompt_tokens,
                       "completion_tokens": self.completion_tokens},
             "finish_reason": self.finish_reason,
+            "degraded": self.degraded,
         }  # fmt: skip
 
 
@@ -198,6 +200,7 @@ def ask(
         "abstained" if choice.abstained else draft.kind,
         draft.prompt_tokens + int(choice.notes.get("prompt_tokens", 0)),
         draft.completion_tokens, draft.finish_reason, query,
+        any(h.metadata.get("degraded") for h in hits),
     )  # fmt: skip
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+from fastapi import APIRouter, Header, Query, Request
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
@@ -12,22 +17,24 @@ from api.responses import (
     DocumentIngestResponse,
     DocumentListResponse,
     DocumentRemoveResponse,
-    IngestOutcome,
     SourceRecord,
 )
 from api.schemas import COLLECTION, ERRORS, DocumentRequest
 from ingest.pipeline import ingest_text, list_sources, remove_source
+from ingest.types import MAX_SOURCE_CHARS, Budget
 from memory.errors import InvalidInput, TooLarge
+from memory.tables.idempotency import Idempotency
 from overlay.services import validate_collection
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"], responses=ERRORS)
+T = TypeVar("T")
 
 _UPLOAD_SCHEMA = {
     "type": "object",
     "required": ["file"],
     "properties": {
         "file": {"type": "string", "format": "binary"},
-        "source": {"type": "string", "maxLength": 512},
+        "source": {"type": "string", "minLength": 1, "maxLength": MAX_SOURCE_CHARS},
         "collection": {"type": "string", "pattern": COLLECTION},
     },
 }
@@ -71,10 +78,16 @@ async def _from_json(request: Request) -> Parsed:
 
 
 @router.post("", openapi_extra=_BODY)
-async def post_document(request: Request, services: ServicesDep) -> DocumentIngestResponse:
+async def post_document(
+    request: Request,
+    services: ServicesDep,
+    idempotency_key: str | None = Header(None, max_length=128),
+) -> DocumentIngestResponse:
     """Ingest one document: an uploaded file (txt, md, html, pdf, …) or JSON ``{source, text}``.
 
     Idempotent per source: unchanged content is skipped, changed content replaces the old.
+    An error answer has kept nothing of the upload; with an ``Idempotency-Key`` header a
+    retry of a request that succeeded gets the same answer.
     """
     limit = int(services.settings.max_file_mb * 2**20)
     ctype = request.headers.get("content-type", "")
@@ -87,11 +100,39 @@ async def post_document(request: Request, services: ServicesDep) -> DocumentInge
         raise InvalidInput("send multipart/form-data with a 'file', or JSON {source, text}")
     source, data, filename, collection = parsed
     collection = validate_collection(collection or services.settings.collection)
-    result = await run_in_threadpool(
-        lambda: ingest_text(services, source, data, filename=filename, collection=collection)
+    budget = Budget(services.settings.ingest_budget_s, threading.Event())
+
+    def ingest() -> dict[str, Any]:
+        result = ingest_text(
+            services, source, data, filename=filename, collection=collection, budget=budget
+        )
+        return {"collection": collection, "document": result.to_dict()}
+
+    idem = Idempotency(services.redis.client, services.namespace)
+    out = await _until_disconnect(
+        request, budget, lambda: idem.run(f"docs:{collection}", idempotency_key, ingest)
     )
-    document = IngestOutcome.model_validate(result.to_dict())
-    return DocumentIngestResponse(collection=collection, document=document)
+    return DocumentIngestResponse.model_validate(out)
+
+
+async def _until_disconnect(request: Request, budget: Budget, work: Callable[[], T]) -> T:
+    """Run ``work`` in a thread; if the client goes away first, tell it to stop (its next
+    ``budget.check()`` raises ``Cancelled`` and it deletes what it wrote)."""
+    assert budget.cancel is not None
+    cancel = budget.cancel
+
+    async def watch() -> None:
+        while not cancel.is_set():
+            if await request.is_disconnected():
+                cancel.set()
+                return
+            await anyio.sleep(0.2)
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await anyio.to_thread.run_sync(work)
+    finally:
+        watcher.cancel()
 
 
 @router.get("")
@@ -107,7 +148,7 @@ def get_documents(
 @router.delete("")
 def delete_document(
     services: ServicesDep,
-    source: str = Query(..., min_length=1, max_length=1024),
+    source: str = Query(..., min_length=1, max_length=MAX_SOURCE_CHARS),
     collection: str | None = Query(None, pattern=COLLECTION),
 ) -> DocumentRemoveResponse:
     """Remove a source: its chunks, sparse postings and manifest entry."""

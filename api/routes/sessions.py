@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from typing import Any
+
+from fastapi import APIRouter, Header, Query
 
 from api.deps import ServicesDep
 from api.responses import (
@@ -20,6 +22,7 @@ from api.schemas import (
     TurnsRequest,
     TurnsResponse,
 )
+from memory.tables.idempotency import Idempotency
 from overlay import remembering
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERRORS)
@@ -33,12 +36,26 @@ def get_session(
     return SessionResponse.model_validate(remembering.show_session(services, session_id, last))
 
 
-@router.post("/{session_id}/turns")
-def post_turns(session_id: str, body: TurnsRequest, services: ServicesDep) -> TurnsResponse:
-    """Append turns without generating (import history); facts are extracted on the way."""
+@router.post("/{session_id}/turns", response_model=TurnsResponse)
+def post_turns(
+    session_id: str,
+    body: TurnsRequest,
+    services: ServicesDep,
+    idempotency_key: str | None = Header(None, max_length=128),
+) -> TurnsResponse:
+    """Append turns without generating (import history); facts are extracted on the way.
+
+    An error answer has logged nothing a retry would duplicate. With an ``Idempotency-Key``
+    header, a retry of a request that succeeded gets the same answer and adds nothing.
+    """
     turns = [t.model_dump(exclude_none=True) for t in body.turns]
-    added = remembering.append_turns(services, session_id, turns)
-    return TurnsResponse(session_id=session_id, added=added)
+
+    def append() -> dict[str, Any]:
+        added = remembering.append_turns(services, session_id, turns)
+        return {"session_id": session_id, "added": added}
+
+    idem = Idempotency(services.redis.client, services.namespace)
+    return TurnsResponse.model_validate(idem.run(f"turns:{session_id}", idempotency_key, append))
 
 
 @router.get("/{session_id}/memory")

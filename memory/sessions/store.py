@@ -115,10 +115,13 @@ class SessionMemory:
         with store_errors():
             self._bind_user(session, user)
             last = int(self.r.incrby(self.key(session, "seq"), len(items)))
-            logged = [
-                Turn(last - len(items) + i, role, text, ts)
-                for i, (role, text, ts) in enumerate(items)
-            ]
+        logged = [
+            Turn(last - len(items) + i, role, text, ts) for i, (role, text, ts) in enumerate(items)
+        ]
+        # embed first: a store that fails here (Chroma down: 503) leaves nothing in the log
+        # that a retry would duplicate (only the id counter moved on)
+        self._embed_turns(session, logged)
+        with store_errors():
             pipe = self.r.pipeline(transaction=False)
             pipe.rpush(self.key(session, "log"), *[json.dumps(t.to_dict()) for t in logged])
             pipe.hsetnx(self.key(session, "meta"), "created", time.time())
@@ -130,7 +133,6 @@ class SessionMemory:
                     for fact in extract_facts(t.text):
                         fact.ts, fact.session, fact.turn = t.ts, session, str(t.id)
                         self.set_fact(session, fact)
-        self._embed_turns(session, logged)
         return logged
 
     def _bind_user(self, session: str, user: str | None) -> None:

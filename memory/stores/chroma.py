@@ -4,9 +4,11 @@ Telemetry is always off."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,16 +121,45 @@ def connect_chroma(url: str | None, data_dir: Path, mode: str = "server") -> Chr
         url = f"http://{handle.server.address}"
     m = re.match(r"^(https?)://([^/:]+)(?::(\d+))?/?$", url)
     if not m:
-        raise StoreUnavailable(f"invalid Chroma URL {url!r} (expected http://host:port)")
+        raise StoreUnavailable("the Chroma URL is invalid (expected http://host:port)", repr(url))
     scheme, host, port = (
         m.group(1),
         m.group(2),
         int(m.group(3) or (443 if m.group(1) == "https" else 8000)),
     )
-    try:
-        client = chromadb.HttpClient(
-            host=host, port=port, ssl=scheme == "https", settings=_settings()
-        )
-    except Exception as exc:  # the client checks the server at construction
-        raise StoreUnavailable(f"Chroma at {url} is not reachable: {exc}") from exc
+    try:  # the client checks the server at construction; it reports that as ValueError
+        with chroma_errors("connect"):
+            client = chromadb.HttpClient(
+                host=host, port=port, ssl=scheme == "https", settings=_settings()
+            )
+    except ValueError as exc:
+        raise StoreUnavailable("Chroma is not reachable", f"Chroma at {url}: {exc}") from exc
     return ChromaStore(client, handle, url)
+
+
+class ChromaMissing(Exception):
+    """A collection asked for by name does not exist (Chroma's ``NotFoundError``)."""
+
+
+@contextlib.contextmanager
+def chroma_errors(what: str) -> Iterator[None]:
+    """The one place that maps Chroma failures.
+
+    A transport failure or the server's own 5xx becomes ``StoreUnavailable`` (its
+    address and words go to ``detail``, for the log); a missing collection becomes
+    ``ChromaMissing`` for the caller to decide; anything else — an argument Chroma
+    refuses is our bug, not the caller's — propagates unchanged and ends as a logged 500.
+    """
+    import httpx
+    from chromadb import errors as cerr
+
+    try:
+        yield
+    except cerr.NotFoundError as exc:
+        raise ChromaMissing(str(exc)) from exc
+    except (httpx.TransportError, ConnectionError, cerr.InternalError) as exc:
+        raise StoreUnavailable(
+            "Chroma is unavailable; retry shortly", f"{what}: {type(exc).__name__}: {exc}"
+        ) from exc
+    except (cerr.RateLimitError, cerr.QuotaError) as exc:
+        raise StoreUnavailable("Chroma is overloaded; retry shortly", f"{what}: {exc}") from exc

@@ -11,6 +11,13 @@ a stale claim:
 - ``<run>/<name>.json``  — pid, host and port of the running server;
 - ``<run>/<name>.users`` — every attached process holds a shared lock; a process
   that can upgrade it to exclusive at exit is the last user and stops the server.
+
+Self-healing: every attached process watches the server (``ServerHandle``'s watcher
+thread, twice a second). When it is gone (killed, crashed), the first process to notice
+takes ``<name>.lock`` and starts it again **on the same port**, so every client of every
+process reconnects by itself; a failed start is retried with back-off (0.5 s doubling to
+30 s). Redis keeps acknowledged writes through this: it appends each write to its AOF
+(``write(2)``) before it replies, and a killed process does not lose the page cache.
 """
 
 from __future__ import annotations
@@ -19,16 +26,22 @@ import atexit
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from memory.errors import StoreUnavailable
+
+log = logging.getLogger("overlay.stores")
+WATCH_INTERVAL = 0.5
+MAX_BACKOFF = 30.0
 
 
 @dataclass
@@ -79,19 +92,64 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-class ServerHandle:
-    """One process's claim on a shared local server; ``release()`` stops it if last."""
+def server_alive(server: LocalServer) -> bool:
+    """The server's process runs and its port answers (a dead child of ours is reaped)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(server.pid, os.WNOHANG)
+    return pid_alive(server.pid) and port_open(server.host, server.port)
 
-    def __init__(self, run_dir: Path, server: LocalServer, users_fh: object) -> None:
+
+class ServerHandle:
+    """One process's claim on a shared local server; ``release()`` stops it if last.
+
+    With ``restart`` given, a watcher thread brings the server back when it dies
+    (``restarts`` counts how often this process did).
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        server: LocalServer,
+        users_fh: object,
+        restart: Callable[[LocalServer], LocalServer] | None = None,
+    ) -> None:
         self.run_dir = run_dir
         self.server = server
         self._users = users_fh
         self._released = False
+        self.restarts = 0
+        self._stop = threading.Event()
+        self._restart = restart
+        if restart is not None:
+            name = f"overlay-watch-{server.name}"
+            threading.Thread(target=self._watch, name=name, daemon=True).start()
+
+    def _watch(self) -> None:
+        assert self._restart is not None
+        delay = WATCH_INTERVAL
+        while not self._stop.wait(delay):
+            if server_alive(self.server):
+                delay = WATCH_INTERVAL
+                continue
+            try:
+                old = self.server
+                self.server = self._restart(old)
+            except StoreUnavailable as exc:
+                delay = min(delay * 2, MAX_BACKOFF)
+                log.warning("embedded %s is down: %s (%s); next try in %.1f s",
+                            old.name, exc.message, exc.detail, delay)  # fmt: skip
+                continue
+            if self.server.pid != old.pid:
+                self.restarts += 1
+                log.warning("embedded %s was down; running again on port %d",
+                            old.name, self.server.port)  # fmt: skip
+            delay = WATCH_INTERVAL
 
     def release(self, stop_if_last: bool = True) -> None:
         if self._released:
             return
         self._released = True
+        self._stop.set()
         fh = self._users
         with file_lock(self.run_dir / f"{self.server.name}.lock"):
             last = False
@@ -147,13 +205,24 @@ def claim_server(
     run_dir.mkdir(parents=True, exist_ok=True)
     state = run_dir / f"{name}.json"
     users = open(run_dir / f"{name}.users", "a+")  # noqa: SIM115 - held for the process's life
-    with file_lock(run_dir / f"{name}.lock"):
+    lock = run_dir / f"{name}.lock"
+
+    def restart(dead: LocalServer) -> LocalServer:
+        """Start the server again on its old port, unless another process already did."""
+        with file_lock(lock):
+            server = _read_state(state)
+            if server is None:
+                server = _start(name, command, ready, log_file, start_timeout, env, dead.port)
+                state.write_text(json.dumps(server.__dict__))
+            return server
+
+    with file_lock(lock):
         server = _read_state(state)
         if server is None:
             server = _start(name, command, ready, log_file, start_timeout, env)
             state.write_text(json.dumps(server.__dict__))
         fcntl.flock(users, fcntl.LOCK_SH)
-    handle = ServerHandle(run_dir, server, users)
+    handle = ServerHandle(run_dir, server, users, restart)
     atexit.register(handle.release)
     return handle
 
@@ -165,8 +234,10 @@ def _start(
     log_file: Path,
     start_timeout: float,
     env: dict[str, str] | None,
+    port: int | None = None,
 ) -> LocalServer:
-    host, port = "127.0.0.1", free_port()
+    host = "127.0.0.1"
+    port = port or free_port()
     argv = command(port)
     log = open(log_file, "ab")  # noqa: SIM115 - the child keeps it
     try:
@@ -179,19 +250,19 @@ def _start(
             env={**os.environ, **(env or {})},
         )
     except OSError as exc:
-        raise StoreUnavailable(f"could not start the embedded {name}: {exc}") from exc
+        raise StoreUnavailable(f"could not start the embedded {name}", str(exc)) from exc
     finally:
         log.close()
     deadline = time.monotonic() + start_timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise StoreUnavailable(
-                f"the embedded {name} exited at start (code {proc.returncode}); see {log_file}"
+                f"the embedded {name} exited at start (code {proc.returncode})", f"see {log_file}"
             )
         if port_open(host, port) and ready(host, port):
             return LocalServer(name=name, pid=proc.pid, host=host, port=port)
         time.sleep(0.05)
     proc.kill()
     raise StoreUnavailable(
-        f"the embedded {name} did not start in {start_timeout:.0f}s; see {log_file}"
+        f"the embedded {name} did not start in {start_timeout:.0f}s", f"see {log_file}"
     )

@@ -145,12 +145,12 @@ def connect_redis(url: str | None, data_dir: Path, cluster: bool = False) -> Red
                 _cluster_client(url, opts) if cluster else redis.Redis.from_url(url, **opts)
             )
         except ValueError as exc:
-            raise StoreUnavailable(f"invalid Redis URL {url!r}: {exc}") from exc
+            raise StoreUnavailable("the Redis URL is invalid", f"{url!r}: {exc}") from exc
         except (redis.RedisError, RedisClusterException) as exc:
-            raise StoreUnavailable(f"Redis Cluster at {url} is not reachable") from exc
+            raise StoreUnavailable("the Redis Cluster is not reachable", f"{url}: {exc}") from exc
         store = RedisStore(client)
         if not store.ping():
-            raise StoreUnavailable(f"Redis at {url} is not reachable")
+            raise StoreUnavailable("Redis is not reachable", f"Redis at {url}")
         return store
     run_dir = data_dir / "run"
     handle = claim_server(
@@ -168,13 +168,20 @@ def _cluster_client(url: str, opts: dict[str, Any]) -> RedisCluster:
 
 @contextlib.contextmanager
 def store_errors(what: str = "Redis") -> Iterator[None]:
-    """Turn connection failures into ``StoreUnavailable`` with a clear message."""
+    """The one place that maps Redis failures: an outage becomes ``StoreUnavailable``.
+
+    The caller sees which store is down, never its address; the address and the
+    client's words travel in ``detail`` to the server log. Anything else (a bug, a
+    script error) propagates unchanged and ends as a logged 500.
+    """
     try:
         yield
+    except redis.exceptions.BusyLoadingError as exc:  # a ConnectionError: test it first
+        raise StoreUnavailable(
+            f"{what} is still loading its data; retry shortly", str(exc)
+        ) from exc
     except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise StoreUnavailable(f"{what} is unavailable: {exc}") from exc
-    except redis.exceptions.BusyLoadingError as exc:
-        raise StoreUnavailable(f"{what} is still loading its data; retry shortly") from exc
+        raise StoreUnavailable(f"{what} is unavailable; retry shortly", str(exc)) from exc
     except (redis.exceptions.ClusterError, RedisClusterException) as exc:
         # a slot without a master (failover under way) or no reachable node
-        raise StoreUnavailable(f"{what} cluster is unavailable; retry shortly") from exc
+        raise StoreUnavailable(f"{what} cluster is unavailable; retry shortly", str(exc)) from exc

@@ -8,14 +8,15 @@ dimension in each collection's metadata so a mismatch is refused.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from memory.embeddings import Embedder
-from memory.errors import EmbedderMismatch, InvalidInput, StoreUnavailable
-from memory.stores.chroma import ChromaStore, chroma_name
+from memory.errors import EmbedderMismatch, InvalidInput, NotFound
+from memory.stores.chroma import ChromaMissing, ChromaStore, chroma_errors, chroma_name
 from memory.types import Hit
 
 
@@ -40,7 +41,7 @@ class VectorStore:
     def _open(self, create: bool) -> Any:
         meta = {"embedder": self.embedder.name, "dim": self.embedder.dim, "logical_name": self.name}
         cname = chroma_name(self.name)
-        try:
+        with _errors("open"):
             if create:
                 col = self.chroma.client.get_or_create_collection(
                     cname,
@@ -56,8 +57,6 @@ class VectorStore:
                 )
             else:
                 col = self.chroma.client.get_collection(cname, embedding_function=None)
-        except Exception as exc:
-            raise _map_chroma_error(exc, f"collection {self.name!r}") from exc
         found = col.metadata or {}
         if (
             found.get("embedder") != self.embedder.name
@@ -73,11 +72,10 @@ class VectorStore:
 
     def exists(self) -> bool:
         try:
-            self.chroma.client.get_collection(chroma_name(self.name), embedding_function=None)
+            with chroma_errors("exists"):
+                self.chroma.client.get_collection(chroma_name(self.name), embedding_function=None)
             return True
-        except Exception as exc:
-            if not self.chroma.ping():
-                raise StoreUnavailable(f"Chroma is unavailable: {exc}") from exc
+        except ChromaMissing:
             return False
 
     def add(
@@ -97,23 +95,19 @@ class VectorStore:
                 f"embeddings of shape {embeddings.shape} do not fit {len(ids)} texts"
             )
         metas = [_clean_meta(m) for m in metadatas]
-        try:
+        with _errors("upsert"):
             self.col.upsert(
                 ids=list(ids),
                 documents=list(texts),
                 metadatas=metas,
                 embeddings=embeddings.tolist(),
             )
-        except Exception as exc:
-            raise _map_chroma_error(exc, "upsert") from exc
 
     def delete(self, ids: Sequence[str] | None = None, where: dict[str, Any] | None = None) -> None:
         if not ids and not where:
             return
-        try:
+        with _errors("delete"):
             self.col.delete(ids=list(ids) if ids else None, where=where)
-        except Exception as exc:
-            raise _map_chroma_error(exc, "delete") from exc
 
     def get(
         self,
@@ -122,7 +116,7 @@ class VectorStore:
         limit: int | None = None,
         offset: int | None = None,
     ) -> list[Hit]:
-        try:
+        with _errors("get"):
             res = self.col.get(
                 ids=list(ids) if ids is not None else None,
                 where=where,
@@ -130,8 +124,6 @@ class VectorStore:
                 offset=offset,
                 include=["documents", "metadatas"],
             )
-        except Exception as exc:
-            raise _map_chroma_error(exc, "get") from exc
         return [
             _hit(i, d, m, 1.0)
             for i, d, m in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
@@ -141,10 +133,8 @@ class VectorStore:
         """The stored ``ids`` (unknown ones skipped), scored by cosine similarity to ``vector``."""
         if not ids:
             return []
-        try:
+        with _errors("get"):
             res = self.col.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
-        except Exception as exc:
-            raise _map_chroma_error(exc, "get") from exc
         sims = np.asarray(res["embeddings"], dtype=np.float32).reshape(-1, len(vector)) @ vector
         return [
             _hit(i, d, m, float(s))
@@ -152,16 +142,12 @@ class VectorStore:
         ]
 
     def ids(self, where: dict[str, Any] | None = None) -> list[str]:
-        try:
+        with _errors("get"):
             return list(self.col.get(where=where, include=[])["ids"])
-        except Exception as exc:
-            raise _map_chroma_error(exc, "get") from exc
 
     def count(self) -> int:
-        try:
+        with _errors("count"):
             return int(self.col.count())
-        except Exception as exc:
-            raise _map_chroma_error(exc, "count") from exc
 
     def search(
         self, query: str | np.ndarray, k: int = 10, where: dict[str, Any] | None = None
@@ -170,15 +156,14 @@ class VectorStore:
         if k <= 0:
             return []
         vec = self.embedder.embed([query])[0] if isinstance(query, str) else np.asarray(query)
-        try:  # no count() first: Chroma returns fewer than k hits (or none) by itself
+        # no count() first: Chroma returns fewer than k hits (or none) by itself
+        with _errors("query"):
             res = self.col.query(
                 query_embeddings=[vec.tolist()],
                 n_results=k,
                 where=where,
                 include=["documents", "metadatas", "distances"],
             )
-        except Exception as exc:
-            raise _map_chroma_error(exc, "query") from exc
         return [
             _hit(i, d, m, 1.0 - float(dist))
             for i, d, m, dist in zip(
@@ -192,11 +177,8 @@ class VectorStore:
 
     def drop(self) -> None:
         """Delete the whole collection (no error if absent)."""
-        try:
+        with contextlib.suppress(ChromaMissing), chroma_errors("drop"):
             self.chroma.client.delete_collection(chroma_name(self.name))
-        except Exception as exc:
-            if not self.chroma.ping():
-                raise StoreUnavailable(f"Chroma is unavailable: {exc}") from exc
         self._col = None
 
 
@@ -222,13 +204,11 @@ def _hit(id_: str, doc: str | None, meta: dict[str, Any] | None, score: float) -
     )
 
 
-def _map_chroma_error(exc: Exception, what: str) -> Exception:
-    from memory.errors import OverlayError
-
-    if isinstance(exc, OverlayError):
-        return exc
-    text = f"{type(exc).__name__}: {exc}"
-    low = text.lower()
-    if any(s in low for s in ("connect", "timed out", "timeout", "unavailable", "refused")):
-        return StoreUnavailable(f"Chroma is unavailable during {what}: {exc}")
-    return InvalidInput(f"Chroma rejected {what}: {exc}")
+@contextlib.contextmanager
+def _errors(what: str) -> Iterator[None]:
+    """``chroma_errors``, where a collection that vanished under us is the caller's 404."""
+    try:
+        with chroma_errors(what):
+            yield
+    except ChromaMissing as exc:
+        raise NotFound("the collection does not exist", str(exc)) from exc

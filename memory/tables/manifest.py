@@ -34,6 +34,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
 
 @dataclass
 class SourceRecord:
@@ -64,10 +69,27 @@ class SourceManifest:
         self.r: Any = client  # decode_responses=True: str replies
         self.prefix = f"{namespace}:ingest:{slot_tag(namespace, collection)}"
         self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(_RENEW)
         self._owner = ""
 
     def _k(self, name: str) -> str:
         return f"{self.prefix}:{name}"
+
+    @staticmethod
+    def key_pattern(name: str) -> str:
+        """A ``SCAN`` pattern matching key ``name`` of every namespace and collection."""
+        return f"*:ingest:*:{name}"
+
+    @staticmethod
+    def parse_key(key: str, name: str) -> tuple[str, str] | None:
+        """``(namespace, collection)`` of a key matched by ``key_pattern(name)``."""
+        head, sep, _ = key.rpartition(f":{name}")
+        namespace, mid, tagged = head.rpartition(":ingest:")
+        prefix = "{" + namespace + "/"  # the hash tag: {namespace/collection}
+        if not (sep and mid and tagged.startswith(prefix) and tagged.endswith("}")):
+            return None
+        collection = tagged[len(prefix) : -1]
+        return (namespace, collection) if namespace and collection else None
 
     # --- reads ----------------------------------------------------------------
     def get(self, source: str) -> SourceRecord | None:
@@ -88,6 +110,26 @@ class SourceManifest:
     def garbage(self) -> list[str]:
         with store_errors():
             return sorted(self.r.smembers(self._k("garbage")))
+
+    def hidden(self) -> set[str]:
+        """Chunk ids that retrieval must not return: written by an ingest that has not
+        committed (alive or killed), or committed as obsolete but not yet deleted.
+
+        One round trip when nothing is pending (the usual case), two otherwise.
+        """
+        with store_errors():
+            pipe = self.r.pipeline(transaction=False)
+            pipe.hgetall(self._k("pending"))
+            pipe.smembers(self._k("garbage"))
+            pending, garbage = pipe.execute()
+            hidden = set(garbage)
+            if pending:
+                sources = list(pending)
+                current = self.r.hmget(self._k("manifest"), sources)
+                for source, raw in zip(sources, current, strict=True):
+                    keep = set(SourceRecord.from_json(raw).chunk_ids) if raw else set()
+                    hidden.update(i for i in json.loads(pending[source]) if i not in keep)
+        return hidden
 
     # --- writes -----------------------------------------------------------------
     def begin(self, source: str, chunk_ids: list[str]) -> None:
@@ -145,14 +187,19 @@ class SourceManifest:
                     self.r.delete(self._k("lock"))
                     continue
                 if time.monotonic() >= deadline:
-                    # the owner (host:pid) stays out: the message may reach an HTTP client
-                    raise Busy("another ingestion is writing to this collection", 5.0)
+                    raise Busy(
+                        "another ingestion is writing to this collection; retry shortly",
+                        5.0,
+                        f"lock held by {held}",
+                    )
                 time.sleep(0.05)
 
-    def refresh(self, ttl_ms: int = 120_000) -> None:
-        if self._owner:
-            with store_errors():
-                self.r.pexpire(self._k("lock"), ttl_ms)
+    def refresh(self, ttl_ms: int = 120_000) -> bool:
+        """Extend the lock if this writer still holds it; ``False`` if it was lost."""
+        if not self._owner:
+            return False
+        with store_errors():
+            return bool(self._renew(keys=[self._k("lock")], args=[self._owner, ttl_ms]))
 
     def release(self) -> None:
         if self._owner:

@@ -108,7 +108,7 @@ def adapter_dir(root: Path, name: str) -> Path:
     validate_name(name)
     path = root / name
     if not path.is_dir():
-        raise AdapterNotFound(f"adapter {name!r} not found in the adapters dir")
+        raise AdapterNotFound(f"adapter {name!r} not found in the adapters dir", str(root))
     if path.resolve().parent != root.resolve():
         raise InvalidInput(f"adapter {name!r} is a link to outside the adapters dir")
     return path

@@ -6,18 +6,25 @@
   weighted by ``settings.dense_weight`` / ``sparse_weight``, constant ``rrf_k``;
 - ``chosen`` — hybrid candidates re-ranked by the model: ``overlay.turn.retrieve``.
 
+Degraded mode: ``sparse`` needs Redis only (chunk texts are kept there too); ``hybrid``
+with Chroma down answers from sparse and marks each hit ``metadata["degraded"] = True``.
+
 Every hit carries its provenance in ``metadata`` (the dense and sparse ranks
 and scores it was fused from).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from memory.errors import InvalidInput
+from memory.errors import InvalidInput, StoreUnavailable
 from memory.stores.sparse import SparseIndex
 from memory.stores.vectors import VectorStore
+from memory.tables.chunks import ChunkTexts
+from memory.tables.manifest import SourceManifest
 from memory.types import Hit
 from overlay.choosing.rrf import rrf
 
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
     from overlay.services import Services
 
 METHODS = ("dense", "sparse", "hybrid")
+log = logging.getLogger("overlay.retrieve")
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="retrieve")
 
 
@@ -48,19 +56,37 @@ def retrieve(
     if method not in METHODS:
         names = ", ".join((*METHODS, "chosen"))
         raise InvalidInput(f"unknown method {method!r}: use one of {names}")
-    vectors = services.vectors(collection)
+    manifest = SourceManifest(services.redis.client, services.namespace, collection)
+    hidden = manifest.hidden()
+    depth = min(k + len(hidden), 1000)  # room for the hits that are filtered out below
+    texts = ChunkTexts(services.redis.client, manifest.prefix)
     if method == "dense":
-        return vectors.search(query, k)
-    if method == "sparse":
-        return _sparse(services, vectors, query, collection, k)
-    return _hybrid(services, vectors, query, collection, k)
+        hits = services.vectors(collection).search(query, depth)
+    elif method == "sparse":
+        hits = _sparse(services, texts, query, collection, depth)
+    else:
+        try:
+            hits = _hybrid(services, services.vectors(collection), query, collection, depth)
+        except StoreUnavailable as exc:  # Chroma down: degrade to Redis-only candidates
+            log.warning("dense retrieval unavailable (%s); answering from sparse", exc.detail)
+            hits = _sparse(services, texts, query, collection, depth)
+            for h in hits:
+                h.metadata["degraded"] = True
+    # an ingest that has not committed (running, or killed) never shows its chunks
+    return [h for h in hits if h.id not in hidden][:k] if hidden else hits
 
 
 def _sparse(
-    services: Services, vectors: VectorStore, query: str, collection: str, k: int
+    services: Services, texts: ChunkTexts, query: str, collection: str, k: int
 ) -> list[Hit]:
+    """BM25 over Redis, texts from Redis: works with Chroma down (older chunks, stored
+    before texts were kept in Redis, come from Chroma while it answers)."""
     ranked = sparse_index(services, collection).search(query, k)
-    hits = _fetch(vectors, [cid for cid, _ in ranked])
+    hits = texts.get([cid for cid, _ in ranked])
+    missing = [cid for cid, _ in ranked if cid not in hits]
+    if missing:
+        with contextlib.suppress(StoreUnavailable):
+            hits.update(_fetch(services.vectors(collection), missing))
     return [_with(hits[cid], score) for cid, score in ranked if cid in hits]
 
 

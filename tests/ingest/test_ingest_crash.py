@@ -133,3 +133,34 @@ def test_sigkill_then_rerun_leaves_exactly_the_right_chunks(
     reference = store_state(services, "reference")
     assert after.manifest == reference.manifest
     assert after.chroma == reference.chroma and after.sparse == reference.sparse
+
+
+@pytest.mark.parametrize("stage,nth", KILL_POINTS)
+def test_retrieval_never_returns_uncommitted_chunks_and_recovery_finishes(
+    services, tmp_path: Path, stage: str, nth: int
+) -> None:
+    from ingest.recover import recover, unfinished
+    from overlay.choosing.candidates import retrieve
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    kw = {"collection": "crash", "chunk_size": 24, "chunk_overlap": 4, "prune": True}
+    write_version(folder, 1)
+    ingest_paths(services, [folder], **kw)
+    write_version(folder, 2)
+    run_killed(services, "crash", folder, stage, nth)
+    killed = store_state(services, "crash")
+    orphans = killed.chroma - killed.manifest_ids
+    if stage in ("vectors", "sparse", "committed"):
+        assert orphans, "the kill should have left uncommitted or obsolete chunks in Chroma"
+    query = "Paragraph of a d v2 v1 sensors gauges barometers Bergen"
+    for method in ("dense", "sparse", "hybrid"):
+        ids = {h.id for h in retrieve(services, query, "crash", k=200, method=method)}
+        assert ids and ids <= killed.manifest_ids, (method, len(ids - killed.manifest_ids))
+
+    mine = (services.namespace, "crash")
+    if stage != "collected":
+        assert mine in set(unfinished(services.redis.client))
+    recover(services, lambda ns: services if ns == services.namespace else None)
+    store_state(services, "crash").assert_consistent()  # start-up recovery finished the work
+    assert mine not in set(unfinished(services.redis.client))
