@@ -18,9 +18,11 @@ import redis
 
 from memory.stores.chroma import chroma_name
 from memory.stores.localserver import free_port
+from memory.stores.redis import slot_tag
 from tests.apiserver import wait_ok
 
 ROOT = Path(__file__).resolve().parents[2]
+PENDING = f"ov:local:ingest:{slot_tag('ov:local', 'default')}:pending"  # the manifest's key
 OVERLAY = [sys.executable, "-c", "from overlay.cli import main; main()"]
 
 
@@ -65,7 +67,7 @@ def test_upload_killed_mid_write_leaves_nothing_retrievable(tmp_path: Path) -> N
     try:
         upload.start()
         deadline = time.monotonic() + 300
-        while not (r.exists("ov:local:ingest:default:pending") and _chunks_in_chroma(run) > 0):
+        while not (r.exists(PENDING) and _chunks_in_chroma(run) > 0):
             assert time.monotonic() < deadline, "the upload never started writing"
             time.sleep(0.05)
     finally:
@@ -79,7 +81,7 @@ def test_upload_killed_mid_write_leaves_nothing_retrievable(tmp_path: Path) -> N
             body = {"query": "Halvorsen barometer calibrated in Bergen", "method": method, "k": 20}
             got = httpx.post(f"{url}/v1/retrieve", json=body, timeout=120)
             assert got.status_code == 200 and got.json()["results"] == [], got.text
-        assert _chunks_in_chroma(run) == 0 and not r.exists("ov:local:ingest:default:pending")
+        assert _chunks_in_chroma(run) == 0 and not r.exists(PENDING)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
