@@ -1,6 +1,7 @@
 """Client-supplied idempotency keys (the ``Idempotency-Key`` header) in Redis.
 
-Per tenant namespace: ``<ns>:idem:<scope>:<key>`` holds ``"pending"`` while the first
+Per tenant namespace: ``<ns>:idem:{<ns>}:<scope>:<key>`` (hash-tagged like every key)
+holds ``"pending"`` while the first
 request with that key runs, then its JSON response, for ``ttl_s`` seconds. A retry gets
 the stored response and writes nothing; a retry while the first still runs is refused
 (``Conflict``); a first request that fails drops its claim, so a retry runs again.
@@ -17,7 +18,7 @@ from typing import Any
 import redis
 
 from memory.errors import Conflict, InvalidInput, StoreUnavailable
-from memory.stores.redis import store_errors
+from memory.stores.redis import slot_tag, store_errors
 
 _KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _PENDING = "pending"
@@ -34,7 +35,7 @@ class Idempotency:
     def _k(self, scope: str, key: str) -> str:
         if not _KEY.match(key):
             raise InvalidInput("Idempotency-Key must be 1-128 letters, digits or . _ : -")
-        return f"{self.ns}:idem:{scope}:{key}"
+        return f"{self.ns}:idem:{slot_tag(self.ns)}:{scope}:{key}"
 
     def begin(self, scope: str, key: str) -> dict[str, Any] | None:
         """The stored response of an earlier request with ``key``, or ``None`` after
