@@ -9,11 +9,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from overlay import remembering
-
 out = Console()
 memory_app = typer.Typer(help="Session memory: what a session said and what Overlay kept.")
 facts_app = typer.Typer(help="Facts: taught (subject, relation → object) or a session's own.")
+
+
+def _lib() -> Any:
+    """The session-memory library, imported when a command runs (not for ``--help``)."""
+    from overlay import remembering
+
+    return remembering
 
 
 def _services(ctx: typer.Context) -> Any:
@@ -34,7 +39,7 @@ def show(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show a session's facts and turns.  Example: overlay memory show alice -n 5"""
-    data = remembering.show_session(_services(ctx), session, last or None)
+    data = _lib().show_session(_services(ctx), session, last or None)
     if as_json:
         return _print_json(data)
     out.print(f"[bold]{session}[/] — {data['count']} turns, user {data['user'] or '-'}")
@@ -53,8 +58,8 @@ def search(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Rank a session's earlier turns and facts.  Example: overlay memory search alice "my city\""""
-    hits = remembering.memory_search(_services(ctx), session, query, k)
-    results = [remembering.memory_result(h) for h in hits]
+    hits = _lib().memory_search(_services(ctx), session, query, k)
+    results = [_lib().memory_result(h) for h in hits]
     if as_json:
         return _print_json({"session_id": session, "results": results})
     table = Table("score", "kind", "id", "text")
@@ -70,7 +75,7 @@ def forget(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Remove everything of a session from Redis and Chroma.  Example: overlay memory forget a"""
-    remembering.forget_session(_services(ctx), session)
+    _lib().forget_session(_services(ctx), session)
     if as_json:
         return _print_json({"session_id": session, "forgotten": True})
     out.print(f"forgot session {session}")
@@ -90,11 +95,11 @@ def facts_add(
     overlay facts add --session alice name Bob"""
     svc = _services(ctx)
     if session:
-        data = remembering.fact_result(remembering.add_fact(svc, session, subject, relation))
+        data = _lib().fact_result(_lib().add_fact(svc, session, subject, relation))
     else:
         if obj is None:
             raise typer.BadParameter("give SUBJECT RELATION OBJECT (or --session KEY VALUE)")
-        data = remembering.teach_fact(svc, subject, relation, obj, weight).to_dict()
+        data = _lib().teach_fact(svc, subject, relation, obj, weight).to_dict()
     if as_json:
         return _print_json(data)
     out.print(f"stored: {data['text']}", highlight=False)
@@ -111,10 +116,10 @@ def facts_get(
     """List facts.  Examples: overlay facts get Halvorsen CEO; overlay facts get -s alice"""
     svc = _services(ctx)
     if session:
-        rows = [remembering.fact_result(f) for f in remembering.session_facts(svc, session)]
+        rows = [_lib().fact_result(f) for f in _lib().session_facts(svc, session)]
         lines = [r["history_line"] for r in rows]
     else:
-        facts = remembering.get_taught_facts(svc, subject, relation)
+        facts = _lib().get_taught_facts(svc, subject, relation)
         rows = [f.to_dict() for f in facts]
         lines = [f"{r['text']}  (weight {r['weight']:g})" for r in rows]
     if as_json:
@@ -134,11 +139,11 @@ def facts_remove(
     """Remove a fact.  Examples: overlay facts remove Halvorsen CEO; overlay facts remove -s a x"""
     svc = _services(ctx)
     if session:
-        remembering.remove_fact(svc, session, subject)
+        _lib().remove_fact(svc, session, subject)
     else:
         if relation is None:
             raise typer.BadParameter("give SUBJECT RELATION [OBJECT]")
-        remembering.remove_taught_fact(svc, subject, relation, obj)
+        _lib().remove_taught_fact(svc, subject, relation, obj)
     out.print("removed")
 
 

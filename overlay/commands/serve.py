@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from memory.errors import OverlayError
-from overlay.services import Services
+
+if TYPE_CHECKING:
+    from overlay.services import Services
 
 APP_FACTORY = "api.app:create_app"
 
@@ -34,6 +37,7 @@ def serve(
 
     import uvicorn
 
+    from overlay.commands.remote import announce, retract
     from overlay.commands.state import state
 
     st = state(ctx)
@@ -42,14 +46,16 @@ def serve(
     os.environ["OVERLAY_DATA_DIR"] = str(settings.data_dir)
     if st.config:
         os.environ["OVERLAY_CONFIG"] = str(st.config)
-    uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=log_level,
-        timeout_graceful_shutdown=10,
-    )
+    host, port = host or settings.host, port or settings.port
+    # read-only CLI commands of this data dir call us instead of loading everything
+    announce(settings.data_dir, host, port, local=not settings.api_keys)
+    try:
+        uvicorn.run(
+            APP_FACTORY, factory=True, host=host, port=port, log_level=log_level,
+            timeout_graceful_shutdown=10,
+        )  # fmt: skip
+    finally:
+        retract(settings.data_dir)
 
 
 def _timed(check: Callable[[], str]) -> tuple[bool, str, float]:
