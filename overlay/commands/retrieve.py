@@ -36,7 +36,10 @@ def retrieve(
     coll = collection or st.settings.collection
     results = _remote(st.remote(), query, coll, k, method)
     if results is None:
-        from overlay.turn import retrieve as run
+        if method == "chosen":  # the model scores: the turn's code and torch
+            from overlay.turn import retrieve as run
+        else:
+            from overlay.choosing.candidates import retrieve as run
 
         hits = run(st.services, query, coll, k, method)
         results = [{f: h.to_dict().get(f, "") for f in FIELDS} for h in hits]

@@ -76,6 +76,7 @@ class LeanLlama:
 
     def __init__(self, model: Any) -> None:
         inner = inner_model(model)
+        self.inner = inner
         self.body = inner.model
         self.head = inner.get_output_embeddings()
         cfg = inner.config

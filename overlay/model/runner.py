@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from overlay.model.lean import LeanLlama, inner_model, supports
+from overlay.model.numeric import autocast, path_of
 from overlay.model.prefix import PREFIXES, PrefixCache
 
 _LEAN: weakref.WeakKeyDictionary[Any, LeanLlama] = weakref.WeakKeyDictionary()
@@ -46,7 +47,8 @@ class LeanRunner:
     ) -> None:  # fmt: skip
         self.lean = lean
         self.kv = lean.new_kv(capacity)
-        self.owner = (id(lean.body), lean.head.weight.data_ptr(), str(lean.dtype), adapters)
+        prefill = path_of(lean.inner).prefill  # bf16-prefilled states are not fp32 ones
+        self.owner = (id(lean.body), lean.head.weight.data_ptr(), prefill, adapters)
         self.cache = cache
         self.reused = 0
 
@@ -59,11 +61,13 @@ class LeanRunner:
             self.reused = have
         keep = self.cache.shared_prefix(self.owner, ids, have)
         tensor = torch.tensor([ids], dtype=torch.long, device=self.lean.device)
-        if keep:  # compute up to the shared prefix, keep it, then the rest
-            self.lean.forward(tensor[:, have:keep], self.kv)
-            self.cache.keep(self.owner, ids[:keep], self.kv.prefix(keep))
-            have = keep
-        return self.lean.logits(self.lean.forward(tensor[:, have:], self.kv))
+        with autocast(self.lean.inner, "prefill"):  # fp32 unless the numeric path says bf16
+            if keep:  # compute up to the shared prefix, keep it, then the rest
+                self.lean.forward(tensor[:, have:keep], self.kv)
+                self.cache.keep(self.owner, ids[:keep], self.kv.prefix(keep))
+                have = keep
+            hidden = self.lean.forward(tensor[:, have:], self.kv)
+        return self.lean.logits(hidden.to(self.lean.dtype))
 
     def step(self, token: torch.Tensor) -> torch.Tensor:
         """Logits (V,) after one more token ``token`` (1, 1)."""
@@ -86,7 +90,8 @@ class HFRunner:
         return out.logits[0, -1].float()  # (V,)
 
     def prefill(self, ids: list[int]) -> torch.Tensor:
-        return self._run(torch.tensor([ids], dtype=torch.long))
+        with autocast(self.model, "prefill"):
+            return self._run(torch.tensor([ids], dtype=torch.long))
 
     def step(self, token: torch.Tensor) -> torch.Tensor:
         return self._run(token)
