@@ -89,9 +89,13 @@ def _checks(services: Services) -> dict[str, Callable[[], str]]:
         return f"{emb.name} dim={emb.dim} ({vec.shape[1]}-d vector)"
 
     def model() -> str:
-
         m = services.model
-        return f"{m.name} on {m.device} (loaded in {m.load_seconds:.1f}s)"
+        n = m.numeric
+        return (
+            f"{m.name} on {m.device} (loaded in {m.load_seconds:.1f}s); scoring {n.scoring}, "
+            f"prefill {n.prefill}, decode {n.decode} ({n.reason}; cpu: {' '.join(n.flags)}); "
+            f"{m.threads} torch thread(s)"
+        )
 
     return {"redis": redis, "chroma": chroma, "embedder": embedder, "model": model}
 
