@@ -27,6 +27,16 @@ def _services(ctx: typer.Context) -> Any:
     return state(ctx).services
 
 
+def _served(ctx: typer.Context, path: str, **query: Any) -> Any:
+    """A running server's answer to ``GET path`` (read-only commands), or None."""
+    from urllib.parse import quote
+
+    from overlay.commands.remote import served
+    from overlay.commands.state import state
+
+    return served(state(ctx).remote(), quote(path), query)
+
+
 def _print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
 
@@ -39,7 +49,9 @@ def show(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show a session's facts and turns.  Example: overlay memory show alice -n 5"""
-    data = _lib().show_session(_services(ctx), session, last or None)
+    data = _served(ctx, f"/v1/sessions/{session}", last=last or None) if last <= 1000 else None
+    if data is None:
+        data = _lib().show_session(_services(ctx), session, last or None)
     if as_json:
         return _print_json(data)
     out.print(f"[bold]{session}[/] — {data['count']} turns, user {data['user'] or '-'}")
@@ -58,6 +70,7 @@ def search(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Rank a session's earlier turns and facts.  Example: overlay memory search alice "my city\""""
+    # not through a server: its response model drops fields this output has (role, key, …)
     hits = _lib().memory_search(_services(ctx), session, query, k)
     results = [_lib().memory_result(h) for h in hits]
     if as_json:
@@ -114,13 +127,17 @@ def facts_get(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List facts.  Examples: overlay facts get Halvorsen CEO; overlay facts get -s alice"""
-    svc = _services(ctx)
     if session:
-        rows = [_lib().fact_result(f) for f in _lib().session_facts(svc, session)]
+        data = _served(ctx, f"/v1/sessions/{session}/facts")
+        rows = data["facts"] if data is not None else [
+            _lib().fact_result(f) for f in _lib().session_facts(_services(ctx), session)
+        ]  # fmt: skip
         lines = [r["history_line"] for r in rows]
     else:
-        facts = _lib().get_taught_facts(svc, subject, relation)
-        rows = [f.to_dict() for f in facts]
+        data = _served(ctx, "/v1/facts", subject=subject, relation=relation)
+        rows = data["facts"] if data is not None else [
+            f.to_dict() for f in _lib().get_taught_facts(_services(ctx), subject, relation)
+        ]  # fmt: skip
         lines = [f"{r['text']}  (weight {r['weight']:g})" for r in rows]
     if as_json:
         return _print_json({"facts": rows})

@@ -90,6 +90,17 @@ class Remote:
             raise ConnectionError(str(exc)) from None
 
 
+def served(remote: Remote | None, path: str, query: dict[str, Any] | None = None) -> Any:
+    """``GET path`` on ``remote``; None when there is no server or it cannot be reached
+    (the command then runs locally). The server's 4xx is raised as ``RemoteError``."""
+    if remote is None:
+        return None
+    try:
+        return remote.call("GET", path, query=query)
+    except ConnectionError:
+        return None
+
+
 def _message(exc: urllib.error.HTTPError) -> str:
     try:
         return str(json.loads(exc.read())["error"]["message"])

@@ -12,7 +12,8 @@ from typing import Any
 from typer.testing import CliRunner
 
 from ingest.pipeline import ingest_text
-from memory.embeddings import SentenceEmbedder
+from memory.minilm import load_embedder
+from overlay import remembering
 from overlay.cli import _register, app
 from overlay.commands.remote import announce, find_server, retract, run_file
 from overlay.services import Services
@@ -31,16 +32,30 @@ def _run(data_dir: Path, *args: str, **env: str) -> tuple[int, str]:
 
 
 def test_retrieve_through_a_running_server_prints_the_same(
-    data_dir: Path, base_services: Services, minilm: SentenceEmbedder
+    data_dir: Path, base_services: Services
 ) -> None:
     _register()
-    local = Services(base_services.settings, base_services.redis, base_services.chroma, minilm)
+    # the embedder the CLI and `overlay serve` load (sentence-transformers' vectors to 1e-5)
+    embedder = load_embedder("all-MiniLM-L6-v2")
+    local = Services(base_services.settings, base_services.redis, base_services.chroma, embedder)
     coll = "cli" + uuid.uuid4().hex[:8]
     for source, text in TEXTS.items():
         ingest_text(local, source, text, collection=coll)
     args = ("retrieve", "how many days of paid leave", "-c", coll, "-k", "3", "--json")
     code, alone = _run(data_dir, *args, OVERLAY_CLI_SERVER="off")
     assert code == 0 and json.loads(alone)["results"][0]["source"] == "leave.md"
+    session = "cli" + uuid.uuid4().hex[:8]
+    turns = [{"role": "user", "content": "my name is Ada and I live in Oslo"},
+             {"role": "user", "content": "I prefer tea over coffee"}]  # fmt: skip
+    remembering.append_turns(local, session, turns)
+    reads = [
+        ("memory", "show", session, "--json"),
+        ("facts", "get", "--session", session, "--json"),
+        ("facts", "get", "--json"),
+    ]
+    locally = [_run(data_dir, *r, OVERLAY_CLI_SERVER="off") for r in reads]
+    assert all(code == 0 for code, _ in locally)
+    assert "Oslo" in json.loads(locally[0][1])["turns"][0]["text"]
 
     calls: list[str] = []
     server_app = make_app(local)
@@ -59,6 +74,10 @@ def test_retrieve_through_a_running_server_prints_the_same(
             assert code == 0 and "/v1/retrieve" in calls
             assert json.loads(served) == json.loads(alone)
             assert served == alone
+            calls.clear()
+            for r, here in zip(reads, locally, strict=True):
+                assert _run(data_dir, *r) == here, r
+            assert len(calls) >= len(reads)  # each went through the server
             code, err = _run(data_dir, "retrieve", "x", "-c", "no such name!")
             assert code == 1  # the server's 4xx is the command's error, as locally
         finally:
