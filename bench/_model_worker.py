@@ -25,6 +25,9 @@ from overlay.model.numeric import NumericPath, path_of, set_path  # noqa: E402
 from overlay.model.prefix import PREFIXES  # noqa: E402
 
 DOCS = ROOT / "examples" / "docs"
+# One thread: CPU seconds of this process (the machine is shared and its load swings, so
+# wall time measures the neighbours); more threads: wall time.
+clock = time.process_time
 SYSTEM = (
     "You are a careful assistant. Answer the question using only the numbered passages and "
     "cite them like [1]. If the passages do not hold the answer, say you do not know."
@@ -82,14 +85,14 @@ def load(path: str, threads: int) -> tuple[Any, Any]:
 def prefill_s(path: str, model: Any, ids: list[int]) -> float:
     times = []
     for _ in range(2):
-        t = time.perf_counter()
+        t = clock()
         with torch.inference_mode():
             if path == "hf":
                 model(input_ids=torch.tensor([ids]), use_cache=True)
             else:  # our decode's prefill: the lean forward into a fresh KV
                 lean = LeanLlama(model)
                 lean.forward(torch.tensor([ids]), lean.new_kv(len(ids)))
-        times.append(time.perf_counter() - t)
+        times.append(clock() - t)
     return min(times)
 
 
@@ -97,27 +100,27 @@ def generate(path: str, model: Any, tok: Any, ids: list[int], n: int) -> tuple[l
     """Greedy tokens after ``ids`` and the decode rate (tokens/s after the first)."""
     if path == "hf":
         with torch.inference_mode():
-            t = time.perf_counter()
+            t = clock()
             out = model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False,
                                  repetition_penalty=1.1)  # fmt: skip
-            total = time.perf_counter() - t
-        new = out[0, len(ids) :].tolist()
+            total = clock() - t
+        new = [t for t in out[0, len(ids) :].tolist() if t != tok.eos_token_id]
         return new, (len(new) - 1) / max(total - prefill_s(path, model, ids), 1e-9)
     got = decode(model, tok, ids, Decoding(max_new_tokens=n))
-    t = time.perf_counter()
-    got = decode(model, tok, ids, Decoding(max_new_tokens=n))  # second: the prefix is cached
-    total = time.perf_counter() - t
-    return got.token_ids, (len(got.token_ids) - 1) / max(total - (got.first_token_s or 0), 1e-9)
+    t = clock()
+    got = decode(model, tok, ids, Decoding(max_new_tokens=n))  # again: all but 1 token cached
+    total = clock() - t
+    return got.token_ids, len(got.token_ids) / max(total, 1e-9)
 
 
 def scoring(model: Any, tok: Any) -> tuple[float, list[float]]:
     views = passages(70, 15)[:16]  # ~90 model tokens each with the scoring prompt
     times, scores = [], []
     for _ in range(2):
-        t = time.perf_counter()
+        t = clock()
         with torch.inference_mode():
             scores = score_views(model, tok, QUESTIONS[0], views, batch_size=8).logprobs
-        times.append(time.perf_counter() - t)
+        times.append(clock() - t)
     return min(times), scores
 
 
@@ -131,6 +134,8 @@ def prefix_hits(model: Any, tok: Any) -> dict[str, float]:
 
 def main() -> None:
     path, threads, n, budget = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    global clock
+    clock = time.process_time if threads == 1 else time.perf_counter
     model, tok = load(path, threads)
     ids = prompt(tok, QUESTIONS[0], budget)
     figures: dict[str, Any] = {"path": path, "prompt_tokens": len(ids)}

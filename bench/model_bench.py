@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -75,8 +76,9 @@ def model_table(args: argparse.Namespace) -> None:
     ref = runs["hf"][0]
     print(f"\nCPU flags deciding the path: {' '.join(decisive_flags(cpu_flags())) or 'none'}")
     print(f"numeric path (auto): {runs['ours'][0]['numeric']}")
-    print(f"torch threads: {threads}; prompt {ref['prompt_tokens']} tokens; "
-          f"medians of {args.rounds} alternating runs\n")  # fmt: skip
+    print(f"torch threads: {threads}; prompt {ref['prompt_tokens']} tokens; medians of "
+          f"{args.rounds} alternating runs; {'CPU' if threads == 1 else 'wall'} seconds; "
+          f"load average {os.getloadavg()[0]:.1f}\n")  # fmt: skip
     print("| path | prefill tok/s | decode tok/s | scoring 16 cand. | peak RSS | "
           "same tokens as fp32 | scoring rank corr. / top-1 |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
@@ -101,7 +103,7 @@ def model_table(args: argparse.Namespace) -> None:
 
     print(f"\nratios ours/transformers: prefill {ratio('prefill_s'):.2f}x, decode "
           f"{ratio('decode_tps', False):.2f}x, scoring {ratio('scoring_s'):.2f}x")  # fmt: skip
-    print(f"prefix cache over {len(ours[0]['prefix'])} chat turns: {ours[0]['prefix']}")
+    print(f"prefix cache over 4 chat turns: {ours[0]['prefix']}")
     if args.threads_compare:
         other = 2 if threads == 1 else 1
         alt = run_worker("ours", other, args.new_tokens, args.prompt_tokens)
