@@ -88,7 +88,8 @@ def prefill_s(path: str, model: Any, ids: list[int]) -> float:
         t = clock()
         with torch.inference_mode():
             if path == "hf":
-                model(input_ids=torch.tensor([ids]), use_cache=True)
+                # as generate does: the vocabulary projection at the last position only
+                model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1)
             else:  # our decode's prefill: the lean forward into a fresh KV
                 lean = LeanLlama(model)
                 lean.forward(torch.tensor([ids]), lean.new_kv(len(ids)))
