@@ -107,9 +107,11 @@ def generate(path: str, model: Any, tok: Any, ids: list[int], n: int) -> tuple[l
             total = clock() - t
         new = [t for t in out[0, len(ids) :].tolist() if t != tok.eos_token_id]
         return new, (len(new) - 1) / max(total - prefill_s(path, model, ids), 1e-9)
-    got = decode(model, tok, ids, Decoding(max_new_tokens=n))
+    for _ in range(2):  # the second call keeps the prompt's states, the third reuses them
+        got = decode(model, tok, ids, Decoding(max_new_tokens=n))
     t = clock()
-    got = decode(model, tok, ids, Decoding(max_new_tokens=n))  # again: all but 1 token cached
+    got = decode(model, tok, ids, Decoding(max_new_tokens=n))  # all but 1 token cached
+    assert got.reused_tokens == len(ids) - 1
     total = clock() - t
     return got.token_ids, len(got.token_ids) / max(total, 1e-9)
 
