@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 from overlay.choosing.scoring import score_views  # noqa: E402
 from overlay.model.decode import Decoding, decode  # noqa: E402
 from overlay.model.lean import LeanLlama  # noqa: E402
-from overlay.model.numeric import NumericPath, path_of, set_path  # noqa: E402
+from overlay.model.numeric import NumericPath, autocast, path_of, set_path  # noqa: E402
 from overlay.model.prefix import PREFIXES  # noqa: E402
 
 DOCS = ROOT / "examples" / "docs"
@@ -90,9 +90,10 @@ def prefill_s(path: str, model: Any, ids: list[int]) -> float:
             if path == "hf":
                 # as generate does: the vocabulary projection at the last position only
                 model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1)
-            else:  # our decode's prefill: the lean forward into a fresh KV
+            else:  # our decode's prefill: the lean forward into a fresh KV, in its dtype
                 lean = LeanLlama(model)
-                lean.forward(torch.tensor([ids]), lean.new_kv(len(ids)))
+                with autocast(model, "prefill"):
+                    lean.forward(torch.tensor([ids]), lean.new_kv(len(ids)))
         times.append(clock() - t)
     return min(times)
 

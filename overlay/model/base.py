@@ -154,6 +154,17 @@ def gemv_layout(model: Any) -> None:
             w = module.weight
             if w.dim() == 2 and w.is_contiguous():
                 w.data = w.data.t().contiguous().t()
+    _trim_heap()
+
+
+def _trim_heap() -> None:
+    """Give the old weight copies' freed pages back to the OS (glibc keeps them otherwise)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc
 
 
 def freeze(model: Any) -> Any:
