@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingest.pipeline import ingest_paths, list_sources, remove_source
-from ingest.types import IngestReport, ProgressEvent
 from memory.errors import InvalidInput
+
+if TYPE_CHECKING:  # the pipeline (stores, numpy, redis) loads when a command runs
+    from ingest.types import IngestReport, ProgressEvent
 
 out = Console()
 err = Console(stderr=True)
@@ -57,6 +58,8 @@ def ingest(
         "exclude": exclude,
     }
     if as_json:
+        from ingest.pipeline import ingest_paths
+
         report = ingest_paths(st.services, paths, **kwargs)  # type: ignore[arg-type]
         out.print_json(json.dumps(report.to_dict()))
     else:
@@ -88,6 +91,8 @@ def _with_progress(services: object, paths: list[Path], kwargs: dict[str, object
             elif ev.stage == "source":
                 bar.update(task, completed=ev.done)
 
+        from ingest.pipeline import ingest_paths
+
         return ingest_paths(services, paths, progress=on_event, **kwargs)  # type: ignore[arg-type]
 
 
@@ -116,6 +121,8 @@ def sources(
         return
     st = _state(ctx)
     coll = collection or st.settings.collection
+    from ingest.pipeline import list_sources
+
     infos = list_sources(st.services, coll)
     if as_json:
         out.print_json(json.dumps({"collection": coll, "sources": [i.to_dict() for i in infos]}))
@@ -137,6 +144,8 @@ def sources_remove(
     """Delete a source's chunks everywhere, e.g. `overlay sources remove docs/old.md`."""
     st = _state(ctx)
     coll = collection or st.settings.collection
+    from ingest.pipeline import remove_source
+
     info = remove_source(st.services, source, coll)
     if as_json:
         out.print_json(json.dumps({"collection": coll, "removed": info.to_dict()}))

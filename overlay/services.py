@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from memory.embeddings import CachedEmbedder, Embedder, LazyEmbedder, SentenceEmbedder
+from memory.embeddings import CachedEmbedder, Embedder, LazyEmbedder
 from memory.errors import CollectionNotFound, InvalidInput
+from memory.minilm import load_embedder
 from memory.sessions.store import SessionMemory
 from memory.sessions.turns import MemoryConfig
 from memory.stores.chroma import ChromaStore, connect_chroma
@@ -163,7 +164,7 @@ class Services:
             if self._s.embedder is None:
                 s = self.settings
                 self._s.embedder = CachedEmbedder(
-                    SentenceEmbedder(s.embedder, "cpu", s.embed_batch_size)
+                    load_embedder(s.embedder, "cpu", s.embed_batch_size)
                 )
             return self._s.embedder
 

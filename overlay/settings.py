@@ -76,6 +76,15 @@ class Settings(BaseSettings):
         description="Built-in name, local transformers folder, .gguf file, or cached model id.",
     )
     device: str = Field(default="cpu", description="torch device: cpu or cuda.")
+    dtype: Literal["auto", "fp32", "bf16"] = Field(
+        default="auto",
+        description="Numeric path: auto (bf16 scoring where the CPU has native bf16 and a probe "
+        "confirms it is faster; fp32 decoding), fp32 (everything), bf16 (bf16 scoring).",
+    )
+    torch_threads: int = Field(
+        default=0, ge=0, le=256,
+        description="torch intra-op threads; 0 = (usable cores - 1) / model_workers, at least 1.",
+    )  # fmt: skip
     adapters_dir: Path | None = Field(
         default=None, description="Folder of PEFT adapters; default <data_dir>/adapters."
     )

@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import torch
 
+from overlay.model.numeric import autocast
+
 PROMPT = "Passage: {text}\nA question about this passage:"
 MAX_QUERY_TOKENS = 64
 
@@ -105,11 +107,15 @@ def _score_batch(
         first = off + len(prefix) - 1
         gather[row] = torch.arange(first, first + n_q)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    hidden = body(
-        input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device)
-    ).last_hidden_state  # (B, T, H)
+    with autocast(model, "scoring"):  # bf16 where the CPU does it natively (numeric.py)
+        hidden = body(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            position_ids=positions.to(device),
+        ).last_hidden_state  # (B, T, H)
     idx = gather.to(device).unsqueeze(-1).expand(-1, -1, hidden.shape[-1])  # (B, Q, H)
-    logits = head(hidden.gather(1, idx)).float()  # (B, Q, V)
+    picked = hidden.gather(1, idx).to(head.weight.dtype)  # (B, Q, H), projected in fp32
+    logits = head(picked).float()  # (B, Q, V)
     target = torch.tensor(q_ids, device=device).expand(len(prefixes), -1)  # (B, Q)
     lp = logits.log_softmax(-1).gather(-1, target.unsqueeze(-1)).squeeze(-1)  # (B, Q)
     return [float(v) for v in lp.mean(-1)]

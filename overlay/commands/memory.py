@@ -9,17 +9,32 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from overlay import remembering
-
 out = Console()
 memory_app = typer.Typer(help="Session memory: what a session said and what Overlay kept.")
 facts_app = typer.Typer(help="Facts: taught (subject, relation → object) or a session's own.")
+
+
+def _lib() -> Any:
+    """The session-memory library, imported when a command runs (not for ``--help``)."""
+    from overlay import remembering
+
+    return remembering
 
 
 def _services(ctx: typer.Context) -> Any:
     from overlay.commands.state import state
 
     return state(ctx).services
+
+
+def _served(ctx: typer.Context, path: str, **query: Any) -> Any:
+    """A running server's answer to ``GET path`` (read-only commands), or None."""
+    from urllib.parse import quote
+
+    from overlay.commands.remote import served
+    from overlay.commands.state import state
+
+    return served(state(ctx).remote(), quote(path), query)
 
 
 def _print_json(data: Any) -> None:
@@ -34,7 +49,9 @@ def show(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show a session's facts and turns.  Example: overlay memory show alice -n 5"""
-    data = remembering.show_session(_services(ctx), session, last or None)
+    data = _served(ctx, f"/v1/sessions/{session}", last=last or None) if last <= 1000 else None
+    if data is None:
+        data = _lib().show_session(_services(ctx), session, last or None)
     if as_json:
         return _print_json(data)
     out.print(f"[bold]{session}[/] — {data['count']} turns, user {data['user'] or '-'}")
@@ -53,8 +70,9 @@ def search(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Rank a session's earlier turns and facts.  Example: overlay memory search alice "my city\""""
-    hits = remembering.memory_search(_services(ctx), session, query, k)
-    results = [remembering.memory_result(h) for h in hits]
+    # not through a server: its response model drops fields this output has (role, key, …)
+    hits = _lib().memory_search(_services(ctx), session, query, k)
+    results = [_lib().memory_result(h) for h in hits]
     if as_json:
         return _print_json({"session_id": session, "results": results})
     table = Table("score", "kind", "id", "text")
@@ -70,7 +88,7 @@ def forget(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Remove everything of a session from Redis and Chroma.  Example: overlay memory forget a"""
-    remembering.forget_session(_services(ctx), session)
+    _lib().forget_session(_services(ctx), session)
     if as_json:
         return _print_json({"session_id": session, "forgotten": True})
     out.print(f"forgot session {session}")
@@ -90,11 +108,11 @@ def facts_add(
     overlay facts add --session alice name Bob"""
     svc = _services(ctx)
     if session:
-        data = remembering.fact_result(remembering.add_fact(svc, session, subject, relation))
+        data = _lib().fact_result(_lib().add_fact(svc, session, subject, relation))
     else:
         if obj is None:
             raise typer.BadParameter("give SUBJECT RELATION OBJECT (or --session KEY VALUE)")
-        data = remembering.teach_fact(svc, subject, relation, obj, weight).to_dict()
+        data = _lib().teach_fact(svc, subject, relation, obj, weight).to_dict()
     if as_json:
         return _print_json(data)
     out.print(f"stored: {data['text']}", highlight=False)
@@ -109,13 +127,17 @@ def facts_get(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List facts.  Examples: overlay facts get Halvorsen CEO; overlay facts get -s alice"""
-    svc = _services(ctx)
     if session:
-        rows = [remembering.fact_result(f) for f in remembering.session_facts(svc, session)]
+        data = _served(ctx, f"/v1/sessions/{session}/facts")
+        rows = data["facts"] if data is not None else [
+            _lib().fact_result(f) for f in _lib().session_facts(_services(ctx), session)
+        ]  # fmt: skip
         lines = [r["history_line"] for r in rows]
     else:
-        facts = remembering.get_taught_facts(svc, subject, relation)
-        rows = [f.to_dict() for f in facts]
+        data = _served(ctx, "/v1/facts", subject=subject, relation=relation)
+        rows = data["facts"] if data is not None else [
+            f.to_dict() for f in _lib().get_taught_facts(_services(ctx), subject, relation)
+        ]  # fmt: skip
         lines = [f"{r['text']}  (weight {r['weight']:g})" for r in rows]
     if as_json:
         return _print_json({"facts": rows})
@@ -134,11 +156,11 @@ def facts_remove(
     """Remove a fact.  Examples: overlay facts remove Halvorsen CEO; overlay facts remove -s a x"""
     svc = _services(ctx)
     if session:
-        remembering.remove_fact(svc, session, subject)
+        _lib().remove_fact(svc, session, subject)
     else:
         if relation is None:
             raise typer.BadParameter("give SUBJECT RELATION [OBJECT]")
-        remembering.remove_taught_fact(svc, subject, relation, obj)
+        _lib().remove_taught_fact(svc, subject, relation, obj)
     out.print("removed")
 
 

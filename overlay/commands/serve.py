@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -16,7 +17,9 @@ from rich.table import Table
 
 from memory.errors import OverlayError
 from memory.tables.migrate import find_old_keys, migrate
-from overlay.services import Services
+
+if TYPE_CHECKING:
+    from overlay.services import Services
 
 APP_FACTORY = "api.app:create_app"
 
@@ -35,6 +38,7 @@ def serve(
 
     import uvicorn
 
+    from overlay.commands.remote import announce, retract
     from overlay.commands.state import state
 
     st = state(ctx)
@@ -46,14 +50,15 @@ def serve(
     host, port = host or settings.host, port or settings.port
     shown = f"[{host}]" if ":" in host else ("127.0.0.1" if host in ("0.0.0.0", "") else host)
     typer.echo(f"Overlay: chat page at http://{shown}:{port}/  (API docs at /docs)")
-    uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        host=host,
-        port=port,
-        log_level=log_level,
-        timeout_graceful_shutdown=10,
-    )
+    # read-only CLI commands of this data dir call us instead of loading everything
+    announce(settings.data_dir, host, port, local=not settings.api_keys)
+    try:
+        uvicorn.run(
+            APP_FACTORY, factory=True, host=host, port=port, log_level=log_level,
+            timeout_graceful_shutdown=10,
+        )  # fmt: skip
+    finally:
+        retract(settings.data_dir)
 
 
 def _timed(check: Callable[[], str]) -> tuple[bool, str, float]:
@@ -97,9 +102,13 @@ def _checks(services: Services) -> dict[str, Callable[[], str]]:
         return f"{emb.name} dim={emb.dim} ({vec.shape[1]}-d vector)"
 
     def model() -> str:
-
         m = services.model
-        return f"{m.name} on {m.device} (loaded in {m.load_seconds:.1f}s)"
+        n = m.numeric
+        return (
+            f"{m.name} on {m.device} (loaded in {m.load_seconds:.1f}s); scoring {n.scoring}, "
+            f"prefill {n.prefill}, decode {n.decode} ({n.reason}; cpu: {' '.join(n.flags)}); "
+            f"{m.threads} torch thread(s)"
+        )
 
     return {
         "redis": redis,

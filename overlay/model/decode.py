@@ -3,7 +3,14 @@ a token budget, text handed out as it is produced (``on_text``), and an optional
 (``allowed``) on the next token.
 
 Greedy decoding with ``repetition_penalty`` gives the same tokens as transformers'
-``generate(do_sample=False, repetition_penalty=…)`` (tested).
+``generate(do_sample=False, repetition_penalty=…)`` (tested on a tiny and the real model).
+
+Lean by construction: Llama-layout models run through ``overlay.model.lean`` (the same
+modules and kernels, a pre-allocated KV cache, no per-step cache objects or masks), only the
+last position is projected onto the vocabulary, the repetition penalty touches only the
+tokens seen, and text is detokenised incrementally (a few tokens per step, not the whole
+answer). A prompt that starts with a prefix seen before reuses its KV states
+(``overlay.model.prefix``). Other architectures decode through transformers' forward.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ class Decoded:
     finish_reason: str = "stop"  # "stop" (end of answer or a stop string) | "length"
     prompt_tokens: int = 0
     first_token_s: float | None = None  # seconds from the call to the first token
+    reused_tokens: int = 0  # prompt tokens whose KV states came from the prefix cache
 
 
 def decode(
@@ -51,63 +59,104 @@ def decode(
     """Decode after ``prompt_ids`` (already chat-formatted); see the module docstring."""
     import torch
 
+    from overlay.model.runner import make_runner
+
     p = params or Decoding()
     start = time.perf_counter()
-    device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(p.seed) if p.seed is not None else None
     eos = _eos_ids(tokenizer)
-    seen = torch.tensor(prompt_ids, dtype=torch.long)
-    out = model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
-    ids: list[int] = []
-    emitted, first, finish = "", None, "length"
-    for _ in range(p.max_new_tokens):
-        logits = out.logits[0, -1].float().cpu()  # (vocab,)
-        logits = _penalise(logits, seen, p.repetition_penalty)
-        if allowed is not None:
-            logits = _restrict(logits, allowed(ids))
-        nxt = _pick(logits, p, gen)
-        if first is None:
-            first = time.perf_counter() - start
-        if nxt in eos:
-            finish = "stop"
-            break
-        ids.append(nxt)
-        seen = torch.cat([seen, torch.tensor([nxt])])
-        text = tokenizer.decode(ids, skip_special_tokens=True)
-        cut = _stop_at(text, p.stop)
-        if cut is not None:
-            text, finish = text[:cut], "stop"
-        if on_text is not None and not text.endswith("\ufffd") and len(text) > len(emitted):
-            on_text(text[len(emitted) :])
-            emitted = text
-        if cut is not None:
-            break
-        out = model(
-            input_ids=torch.tensor([[nxt]], device=device),
-            past_key_values=out.past_key_values,
-            use_cache=True,
-        )
+    with torch.inference_mode():
+        runner = make_runner(model, len(prompt_ids) + p.max_new_tokens)
+        logits = runner.prefill(prompt_ids)
+        penalty = _Penalty(prompt_ids, p.repetition_penalty, logits.device)
+        text = _Detokenizer(tokenizer)
+        step = torch.empty((1, 1), dtype=torch.long, device=logits.device)
+        ids: list[int] = []
+        emitted, first, finish = "", None, "length"
+        for _ in range(p.max_new_tokens):
+            logits = penalty(logits)
+            if allowed is not None:
+                logits = _restrict(logits, allowed(ids))
+            nxt = _pick(logits, p, gen)
+            if first is None:
+                first = time.perf_counter() - start
+            if nxt in eos:
+                finish = "stop"
+                break
+            ids.append(nxt)
+            penalty.add(nxt)
+            so_far = text.push(nxt)
+            cut = _stop_at(so_far, p.stop)
+            shown = so_far if cut is None else so_far[:cut]
+            if on_text is not None and len(shown) > len(emitted):
+                on_text(shown[len(emitted) :])
+                emitted = shown
+            if cut is not None:
+                finish = "stop"
+                break
+            step[0, 0] = nxt
+            logits = runner.step(step)
     final = _stop_text(tokenizer.decode(ids, skip_special_tokens=True), p.stop)
     if on_text is not None and len(final) > len(emitted) and final.startswith(emitted):
         on_text(final[len(emitted) :])
-    return Decoded(final.strip(), ids, finish, len(prompt_ids), first)
+    return Decoded(final.strip(), ids, finish, len(prompt_ids), first, runner.reused)
+
+
+class _Detokenizer:
+    """Incremental detokenisation: each step decodes only the last few tokens (the way
+    streaming servers do), holding back text that ends inside a multi-byte character."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tok = tokenizer
+        self.ids: list[int] = []
+        self.prefix = 0  # ids[prefix:read] were decoded last time, ids[read:] are new
+        self.read = 0
+        self.text = ""
+
+    def push(self, token: int) -> str:
+        """Add ``token``; the whole text so far (complete characters only)."""
+        self.ids.append(token)
+        before = self.tok.decode(self.ids[self.prefix : self.read], skip_special_tokens=True)
+        after = self.tok.decode(self.ids[self.prefix :], skip_special_tokens=True)
+        if len(after) > len(before) and not after.endswith("\ufffd"):
+            self.text += after[len(before) :]
+            self.prefix, self.read = self.read, len(self.ids)
+        return self.text
+
+
+class _Penalty:
+    """transformers' repetition penalty over the prompt and the generated tokens: a seen
+    token's logit is divided by ``penalty`` (multiplied when negative)."""
+
+    def __init__(self, prompt_ids: list[int], penalty: float, device: Any) -> None:
+        import torch
+
+        self.penalty = penalty
+        self.seen = set(prompt_ids)
+        self.index = torch.tensor(sorted(self.seen), dtype=torch.long, device=device)
+
+    def add(self, token: int) -> None:
+        if self.penalty != 1.0 and token not in self.seen:
+            import torch
+
+            self.seen.add(token)
+            self.index = torch.cat([self.index, self.index.new_tensor([token])])
+
+    def __call__(self, logits: Any) -> Any:
+        if self.penalty == 1.0 or not len(self.index):
+            return logits
+        import torch
+
+        picked = logits[self.index]
+        logits[self.index] = torch.where(
+            picked < 0, picked * self.penalty, picked / self.penalty
+        )  # in place: the logits are ours
+        return logits
 
 
 def _eos_ids(tokenizer: Any) -> set[int]:
     eos = tokenizer.eos_token_id
     return set(eos) if isinstance(eos, list) else {eos} if eos is not None else set()
-
-
-def _penalise(logits: Any, seen: Any, penalty: float) -> Any:
-    """transformers' repetition penalty: seen tokens' logits divided (or, if < 0, multiplied)."""
-    if penalty == 1.0:
-        return logits
-    import torch
-
-    picked = logits[seen]
-    logits = logits.clone()
-    logits[seen] = torch.where(picked < 0, picked * penalty, picked / penalty)
-    return logits
 
 
 def _restrict(logits: Any, allowed: Sequence[int] | None) -> Any:

@@ -1,0 +1,123 @@
+"""A bounded cache of KV states for prompt prefixes that recur (the chat template's head,
+the system prompt, a session's earlier context).
+
+Nothing tells ``decode`` where a prompt's fixed head ends, so the cache finds it: it keeps
+the last few prompts' token ids, and when a new prompt shares at least ``min_tokens`` leading
+tokens with one of them, the KV states of that common prefix are kept (after the prompt's
+prefill, which computes them anyway). A later prompt starting with a kept prefix only
+prefills its own tail. Entries are keyed by the model, its active adapters and the prefix's
+token ids — a prefix computed under adapter A is never reused under adapter B — and the
+least recently used entry goes first beyond ``max_entries``.
+
+``prefix_cache_stats()`` gives the process-wide hit rate (for ``/metrics``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from typing import Any
+
+Saved = tuple[tuple[Any, Any], ...]  # per layer (keys, values), each (1, kv_heads, n, head_dim)
+
+
+@dataclass
+class PrefixStats:
+    """Counters of one cache: lookups, hits, and prompt tokens not recomputed."""
+
+    lookups: int = 0
+    hits: int = 0
+    reused_tokens: int = 0
+    prompt_tokens: int = 0
+    entries: int = 0
+
+    @property
+    def hit_rate(self) -> float:
+        return self.hits / self.lookups if self.lookups else 0.0
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "lookups": self.lookups,
+            "hits": self.hits,
+            "hit_rate": round(self.hit_rate, 4),
+            "reused_tokens": self.reused_tokens,
+            "prompt_tokens": self.prompt_tokens,
+            "entries": self.entries,
+        }
+
+
+class PrefixCache:
+    """LRU of (model, adapters, prefix ids) → KV states; see the module docstring."""
+
+    def __init__(self, max_entries: int = 8, min_tokens: int = 16, recent: int = 8) -> None:
+        self.max_entries = max_entries
+        self.min_tokens = min_tokens
+        self._entries: OrderedDict[tuple[Any, ...], Saved] = OrderedDict()
+        self._recent: deque[tuple[Any, tuple[int, ...]]] = deque(maxlen=recent)
+        self._lock = threading.Lock()
+        self.stats = PrefixStats()
+
+    def lookup(self, owner: Any, ids: list[int]) -> tuple[int, Saved | None]:
+        """The longest kept prefix of ``ids`` (shorter than ``ids``) for ``owner``: its
+        length and KV states, or ``(0, None)``."""
+        with self._lock:
+            self.stats.lookups += 1
+            self.stats.prompt_tokens += len(ids)
+            best: tuple[Any, ...] | None = None
+            for key in self._entries:
+                n = len(key) - 1
+                if key[0] == owner and n < len(ids) and (best is None or n > len(best) - 1):
+                    if tuple(ids[:n]) == key[1:]:
+                        best = key
+            if best is None:
+                return 0, None
+            self._entries.move_to_end(best)
+            self.stats.hits += 1
+            self.stats.reused_tokens += len(best) - 1
+            return len(best) - 1, self._entries[best]
+
+    def shared_prefix(self, owner: Any, ids: list[int], have: int) -> int:
+        """Remember ``ids``; the length of the longest prefix it shares with a recent prompt
+        of ``owner`` worth keeping (≥ ``min_tokens`` and longer than ``have``), else 0."""
+        prompt = tuple(ids)
+        with self._lock:
+            best = 0
+            for who, other in self._recent:
+                if who == owner:
+                    best = max(best, _common(prompt, other))
+            self._recent.append((owner, prompt))
+        best = min(best, len(ids) - 1)
+        return best if best >= self.min_tokens and best > have else 0
+
+    def keep(self, owner: Any, ids: list[int], saved: Saved) -> None:
+        """Keep ``saved`` as the KV states of the prefix ``ids``."""
+        with self._lock:
+            self._entries[(owner, *ids)] = saved
+            self._entries.move_to_end((owner, *ids))
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+            self.stats.entries = len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._recent.clear()
+            self.stats = PrefixStats()
+
+
+def _common(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+PREFIXES = PrefixCache()
+
+
+def prefix_cache_stats() -> dict[str, float]:
+    """Hit rate and counters of the process's prefix cache (``/metrics`` reads this)."""
+    with PREFIXES._lock:
+        return PREFIXES.stats.to_dict()

@@ -1,0 +1,97 @@
+"""The two ways ``decode`` runs a model: ``LeanRunner`` (Llama layout, pre-allocated KV,
+prefix reuse) and ``HFRunner`` (any causal LM, through transformers' forward)."""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import torch
+
+from overlay.model.lean import LeanLlama, inner_model, supports
+from overlay.model.numeric import autocast, path_of
+from overlay.model.prefix import PREFIXES, PrefixCache
+
+_LEAN: weakref.WeakKeyDictionary[Any, LeanLlama] = weakref.WeakKeyDictionary()
+
+
+def make_runner(model: Any, capacity: int) -> LeanRunner | HFRunner:
+    """A runner for ``model`` able to hold ``capacity`` positions."""
+    inner = inner_model(model)
+    if not supports(inner):
+        return HFRunner(model)
+    lean = _LEAN.get(inner)
+    if lean is None:
+        lean = _LEAN[inner] = LeanLlama(inner)
+    return LeanRunner(lean, active_adapters(inner), capacity)
+
+
+def active_adapters(model: Any) -> tuple[str, ...]:
+    """The adapters the model's LoRA layers currently apply (every layer shares one list
+    in ``overlay.adapters``); ``()`` for the base or a model without LoRA layers."""
+    for module in model.modules():
+        names = module.__dict__.get("_active_adapter")
+        if names is not None:
+            if module.__dict__.get("_disable_adapters"):
+                return ()
+            return (names,) if isinstance(names, str) else tuple(names)
+    return ()
+
+
+class LeanRunner:
+    """Prefill (reusing a cached prefix) and single-token steps over one ``KV``."""
+
+    def __init__(
+        self, lean: LeanLlama, adapters: tuple[str, ...], capacity: int,
+        cache: PrefixCache = PREFIXES,
+    ) -> None:  # fmt: skip
+        self.lean = lean
+        self.kv = lean.new_kv(capacity)
+        prefill = path_of(lean.inner).prefill  # bf16-prefilled states are not fp32 ones
+        self.owner = (id(lean.body), lean.head.weight.data_ptr(), prefill, adapters)
+        self.cache = cache
+        self.reused = 0
+
+    def prefill(self, ids: list[int]) -> torch.Tensor:
+        """Logits (V,) after ``ids``; keeps the KV states of a prefix shared with recent
+        prompts for the next ones."""
+        have, saved = self.cache.lookup(self.owner, ids)
+        if saved is not None:
+            self.kv.load(saved)
+            self.reused = have
+        keep = self.cache.shared_prefix(self.owner, ids, have)
+        tensor = torch.tensor([ids], dtype=torch.long, device=self.lean.device)
+        with autocast(self.lean.inner, "prefill"):  # fp32 unless the numeric path says bf16
+            if keep:  # compute up to the shared prefix, keep it, then the rest
+                self.lean.forward(tensor[:, have:keep], self.kv)
+                self.cache.keep(self.owner, ids[:keep], self.kv.prefix(keep))
+                have = keep
+            hidden = self.lean.forward(tensor[:, have:], self.kv)
+        return self.lean.logits(hidden.to(self.lean.dtype))
+
+    def step(self, token: torch.Tensor) -> torch.Tensor:
+        """Logits (V,) after one more token ``token`` (1, 1)."""
+        return self.lean.logits(self.lean.forward(token, self.kv))
+
+
+class HFRunner:
+    """transformers' own forward with its dynamic cache (architectures ``LeanLlama`` does
+    not cover)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.device = next(model.parameters()).device
+        self.past: Any = None
+        self.reused = 0
+
+    def _run(self, ids: torch.Tensor) -> torch.Tensor:
+        out = self.model(input_ids=ids.to(self.device), past_key_values=self.past, use_cache=True)
+        self.past = out.past_key_values
+        return out.logits[0, -1].float()  # (V,)
+
+    def prefill(self, ids: list[int]) -> torch.Tensor:
+        with autocast(self.model, "prefill"):
+            return self._run(torch.tensor([ids], dtype=torch.long))
+
+    def step(self, token: torch.Tensor) -> torch.Tensor:
+        return self._run(token)

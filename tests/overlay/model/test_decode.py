@@ -1,0 +1,120 @@
+"""The lean decode loop: the same greedy tokens as transformers' ``generate``, streamed
+text that adds up, stop strings, prefix reuse keyed by adapter, and the fallback path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from overlay.adapters.registry import AdapterRegistry
+from overlay.model.base import gemv_layout
+from overlay.model.decode import Decoding, decode
+from overlay.model.prefix import PREFIXES, prefix_cache_stats
+from overlay.model.runner import HFRunner, LeanRunner, make_runner
+from tests.adapters_tiny import tiny_base, write_adapter
+
+HEAD = "system the company is halvorsen instruments . answer from the passage . " * 3
+
+
+def _generate(model: Any, ids: list[int], n: int, eos: int | None) -> list[int]:
+    with torch.inference_mode():
+        out = model.generate(
+            torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+            max_new_tokens=n, do_sample=False, repetition_penalty=1.1, pad_token_id=0,
+        )  # fmt: skip
+    return [t for t in out[0, len(ids) :].tolist() if t != eos]
+
+
+def _ids(tok: Any, text: str) -> list[int]:
+    return list(tok(text, add_special_tokens=False)["input_ids"])
+
+
+@pytest.fixture
+def fresh_prefixes() -> Any:
+    PREFIXES.clear()
+    yield PREFIXES
+    PREFIXES.clear()
+
+
+@pytest.mark.parametrize("layout", ["loaded", "gemv"])
+def test_greedy_tokens_match_generate_on_tiny_llama(layout: str, fresh_prefixes: Any) -> None:
+    bm = tiny_base(seed=3)
+    if layout == "gemv":
+        gemv_layout(bm.model)
+        assert not bm.model.model.layers[0].self_attn.q_proj.weight.is_contiguous()
+    assert isinstance(make_runner(bm.model, 8), LeanRunner)
+    for question in ("how many days of paid leave", "who founded the company", "when"):
+        ids = _ids(bm.tokenizer, HEAD + question + " ?")
+        got = decode(bm.model, bm.tokenizer, ids, Decoding(max_new_tokens=24))
+        assert got.token_ids == _generate(bm.model, ids, 24, bm.tokenizer.eos_token_id)
+        assert got.prompt_tokens == len(ids) and got.first_token_s is not None
+    # the three prompts share HEAD: the second keeps it, the third reuses it
+    assert fresh_prefixes.stats.hits >= 1 and fresh_prefixes.stats.reused_tokens >= 16
+    assert prefix_cache_stats()["hit_rate"] > 0
+
+
+def test_streamed_text_adds_up_and_stop_strings_cut(fresh_prefixes: Any) -> None:
+    bm = tiny_base(seed=5)
+    ids = _ids(bm.tokenizer, "user tell me about the company")
+    pieces: list[str] = []
+    full = decode(bm.model, bm.tokenizer, ids, Decoding(max_new_tokens=20), pieces.append)
+    assert full.token_ids and "".join(pieces).strip() == full.text
+    assert full.text == bm.tokenizer.decode(full.token_ids, skip_special_tokens=True).strip()
+    stop = full.text.split()[2]
+    cut = decode(bm.model, bm.tokenizer, ids, Decoding(max_new_tokens=20, stop=(stop,)))
+    assert cut.finish_reason == "stop" and stop not in cut.text
+    assert full.text.startswith(cut.text)
+
+
+def test_prefix_states_are_not_shared_across_adapters(tmp_path: Path, fresh_prefixes: Any) -> None:
+    bm = tiny_base(seed=7)
+    write_adapter(tmp_path, "terse", bm.model, seed=2)
+    reg = AdapterRegistry(bm, tmp_path)
+    ids = [_ids(bm.tokenizer, HEAD + q) for q in ("who ?", "when ?", "why ?")]
+    with reg.activate(None) as model:
+        base = [decode(model, bm.tokenizer, i, Decoding(max_new_tokens=12)) for i in ids[:2]]
+    assert base[1].reused_tokens == 0 and fresh_prefixes.stats.entries == 1
+    with reg.activate("terse") as model:
+        worn = decode(model, bm.tokenizer, ids[2], Decoding(max_new_tokens=12))
+        expected = _generate(model, ids[2], 12, bm.tokenizer.eos_token_id)
+    assert worn.reused_tokens == 0  # the base's prefix states are not the adapter's
+    assert worn.token_ids == expected
+    with reg.activate(None) as model:
+        again = decode(model, bm.tokenizer, ids[2], Decoding(max_new_tokens=12))
+        assert again.token_ids == _generate(model, ids[2], 12, bm.tokenizer.eos_token_id)
+    assert again.reused_tokens > 0
+
+
+def test_other_architectures_decode_through_transformers() -> None:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=120, n_embd=32, n_layer=2, n_head=2)).eval()
+    bm = tiny_base()
+    assert isinstance(make_runner(model, 8), HFRunner)
+    ids = [5, 9, 17, 33, 2, 8]
+    got = decode(model, bm.tokenizer, ids, Decoding(max_new_tokens=10))
+    assert got.token_ids == _generate(model, ids, 10, bm.tokenizer.eos_token_id)
+
+
+@pytest.mark.slow
+def test_greedy_tokens_match_generate_on_the_real_model(real_model: Any) -> None:
+    tok = real_model.tokenizer
+    system = "You answer questions from the numbered passages and cite them like [1]."
+    passages = (
+        "[1] Employees get 25 days of paid annual leave per calendar year. "
+        "[2] Halvorsen Instruments was founded in 1987 in Bergen by Ingrid Halvorsen."
+    )
+    for question in ("How many days of paid leave do employees get?", "Who founded it?"):
+        messages = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": f"Passages:\n{passages}\n\nQuestion: {question}"},
+        ]
+        ids = list(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                           return_dict=True)["input_ids"])  # fmt: skip
+        got = decode(real_model.model, tok, ids, Decoding(max_new_tokens=40))
+        assert got.token_ids == _generate(real_model.model, ids, 40, tok.eos_token_id)
+        assert got.text
