@@ -58,7 +58,7 @@ def hits(services, query: str, collection: str, method: str) -> list[str]:
 
 
 def evaluate(services, cases: list[dict], collection: str, method: str) -> dict[str, list]:
-    from overlay.followup import retrieval_query
+    from overlay.choosing.followup import retrieval_query
 
     rows: dict[str, list] = {"followup": [], "control": []}
     for case in cases:

@@ -33,10 +33,10 @@ from overlay.answering.reading import read_span
 from overlay.choosing import candidates
 from overlay.choosing.chooser import choose_among, rerank
 from overlay.choosing.feedback import record_turn
+from overlay.choosing.followup import retrieval_query
 from overlay.choosing.fusion import Choice, Scored, dedupe
 from overlay.choosing.sentences import SentenceWeights, rank_sentences, sentence_candidates
 from overlay.choosing.views import query_view
-from overlay.followup import retrieval_query
 from overlay.model.decode import Decoding, OnText
 from overlay.remembering.step import remember_answer, session_turn
 from overlay.services import Services

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from overlay.followup import BORROW_TURNS, is_followup, retrieval_query
+from overlay.choosing.followup import BORROW_TURNS, is_followup, retrieval_query
 
 CASES = json.loads(
     (Path(__file__).resolve().parents[2] / "bench" / "data" / "followups.json").read_text()
