@@ -79,8 +79,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     # sync routes and run_in_threadpool share this limiter: cap lookups running at once so
     # 32 clients do not starve the model's worker of CPU (model work has its own threads)
-    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.lookup_threads
-    await run_in_threadpool(_warm, app, services, settings.preload_model)
+    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api.lookup_threads
+    await run_in_threadpool(_warm, app, services, settings.api.preload_model)
     app.state.services = services
     app.state.tenants = {}
     app.state.queue.start()
@@ -122,12 +122,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.tenants = {}
     app.state.registry = None
     app.state.metrics = Metrics()
-    app.state.queue = ModelQueue(settings.max_queue, settings.model_workers)
+    app.state.queue = ModelQueue(settings.api.max_queue, settings.api.model_workers)
     install_error_handlers(app)
     _include_routes(app)
-    upload = int(settings.max_file_mb * 1_048_576) + 65_536  # multipart overhead
-    app.add_middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=upload)
+    upload = int(settings.ingest.max_file_mb * 1_048_576) + 65_536  # multipart overhead
+    app.add_middleware(BodyLimit, max_body=settings.api.max_body_bytes, max_upload=upload)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    app.add_middleware(OpsGuard, keys=settings.api_keys, open_=settings.open_ops_endpoints)
+    app.add_middleware(OpsGuard, keys=settings.api_keys, open_=settings.api.open_ops_endpoints)
     app.add_middleware(RequestId)  # outermost: every answer, refusals included, carries the id
     return app

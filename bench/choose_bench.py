@@ -222,7 +222,7 @@ def measure(args, queries: dict, corpus: dict) -> dict:
         ingest_paths(svc, [REPO / "examples" / "docs"], collection="samples")
         print(f"ingested in {time.perf_counter() - t0:.0f} s")
         t0 = time.perf_counter()
-        m = settings.choose_top_m
+        m = settings.choose.top_m
         data = {
             "scifact": collect(svc, "scifact", queries, args.m),
             "scifact_off": collect(svc, "scifact", dict(enumerate(OFF_TOPIC)), args.m),
@@ -236,11 +236,11 @@ def measure(args, queries: dict, corpus: dict) -> dict:
 
 def report(data: dict, qrels: dict) -> None:
     s = Settings()
-    cal = Calibration(s.choose_margin_scale, s.choose_margin_center)
+    cal = Calibration(s.choose.margin_scale, s.choose.margin_center)
     print(f"calibration: sigmoid({cal.scale} * (margin - {cal.center})); "
-          f"threshold in settings {s.choose_threshold}")  # fmt: skip
+          f"threshold in settings {s.choose.threshold}")  # fmt: skip
     quality(data["scifact"], qrels, cal)
-    w = FusionWeights(s.fuse_model_weight, s.fuse_rank_weight)
+    w = FusionWeights(s.choose.model_weight, s.choose.rank_weight)
     sci = data["scifact"]
     retrieved = {q: r for q, r in sci.items() if set(r["docs"][: len(r["margins"])]) & qrels[q]}
     print(

@@ -226,7 +226,9 @@ def main() -> None:
 def report_calibration(reads: dict, settings: Settings) -> None:
     dev, held = sentence_examples(reads["dev"]), sentence_examples(reads["held-out"])
     fitted, dev_hit = calibrate(dev)
-    now = SentenceWeights(1.0, settings.sentence_passage_weight, settings.sentence_rank_weight)
+    now = SentenceWeights(
+        1.0, settings.choose.sentence_passage_weight, settings.choose.sentence_rank_weight
+    )
     print("\n## sentence fusion: hit@1 (a sentence holding the gold answer ranked first)")
     print("| weights (answer, passage, rank) | dev | held-out |\n|---|---|---|")
     for label, w in (("settings", now), ("fitted on dev", fitted),

@@ -46,9 +46,9 @@ def main() -> None:
     services.redis.ping()  # start the embedded servers outside the timed part
     services.vectors("bench").count()
     kind, sections = load(src.read_bytes(), src.name)
-    chunks = Splitter(emb.count_tokens, emb.max_tokens, s.chunk_size, s.chunk_overlap).split(
-        str(src), kind, sections
-    )
+    chunks = Splitter(
+        emb.count_tokens, emb.max_tokens, s.ingest.chunk_size, s.ingest.chunk_overlap
+    ).split(str(src), kind, sections)
     texts = [c.text for c in chunks]
 
     t0 = time.perf_counter()
@@ -60,7 +60,7 @@ def main() -> None:
     assert report.failed == 0 and report.chunks_written == len(chunks), report.to_dict()
     pipe_s = report.seconds
     raw_rate, pipe_rate = len(texts) / raw_s, len(texts) / pipe_s
-    print(f"{args.docs} docs -> {len(texts)} chunks (chunk size {s.chunk_size} tokens)")
+    print(f"{args.docs} docs -> {len(texts)} chunks (chunk size {s.ingest.chunk_size} tokens)")
     print(f"{'':<22}{'seconds':>9}{'chunks/s':>10}")
     print(f"{'raw embedder':<22}{raw_s:9.1f}{raw_rate:10.2f}")
     print(f"{'ingest pipeline':<22}{pipe_s:9.1f}{pipe_rate:10.2f}")

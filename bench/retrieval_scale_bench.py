@@ -51,14 +51,16 @@ def real_chunks(emb: Any, settings: Any, n: int) -> tuple[list[Any], np.ndarray]
 
     src = DATA / "corpus.jsonl"
     kind, sections = load(src.read_bytes(), src.name)
-    split = Splitter(emb.count_tokens, emb.max_tokens, settings.chunk_size, settings.chunk_overlap)
+    split = Splitter(
+        emb.count_tokens, emb.max_tokens, settings.ingest.chunk_size, settings.ingest.chunk_overlap
+    )
     chunks: list[Any] = []
     for i in range(len(sections)):
         chunks += split.split(str(src), kind, sections[i : i + 1])
         if len(chunks) >= n:
             break
     chunks = chunks[:n]
-    cache = RESULTS / f"scale_base_{emb.name}_{settings.chunk_size}_{n}.npy"
+    cache = RESULTS / f"scale_base_{emb.name}_{settings.ingest.chunk_size}_{n}.npy"
     if cache.exists():
         vecs = np.load(cache)
         print(f"real chunks: {n}, embeddings from {cache.name}")
@@ -208,8 +210,8 @@ def stages(services: Any, collection: str, queries: list[str], k: int = 10) -> d
         t0 = tick("redis sparse script", t0)
         fused = rrf(
             [[h.id for h in dense], [c for c, _ in sparse]],
-            [s.dense_weight, s.sparse_weight],
-            s.rrf_k,
+            [s.retrieve.dense_weight, s.retrieve.sparse_weight],
+            s.retrieve.rrf_k,
         )[:k]
         t0 = tick("fusion", t0)
         have = {h.id for h in dense}
@@ -262,7 +264,7 @@ def main() -> None:
     services = build_services(Settings(data_dir=data_dir))
     s = services.settings
     print(
-        f"data dir {data_dir}; hnsw_ef_search={s.hnsw_ef_search}, k=10, "
+        f"data dir {data_dir}; hnsw_ef_search={s.retrieve.hnsw_ef_search}, k=10, "
         f"embedder {services.embedder.name}"
     )
     real = real_chunks(services.embedder, s, args.base)

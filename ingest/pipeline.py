@@ -72,12 +72,12 @@ def _open_run(
     progress: Progress | None,
 ) -> _Run:
     s = services.settings
-    size = chunk_size or s.chunk_size
-    overlap = s.chunk_overlap if chunk_overlap is None else chunk_overlap
+    size = chunk_size or s.ingest.chunk_size
+    overlap = s.ingest.chunk_overlap if chunk_overlap is None else chunk_overlap
     emb = services.embedder
     splitter = Splitter(emb.count_tokens, emb.max_tokens, size, overlap)
     chunking = f"{emb.name}:{splitter.size}:{splitter.overlap}"
-    return _Run(writer, splitter, chunking, int(s.max_file_mb * 2**20), progress)
+    return _Run(writer, splitter, chunking, int(s.ingest.max_file_mb * 2**20), progress)
 
 
 def ingest_paths(
@@ -136,7 +136,7 @@ def ingest_text(
         if filename:
             raise InvalidInput(f"unsupported file type {Path(filename).suffix or '(none)'!r}")
         name = "text.txt"
-    limit = int(services.settings.max_file_mb * 2**20)
+    limit = int(services.settings.ingest.max_file_mb * 2**20)
     if len(data) > limit:
         raise TooLarge(f"{len(data) / 2**20:.1f} MB is over the {limit / 2**20:.0f} MB limit")
     with CollectionWriter(services, collection) as writer:

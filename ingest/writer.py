@@ -51,7 +51,9 @@ class CollectionWriter:
         self.services = services
         self.collection = collection
         self.manifest = SourceManifest(services.redis.client, services.namespace, collection)
-        self.sparse = SparseIndex(services.weights, collection, s.bm25_k1, s.bm25_b)
+        self.sparse = SparseIndex(
+            services.weights, collection, s.retrieve.bm25_k1, s.retrieve.bm25_b
+        )
         self.texts = ChunkTexts(services.redis.client, self.manifest.prefix)
         self._vectors: VectorStore | None = None
         self.removed = 0  # orphan chunks that entering (reconcile) deleted

@@ -113,7 +113,10 @@ class Services:
         """The tenant's vector collection ``collection``."""
         validate_collection(collection)
         return VectorStore(
-            self.chroma, f"{self.tenant}.{collection}", self.embedder, self.settings.hnsw_ef_search
+            self.chroma,
+            f"{self.tenant}.{collection}",
+            self.embedder,
+            self.settings.retrieve.hnsw_ef_search,
         )
 
     def collections(self) -> list[str]:
@@ -153,7 +156,7 @@ class Services:
         """The tenant's taught facts: the weight table plus a small semantic index."""
         index = VectorStore(
             self.chroma, f"{self.tenant}.taught.facts", self.embedder,
-            self.settings.hnsw_ef_search,
+            self.settings.retrieve.hnsw_ef_search,
         )  # fmt: skip
         return TaughtFacts(self.weights, index)
 
@@ -190,7 +193,7 @@ class Services:
         with self._s.lock:
             if self._s.adapters is None:
                 s = self.settings
-                self._s.adapters = AdapterRegistry(base, s.adapters_path, s.max_loaded_adapters)
+                self._s.adapters = AdapterRegistry(base, s.adapters_path, s.adapters.max_loaded)
             return self._s.adapters
 
     @contextlib.contextmanager
@@ -224,13 +227,13 @@ class Services:
 
 def _memory_config(s: Settings) -> MemoryConfig:
     return MemoryConfig(
-        embed_assistant=s.memory_embed_assistant,
-        fact_bonus=s.memory_fact_bonus,
-        recency_weight=s.memory_recency_weight,
-        recency_halflife=s.memory_recency_halflife,
-        lexical_weight=s.memory_lexical_weight,
-        redis_vectors_max=s.memory_redis_vectors_max,
-        ef_search=s.hnsw_ef_search,
+        embed_assistant=s.memory.embed_assistant,
+        fact_bonus=s.memory.fact_bonus,
+        recency_weight=s.memory.recency_weight,
+        recency_halflife=s.memory.recency_halflife,
+        lexical_weight=s.memory.lexical_weight,
+        redis_vectors_max=s.memory.redis_vectors_max,
+        ef_search=s.retrieve.hnsw_ef_search,
     )
 
 

@@ -1,5 +1,12 @@
 """One settings object for every entry point: ``OVERLAY_*`` variables or a YAML file.
 
+Where things live (data dir, stores, model, embedder, host, port, keys) sits at the top;
+the knobs are nested by concern: ``ingest``, ``retrieve``, ``choose``, ``answer``,
+``feedback``, ``adapters``, ``memory``, ``api``. A nested knob is set with a double
+underscore (``OVERLAY_CHOOSE__TOP_M=16``) or nested YAML (``choose: {top_m: 16}``); the flat
+names of earlier releases (``OVERLAY_CHOOSE_TOP_M``, ``choose_top_m:``) are still read
+(``FLAT`` maps them); where both are set, the nested name wins.
+
 Precedence (highest first): explicit keyword arguments, environment variables,
 the YAML file named by ``--config`` / ``OVERLAY_CONFIG``, the defaults below.
 Nothing is read at import; ``get_settings()`` builds and caches the object and
@@ -8,13 +15,14 @@ tests override it with ``get_settings.cache_clear()`` or by passing ``Settings(.
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +31,18 @@ from pydantic_settings import (
 )
 
 from memory.errors import InvalidInput
+from overlay.knobs import (
+    FLAT,
+    GROUPS,
+    AdapterSettings,
+    AnswerSettings,
+    ApiSettings,
+    ChooseSettings,
+    FeedbackSettings,
+    IngestSettings,
+    MemorySettings,
+    RetrieveSettings,
+)
 
 
 def _default_data_dir() -> Path:
@@ -33,7 +53,8 @@ def _default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    """Everything configurable about Overlay. Field names map to ``OVERLAY_<NAME>``."""
+    """Everything configurable about Overlay. Top-level names map to ``OVERLAY_<NAME>``,
+    nested ones to ``OVERLAY_<GROUP>__<NAME>``."""
 
     model_config = SettingsConfigDict(
         env_prefix="OVERLAY_",
@@ -65,7 +86,6 @@ class Settings(BaseSettings):
             "'inprocess' uses chromadb.PersistentClient, locked to a single process."
         ),
     )
-    hnsw_ef_search: int = Field(default=200, ge=10, description="HNSW search breadth (recall).")
     embedder: str = Field(
         default="all-MiniLM-L6-v2",
         description="Sentence-transformers folder, cached id, or the built-in all-MiniLM-L6-v2.",
@@ -85,125 +105,34 @@ class Settings(BaseSettings):
         default=0, ge=0, le=256,
         description="torch intra-op threads; 0 = (usable cores - 1) / model_workers, at least 1.",
     )  # fmt: skip
-    adapters_dir: Path | None = Field(
-        default=None, description="Folder of PEFT adapters; default <data_dir>/adapters."
-    )
-
-    # --- ingestion ----------------------------------------------------------
-    collection: str = Field(default="default", description="Default document collection.")
-    chunk_size: int = Field(default=200, ge=16, description="Chunk size in embedder tokens.")
-    chunk_overlap: int = Field(default=32, ge=0, description="Overlap in embedder tokens.")
-    max_file_mb: float = Field(
-        default=32.0, gt=0, description="Larger files are refused before they are read."
-    )
-    ingest_budget_s: float = Field(
-        default=300.0,
-        gt=0,
-        description="One upload's ingestion time limit; past it nothing "
-        "of it is kept and the request ends with a clear error (the CLI has no limit).",
-    )
-
-    # --- retrieval ----------------------------------------------------------
-    top_k: int = Field(default=10, ge=1, le=1000)
-    rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
-    dense_weight: float = Field(default=1.0, ge=0)
-    sparse_weight: float = Field(default=1.0, ge=0)
-    bm25_k1: float = Field(default=1.2, gt=0)
-    bm25_b: float = Field(default=0.75, ge=0, le=1)
-
-    # --- choosing and answering ----------------------------------------------
-    choose_top_m: int = Field(default=8, ge=1, le=128, description="Candidates the model scores.")
-    choose_top_n: int = Field(default=3, ge=1, le=32, description="Candidates an answer cites.")
-    choose_threshold: float = Field(default=0.5, ge=0, le=1, description="Abstention floor.")
-    choose_batch_size: int = Field(default=8, ge=1)
-    answer_mode: Literal["read", "generate", "choose"] = Field(
-        default="read",
-        description="read: the reader adapter's short span of the best sentence (default); "
-        "choose: the best sentence; generate: grounded prose.",
-    )
-    reader_adapter: str = Field(
-        default="reader", description="Adapter that reads spans in read mode (built in)."
-    )
-    # sentence fusion (overlay/choosing/sentences.py), fitted on dev questions only
-    sentence_passage_weight: float = Field(default=1.0, ge=0)
-    sentence_rank_weight: float = Field(default=0.5, ge=0)
-    max_new_tokens: int = Field(default=96, ge=1, le=2048)
-    context_budget: int = Field(default=1536, ge=128, description="Prompt budget in model tokens.")
-
-    # --- base model, scoring and feedback (issue 3) ---------------------------
     models_dir: Path | None = Field(
         default=None, description="Converted base models live here; default <data_dir>/models."
     )
-    choose_view_tokens: int = Field(
-        default=64, ge=16, le=512, description="Model tokens of a candidate the chooser reads."
+    adapters_dir: Path | None = Field(
+        default=None, description="Folder of PEFT adapters; default <data_dir>/adapters."
     )
-    # defaults tuned with bench/choose_bench.py (SciFact subset and the sample documents)
-    fuse_model_weight: float = Field(default=0.9, ge=0, description="Weight of the model score.")
-    fuse_rank_weight: float = Field(default=0.1, ge=0, description="Weight of the retrieval rank.")
-    fuse_learned_weight: float = Field(default=0.3, ge=0, description="Weight of feedback boosts.")
-    fuse_rank_scale: float = Field(default=2.0, gt=0, description="Rank prior 1/(1+rank/scale).")
-    choose_margin_center: float = Field(
-        default=1.0, description="Log-prob margin (nats/token) over no passage that maps to 0.5."
-    )
-    choose_margin_scale: float = Field(default=3.0, gt=0, description="Slope of that logistic.")
-    turn_ttl_seconds: int = Field(default=7 * 86400, ge=60, description="Feedback window.")
-    feedback_step: float = Field(default=0.25, gt=0, le=1, description="Weight change per vote.")
-    feedback_half_life_days: float = Field(default=30.0, gt=0, description="Feedback decay.")
-
-    # --- adapters -----------------------------------------------------------
-    max_loaded_adapters: int = Field(default=8, ge=1)
-
-    # --- session memory (memory/sessions.py, overlay/context.py) --------------
-    memory_embed_assistant: bool = Field(
-        default=False, description="Also embed assistant turns for memory lookup."
-    )
-    memory_k: int = Field(default=4, ge=0, le=100, description="Memories offered per chat turn.")
-    memory_min_score: float = Field(
-        default=0.35, ge=-1, le=2, description="Memories scoring below this are not offered."
-    )
-    memory_fact_bonus: float = Field(default=0.15, ge=0, le=1, description="Fact priority.")
-    # recency 0 and lexical 0.5: chosen on LoCoMo dev (bench/memory_bench.py --locomo-only)
-    memory_recency_weight: float = Field(default=0.0, ge=0, le=1)
-    memory_lexical_weight: float = Field(
-        default=0.5, ge=0, le=2, description="Bonus of a lookup's best BM25 turn match."
-    )
-    memory_recency_halflife: float = Field(default=200.0, gt=0, description="In turns.")
-    memory_redis_vectors_max: int = Field(
-        default=256, ge=0, description="A session's vectors move from Redis to Chroma past this."
-    )
-    memory_recent_turns: int = Field(
-        default=6, ge=0, le=200, description="Most recent turns a prompt may carry."
-    )
-
-    # --- API ----------------------------------------------------------------
+    collection: str = Field(default="default", description="Default document collection.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     api_keys: dict[str, str] = Field(
         default_factory=dict, description="Bearer key → tenant. Empty = local single-tenant mode."
     )
-    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
-    max_message_chars: int = Field(default=32_000, ge=1)
-    max_queue: int = Field(default=32, ge=1, description="Waiting chat requests before 429.")
-    admin_key: SecretStr | None = None
-    open_ops_endpoints: bool = Field(
-        default=False,
-        description="With API keys set, serve /metrics, /docs and /openapi.json "
-        "without a key (they need one by default).",
-    )
-    # --- API serving (issue 6) ------------------------------------------------
-    model_workers: int = Field(
-        default=1, ge=1, le=16, description="Threads running model work (chat turns) off the loop."
-    )
-    preload_model: bool = Field(
-        default=True, description="Load the embedder and the model when the API starts."
-    )
-    lookup_threads: int = Field(
-        default=4,
-        ge=1,
-        le=256,
-        description="Threads running lookups (retrieve, memory, facts, documents) at once; "
-        "few leave CPU to the model on a small machine.",
-    )
+
+    # --- knobs, nested by concern (overlay.knobs) ------------------------------
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
+    choose: ChooseSettings = Field(default_factory=ChooseSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
+    adapters: AdapterSettings = Field(default_factory=AdapterSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nest_flat_names(cls, data: Any) -> Any:
+        """Flat names of earlier releases (``choose_top_m``) go to their group."""
+        return nest_flat(data) if isinstance(data, dict) else data
 
     @field_validator("data_dir", "adapters_dir", "models_dir", mode="after")
     @classmethod
@@ -218,6 +147,16 @@ class Settings(BaseSettings):
     def models_path(self) -> Path:
         return self.models_dir or self.data_dir / "models"
 
+    def updated(self, **changes: Any) -> Settings:
+        """A validated copy with ``changes`` (flat or ``group={...}`` names) applied."""
+        data = self.model_dump()
+        for group, values in nest_flat(changes).items():
+            if group in GROUPS and isinstance(values, dict):
+                data[group] = {**data[group], **values}
+            else:
+                data[group] = values
+        return type(self).model_validate(data)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -227,11 +166,42 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources = [init_settings, env_settings, _FlatEnvSource(settings_cls)]
         config = os.environ.get("OVERLAY_CONFIG")
         if config:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config))
         return tuple(sources)
+
+
+def nest_flat(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with flat names (``choose_top_m``) moved into their group; nested ones win."""
+    out = {k: v for k, v in data.items() if k not in FLAT}
+    for flat, (group, name) in FLAT.items():
+        if flat not in data:
+            continue
+        nested = out.get(group)
+        nested = dict(nested) if isinstance(nested, dict) else {}
+        nested.setdefault(name, data[flat])
+        out[group] = nested
+    return out
+
+
+class _FlatEnvSource(PydanticBaseSettingsSource):
+    """``OVERLAY_<FLAT_NAME>`` variables of earlier releases, below the nested ones."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for flat, (group, name) in FLAT.items():
+            raw = os.environ.get(f"OVERLAY_{flat.upper()}")
+            if raw is None:
+                continue
+            annotation = str(GROUPS[group].model_fields[name].annotation)
+            value = json.loads(raw) if annotation.startswith(("dict", "list")) else raw
+            out.setdefault(group, {})[name] = value
+        return out
 
 
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
@@ -246,10 +216,27 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
             raise InvalidInput(f"config file {path} is not valid YAML: {exc}") from exc
         if not isinstance(data, dict):
             raise InvalidInput(f"config file {path} must hold a mapping of settings")
-        env = {k[len("OVERLAY_") :].lower() for k in os.environ if k.startswith("OVERLAY_")}
-        data = {k: v for k, v in data.items() if k not in env}
-        overrides = {**data, **overrides}
+        data = _below_env(nest_flat(data))
+        overrides = {**data, **nest_flat(overrides)}
     return Settings(**overrides)
+
+
+def _below_env(data: dict[str, Any]) -> dict[str, Any]:
+    """The YAML file's values that no environment variable overrides (env ranks higher)."""
+    env = {k[len("OVERLAY_") :].lower() for k in os.environ if k.startswith("OVERLAY_")}
+    flat_of = {(g, n): f for f, (g, n) in FLAT.items()}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in GROUPS and isinstance(value, dict):
+            kept = {
+                n: v for n, v in value.items()
+                if f"{key}__{n}" not in env and flat_of.get((key, n)) not in env
+            }  # fmt: skip
+            if kept:
+                out[key] = kept
+        elif key not in env:
+            out[key] = value
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -103,7 +103,7 @@ def retrieve(
     """The ``k`` best candidates for ``query`` from ``collection``, best first."""
     if method != "chosen":
         return candidates.retrieve(services, query, collection, k, method)
-    m = max(k, services.settings.choose_top_m)
+    m = max(k, services.settings.choose.top_m)
     hits = dedupe(candidates.retrieve(services, query, collection, k=m, method="hybrid"))
     return rerank(services, query, hits, k)
 
@@ -136,7 +136,7 @@ def merge_turns(
 def _gather(
     services: Services, question: str, collection: str, k: int, extra: list[Hit]
 ) -> list[Hit]:
-    m = services.settings.choose_top_m
+    m = services.settings.choose.top_m
     hits = candidates.retrieve(services, question, collection, k=max(k, m), method="hybrid")
     return dedupe([*extra, *hits[:m]])  # extras (memories) passed a relevance floor
 
@@ -144,8 +144,10 @@ def _gather(
 def _check(services: Services, question: str, mode: str) -> None:
     if not question or not question.strip():
         raise InvalidInput("the question is empty")
-    if len(question) > services.settings.max_message_chars:
-        raise TooLarge(f"the question is longer than {services.settings.max_message_chars} chars")
+    if len(question) > services.settings.api.max_message_chars:
+        raise TooLarge(
+            f"the question is longer than {services.settings.api.max_message_chars} chars"
+        )
     if mode not in MODES:
         raise InvalidInput(f"unknown mode {mode!r}: use read, choose or generate")
 
@@ -168,10 +170,10 @@ def ask(
 
     ``conversation``: the client's instructions and earlier turns (they join the session's
     recent turns in the prompt); ``decoding``: generation knobs (default: greedy,
-    ``settings.max_new_tokens``); ``on_text``: called with each piece of the answer's text
+    ``settings.answer.max_new_tokens``); ``on_text``: called with each piece of the answer's text
     as it becomes final (joined, the pieces are ``Answer.answer``)."""
     s = services.settings
-    mode = mode or s.answer_mode
+    mode = mode or s.answer.mode
     collection = collection or s.collection
     _check(services, question, mode)
     t0 = time.perf_counter()
@@ -180,11 +182,11 @@ def ask(
         context.turns = merge_turns(conversation.turns, context.turns)
         context.instructions = conversation.instructions
     query = retrieval_query(question, [c for r, c in context.turns if r == "user"])
-    hits = _gather(services, query, collection, k or s.top_k, extra)
+    hits = _gather(services, query, collection, k or s.retrieve.top_k, extra)
     t1 = time.perf_counter()
     choice = choose_among(services, query, hits, adapter)
     t2 = time.perf_counter()
-    decoding = decoding or Decoding(max_new_tokens=s.max_new_tokens)
+    decoding = decoding or Decoding(max_new_tokens=s.answer.max_new_tokens)
     draft = _answer(services, question, choice, mode, adapter, context, decoding, on_text)
     t3 = time.perf_counter()
     if session:
@@ -229,23 +231,24 @@ def _answer(
     texts = [c.hit.text for c in choice.chosen]
     s = services.settings
     count = services.count_tokens
-    views = [query_view(question, t, 2 * s.choose_view_tokens, count) for t in texts]
+    views = [query_view(question, t, 2 * s.choose.view_tokens, count) for t in texts]
     with services.run_model(adapter) as model:
         return grounded(
             model, services.model.tokenizer, question, views, context=context,
-            budget=s.context_budget, params=decoding, on_text=on_text, count=count,
+            budget=s.answer.context_budget, params=decoding, on_text=on_text, count=count,
         )  # fmt: skip
 
 
 def _read(services: Services, question: str, choice: Choice) -> Draft:
     """Read mode: the chosen passages' sentences fused and ordered, the reader adapter
-    (``settings.reader_adapter``) reads the best; a request's own adapter scored the passages."""
+    (``settings.answer.reader_adapter``) reads the best; a request's own adapter scored the
+    passages."""
     s = services.settings
     passages = [(c.hit.text, c.score, c.rank) for c in choice.chosen]
     per_passage = sentence_candidates(question, passages)
-    weights = SentenceWeights(1.0, s.sentence_passage_weight, s.sentence_rank_weight)
+    weights = SentenceWeights(1.0, s.choose.sentence_passage_weight, s.choose.sentence_rank_weight)
     ranked = rank_sentences([c for _, cands in per_passage for c in cands], weights)
-    with services.run_model(s.reader_adapter) as model:
+    with services.run_model(s.answer.reader_adapter) as model:
         return read_span(
             model, services.model.tokenizer, question, ranked, [p for p, _ in per_passage]
         )

@@ -24,7 +24,7 @@ def make_app(services: Services, model: Any = None, **overrides: Any) -> FastAPI
     ``BaseModel`` such as the session's real SmolLM2 — is this app's model only.
     """
     overrides.setdefault("preload_model", False)
-    settings = services.settings.model_copy(update=overrides)
+    settings = services.settings.updated(**overrides)
     svc = Services(
         settings, services.redis, services.chroma, services.embedder, tenant=services.tenant
     )

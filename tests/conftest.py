@@ -66,8 +66,8 @@ def cluster_base_services(
     base_services: Services, redis_cluster: LocalCluster
 ) -> Iterator[Services]:
     """The session's Chroma server with the Redis Cluster (``OVERLAY_REDIS_CLUSTER=true``)."""
-    settings = base_services.settings.model_copy(
-        update={"redis_url": redis_cluster.url, "redis_cluster": True}
+    settings = base_services.settings.updated(
+        **{"redis_url": redis_cluster.url, "redis_cluster": True}
     )
     store = connect_redis(settings.redis_url, settings.data_dir, cluster=True)
     svc = Services(settings, store, base_services.chroma, embedder=HashEmbedder())

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from overlay.knobs import FLAT
 from overlay.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +22,17 @@ def _compose() -> dict:
 def _api_env() -> dict[str, str]:
     env = _compose()["services"]["api"]["environment"]
     return {k: re.sub(r"\$\{[A-Z_]+:-(.*)\}", r"\1", str(v)) for k, v in env.items()}
+
+
+def _is_setting(var: str) -> bool:
+    """``OVERLAY_X`` names a top-level setting or a flat name of earlier releases, or
+    ``OVERLAY_GROUP__X`` a nested one."""
+    name = var.removeprefix("OVERLAY_").lower()
+    group, _, field = name.partition("__")
+    if field:
+        sub = Settings.model_fields.get(group)
+        return sub is not None and field in getattr(sub.annotation, "model_fields", {})
+    return name in Settings.model_fields or name in FLAT
 
 
 def test_compose_runs_redis_chroma_and_the_api_with_health_checks() -> None:
@@ -42,9 +54,8 @@ def test_compose_runs_redis_chroma_and_the_api_with_health_checks() -> None:
 
 def test_api_environment_names_are_settings_and_validate(monkeypatch: pytest.MonkeyPatch) -> None:
     env = _api_env()
-    fields = set(Settings.model_fields)
     for name, value in env.items():
-        assert name.startswith("OVERLAY_") and name[8:].lower() in fields, name
+        assert name.startswith("OVERLAY_") and _is_setting(name), name
         monkeypatch.setenv(name, value)
     settings = Settings()  # parsed exactly as the container's environment would be
     assert settings.api_keys == {}
@@ -61,7 +72,7 @@ def test_dockerfile_serves_with_the_same_settings() -> None:
     text = (ROOT / "Dockerfile").read_text()
     env = dict(re.findall(r"(OVERLAY_[A-Z_]+)=(\S+)", text))
     for name in env:
-        assert name[8:].lower() in Settings.model_fields, name
+        assert _is_setting(name), name
     assert env["OVERLAY_PORT"] == "8000" and env["OVERLAY_HOST"] == "0.0.0.0"
     assert env["OVERLAY_DATA_DIR"] == _api_env()["OVERLAY_DATA_DIR"]
     assert 'CMD ["overlay", "serve"]' in text
@@ -104,7 +115,7 @@ def test_cluster_api_environment_is_settings_with_a_cluster_seed(
     envs = [services[n]["environment"] for n in ("api-1", "api-2")]
     assert envs[0] == envs[1]
     for name, value in envs[0].items():
-        assert name.startswith("OVERLAY_") and name[8:].lower() in Settings.model_fields, name
+        assert name.startswith("OVERLAY_") and _is_setting(name), name
         monkeypatch.setenv(name, re.sub(r"\$\{[A-Z_]+:-(.*)\}", r"\1", str(value)))
     settings = Settings()
     assert settings.redis_cluster is True

@@ -100,7 +100,7 @@ async def _checked(
 def _start(
     request: Request, services: Services, queue: Any, question: str, **kw: Any
 ) -> TurnStream:
-    check_length(question, request.app.state.settings.max_message_chars)
+    check_length(question, request.app.state.settings.api.max_message_chars)
     stream = TurnStream()
     lane = f"{services.tenant}:{kw.get('session') or '-'}"
     stream.start(queue, lane, lambda s: ask(services, question, on_text=s.on_text, **kw))
@@ -145,7 +145,7 @@ async def chat_completions(
     conversation; ``model`` picks the adapter (``overlay:<adapter>``)."""
     adapter = parse_model(body.model)
     turn = read_turn(services.tenant, header_session, body)
-    decoding = decoding_of(body, services.settings.max_new_tokens)
+    decoding = decoding_of(body, services.settings.answer.max_new_tokens)
     collection = await _checked(request, services, adapter, body.collection)
     stream = _start(
         request, services, queue, turn.question, collection=collection, mode=body.mode,

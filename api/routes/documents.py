@@ -89,7 +89,7 @@ async def post_document(
     An error answer has kept nothing of the upload; with an ``Idempotency-Key`` header a
     retry of a request that succeeded gets the same answer.
     """
-    limit = int(services.settings.max_file_mb * 2**20)
+    limit = int(services.settings.ingest.max_file_mb * 2**20)
     ctype = request.headers.get("content-type", "")
     parsed: Parsed
     if ctype.startswith("multipart/form-data"):
@@ -100,7 +100,7 @@ async def post_document(
         raise InvalidInput("send multipart/form-data with a 'file', or JSON {source, text}")
     source, data, filename, collection = parsed
     collection = validate_collection(collection or services.settings.collection)
-    budget = Budget(services.settings.ingest_budget_s, threading.Event())
+    budget = Budget(services.settings.ingest.budget_s, threading.Event())
 
     def ingest() -> dict[str, Any]:
         result = ingest_text(

@@ -64,5 +64,5 @@ async def embeddings(
     body: EmbeddingRequest, request: Request, services: ServicesDep
 ) -> EmbeddingList:
     """Embed ``input`` with the server's embedder (the one the collections are built with)."""
-    texts = _inputs(body, request.app.state.settings.max_message_chars)
+    texts = _inputs(body, request.app.state.settings.api.max_message_chars)
     return await run_in_threadpool(_embed, services, body, texts)

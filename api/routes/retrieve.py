@@ -23,7 +23,7 @@ def result_row(hit: Hit) -> Result:
 
 def _retrieve(services: Services, body: RetrieveRequest) -> list[Result]:
     collection = services.require_collection(body.collection or services.settings.collection)
-    k = body.k or services.settings.top_k
+    k = body.k or services.settings.retrieve.top_k
     hits = retrieve(services, body.query, collection=collection, k=k, method=body.method)
     return [result_row(h) for h in hits]
 
@@ -39,7 +39,7 @@ async def retrieve_route(
     body: RetrieveRequest, request: Request, services: ServicesDep, queue: QueueDep
 ) -> RetrieveResponse:
     """Dense, sparse or hybrid candidates; ``chosen`` also lets the model score them."""
-    check_length(body.query, request.app.state.settings.max_message_chars, "query")
+    check_length(body.query, request.app.state.settings.api.max_message_chars, "query")
     if body.method == "chosen":  # model work: through the fair queue
         results = await queue.run(services.tenant, lambda: _retrieve(services, body))
     else:

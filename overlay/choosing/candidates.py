@@ -3,7 +3,7 @@
 - ``dense``  — nearest chunks in the vector store (score: cosine similarity);
 - ``sparse`` — BM25 over the semantic weight table (score: BM25);
 - ``hybrid`` — reciprocal rank fusion of both (score: the fused RRF score),
-  weighted by ``settings.dense_weight`` / ``sparse_weight``, constant ``rrf_k``;
+  weighted by ``settings.retrieve.dense_weight`` / ``sparse_weight``, constant ``rrf_k``;
 - ``chosen`` — hybrid candidates re-ranked by the model: ``overlay.turn.retrieve``.
 
 Degraded mode: ``sparse`` needs Redis only (chunk texts are kept there too); ``hybrid``
@@ -38,7 +38,7 @@ _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="retrieve")
 
 def sparse_index(services: Services, collection: str) -> SparseIndex:
     s = services.settings
-    return SparseIndex(services.weights, collection, s.bm25_k1, s.bm25_b)
+    return SparseIndex(services.weights, collection, s.retrieve.bm25_k1, s.retrieve.bm25_b)
 
 
 def retrieve(
@@ -100,8 +100,8 @@ def _hybrid(
     sparse = sparse_job.result()
     fused = rrf(
         [[h.id for h in dense], [cid for cid, _ in sparse]],
-        [s.dense_weight, s.sparse_weight],
-        s.rrf_k,
+        [s.retrieve.dense_weight, s.retrieve.sparse_weight],
+        s.retrieve.rrf_k,
     )[:k]
     by_id = {h.id: h for h in dense}
     missing = [cid for cid, _ in fused if cid not in by_id]

@@ -27,7 +27,7 @@ from overlay.services import Services
 def fusion_weights(services: Services) -> FusionWeights:
     s = services.settings
     return FusionWeights(
-        s.fuse_model_weight, s.fuse_rank_weight, s.fuse_learned_weight, s.fuse_rank_scale
+        s.choose.model_weight, s.choose.rank_weight, s.choose.learned_weight, s.choose.rank_scale
     )
 
 
@@ -37,12 +37,12 @@ def query_scores(
     """Query-likelihood log-probs, the passage-free baseline and calibrated scores."""
     s = services.settings
     count = services.count_tokens
-    views = [query_view(question, h.text, s.choose_view_tokens, count) for h in hits]
-    cal = Calibration(s.choose_margin_scale, s.choose_margin_center)
+    views = [query_view(question, h.text, s.choose.view_tokens, count) for h in hits]
+    cal = Calibration(s.choose.margin_scale, s.choose.margin_center)
     with services.run_model(adapter) as model:
         return score_views(
             model, services.model.tokenizer, question, views,
-            batch_size=s.choose_batch_size, calibration=cal,
+            batch_size=s.choose.batch_size, calibration=cal,
         )  # fmt: skip
 
 
@@ -67,7 +67,7 @@ def choose_among(
     learned = learned_boosts(services, question, [h.id for h in hits])
     choice = choose(
         list(hits), scores, learned=learned, weights=fusion_weights(services),
-        threshold=s.choose_threshold, top_n=s.choose_top_n,
+        threshold=s.choose.threshold, top_n=s.choose.top_n,
     )  # fmt: skip
     choice.notes["prompt_tokens"] = float(scored.tokens_read if scored else 0)
     return choice

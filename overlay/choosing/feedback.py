@@ -50,7 +50,9 @@ class FeedbackResult:
 
 
 def turn_log(services: Services) -> TurnLog:
-    return TurnLog(services.redis.client, services.namespace, services.settings.turn_ttl_seconds)
+    return TurnLog(
+        services.redis.client, services.namespace, services.settings.feedback.turn_ttl_seconds
+    )
 
 
 def record_turn(
@@ -82,8 +84,8 @@ def record_feedback(
     targets = [candidate_id] if candidate_id else (rec.cited or rec.candidates[:1])
     qterms = list(dict.fromkeys(terms(rec.query)))
     s = services.settings
-    delta = s.feedback_step if helpful else -s.feedback_step
-    half_life = s.feedback_half_life_days * 86400
+    delta = s.feedback.step if helpful else -s.feedback.step
+    half_life = s.feedback.half_life_days * 86400
     w = services.weights
     now = clock()
     for term in qterms:
@@ -108,7 +110,7 @@ def learned_boosts(
     keys = [w.key("fb", t) for t in qterms] + [w.key("fbts", t) for t in qterms]
     rows = w.get_many(keys)
     wanted = set(candidate_ids)
-    half_life = services.settings.feedback_half_life_days * 86400
+    half_life = services.settings.feedback.half_life_days * 86400
     now = clock()
     totals: dict[str, float] = {}
     for term in qterms:

@@ -123,7 +123,7 @@ def torch_threads(settings: Settings) -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    return max(1, (cores - 1) // max(1, settings.model_workers))
+    return max(1, (cores - 1) // max(1, settings.api.model_workers))
 
 
 def set_threads(settings: Settings) -> int:

@@ -43,7 +43,7 @@ def memory_candidates(
     ``metadata["memory_evidence"]``, the floor the chooser may use for it.
     """
     s = services.settings
-    k = s.memory_k if k is None else k
+    k = s.memory.k if k is None else k
     if k <= 0:
         return []
     hits: list[Hit] = []
@@ -51,7 +51,7 @@ def memory_candidates(
         found = services.session_memory.search(session, question, 2 * k, exclude=exclude)
         hits += [h for h in found if h.kind == "fact" or not h.text.rstrip().endswith("?")]
     hits += services.taught_facts.search(question, k)
-    hits = [h for h in hits if h.score >= s.memory_min_score]
+    hits = [h for h in hits if h.score >= s.memory.min_score]
     for h in hits:
         h.metadata["memory_evidence"] = memory_evidence(h)
     hits.sort(key=lambda h: h.score, reverse=True)
@@ -75,7 +75,7 @@ def session_turn(services: Services, question: str, session: str) -> SessionTurn
     the one prompt builder's job (``answering.prompt.build_context``), done once per turn."""
     s = services.settings
     mem = services.session_memory
-    n = s.memory_recent_turns
+    n = s.memory.recent_turns
     recent = [t.to_dict() for t in mem.turns(session, -n, -1)] if n else []
     turn_id = log_turn(services, session, "user", question)
     hits = memory_candidates(services, question, session, exclude=[turn_id])

@@ -65,8 +65,8 @@ def test_every_response_carries_a_request_id(services: Services) -> None:
 def test_store_outage_names_no_host_port_or_key(
     services: Services, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = services.settings.model_copy(
-        update={"redis_url": "redis://127.0.0.1:1/0", "preload_model": False}
+    settings = services.settings.updated(
+        **{"redis_url": "redis://127.0.0.1:1/0", "preload_model": False}
     )
     down = Services(settings, chroma=services.chroma, tenant=services.tenant)
     from api.app import create_app
@@ -90,7 +90,7 @@ def test_unknown_adapter_names_no_server_path(tmp_path: Path) -> None:
 
 
 def test_default_settings_close_ops_endpoints() -> None:
-    assert Settings().open_ops_endpoints is False
+    assert Settings().api.open_ops_endpoints is False
 
 
 def test_one_source_limit_on_every_path_and_what_is_stored_can_be_removed(

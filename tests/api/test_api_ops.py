@@ -45,8 +45,8 @@ def test_not_found_and_method_not_allowed_use_the_error_shape(services: Services
 
 
 def test_readyz_is_503_naming_the_store_that_is_down(base_services: Services) -> None:
-    settings = base_services.settings.model_copy(
-        update={"redis_url": "redis://127.0.0.1:1/0", "preload_model": False}
+    settings = base_services.settings.updated(
+        **{"redis_url": "redis://127.0.0.1:1/0", "preload_model": False}
     )
     services = Services(settings, chroma=base_services.chroma, tenant="down")
     with TestClient(create_app(settings, services=services)) as client:

@@ -40,7 +40,7 @@ def _client(services: Services, url: str) -> TestClient:
     # session vectors go to Chroma at once (small sessions keep them in Redis and would not
     # notice Chroma being down)
     update = {"chroma_url": url, "preload_model": False, "memory_redis_vectors_max": 0}
-    settings = services.settings.model_copy(update=update)
+    settings = services.settings.updated(**update)
     tenant = "o" + uuid.uuid4().hex[:10]
     own = Services(settings, services.redis, connect_chroma(url, settings.data_dir),
                    services.embedder, tenant=tenant)  # fmt: skip

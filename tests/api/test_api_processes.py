@@ -117,9 +117,7 @@ def test_redis_outage_is_503_then_recovers_without_losing_writes(
 ) -> None:
     port = free_port()
     redis = _redis_server(port, tmp_path / "redis")
-    settings = base_services.settings.model_copy(
-        update={"redis_url": f"redis://127.0.0.1:{port}/0"}
-    )
+    settings = base_services.settings.updated(redis_url=f"redis://127.0.0.1:{port}/0")
     svc = Services(settings, chroma=base_services.chroma, embedder=base_services.embedder)
     try:
         with live_server(make_app(svc)) as url, httpx.Client(base_url=url, timeout=30) as c:

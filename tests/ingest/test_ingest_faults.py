@@ -74,7 +74,7 @@ def test_a_50mb_file_is_refused_without_reading_it(base_services, tmp_path: Path
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     r = by_name(report)
-    limit = f"{Settings().max_file_mb:g} MB limit"
+    limit = f"{Settings().ingest.max_file_mb:g} MB limit"
     assert r["big.txt"].status == "failed" and limit in r["big.txt"].reason, r["big.txt"].reason
     assert r["small.txt"].status == "unchanged"
     assert peak < 2 * 2**20, f"peak {peak / 2**20:.1f} MB while refusing a 50 MB file"

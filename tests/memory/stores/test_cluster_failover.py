@@ -40,8 +40,8 @@ def _master_port(client, key: str) -> int:
 def test_master_killed_replica_promoted_nothing_acknowledged_lost(
     ha_cluster: LocalCluster, base_services: Services
 ) -> None:
-    settings = base_services.settings.model_copy(
-        update={"redis_url": ha_cluster.url, "redis_cluster": True}
+    settings = base_services.settings.updated(
+        **{"redis_url": ha_cluster.url, "redis_cluster": True}
     )
     store = connect_redis(ha_cluster.url, settings.data_dir, cluster=True)
     tenant = "fo" + uuid.uuid4().hex[:8]

@@ -28,7 +28,7 @@ def test_turn_is_logged_with_a_ttl(services: Services) -> None:
     assert rec is not None and rec.query == Q and rec.candidates == ["c1", "c2", "c3"]
     assert rec.cited == ["c2"] and rec.collection == "docs"
     ttl = services.redis.client.ttl(turn_log(services).key(tid))
-    assert 0 < ttl <= services.settings.turn_ttl_seconds
+    assert 0 < ttl <= services.settings.feedback.turn_ttl_seconds
     assert turn_log(services).get("turn_missing") is None
 
 
@@ -36,7 +36,7 @@ def test_helpful_vote_boosts_the_cited_candidate_for_the_query_terms(services: S
     tid = _turn(services)
     result = record_feedback(services, tid, helpful=True)
     assert result.candidates == ["c2"] and "leav" in result.terms
-    step = services.settings.feedback_step
+    step = services.settings.feedback.step
     assert result.boosts["c2"] == pytest.approx(step, rel=1e-3)
     similar = learned_boosts(services, "paid leave days", ["c1", "c2"])
     assert set(similar) == {"c2"} and 0 < similar["c2"] <= step
@@ -64,8 +64,8 @@ def test_unknown_turn_and_foreign_candidate_are_refused(services: Services) -> N
 
 def test_feedback_decays_with_its_half_life(services: Services) -> None:
     now = [1_700_000_000.0]
-    half_life = services.settings.feedback_half_life_days * 86400
-    step = services.settings.feedback_step
+    half_life = services.settings.feedback.half_life_days * 86400
+    step = services.settings.feedback.step
     tid = _turn(services)
     first = record_feedback(services, tid, helpful=True, clock=lambda: now[0]).boosts["c2"]
     assert first == pytest.approx(step, rel=1e-3)

@@ -45,9 +45,9 @@ def test_hybrid_fuses_both_rankings_with_provenance(samples) -> None:
     assert "warranty" in top.text.lower()
     assert top.metadata["dense_rank"] >= 1 and top.metadata["sparse_rank"] >= 1
     s = samples.settings
-    expected = s.dense_weight / (s.rrf_k + top.metadata["dense_rank"]) + s.sparse_weight / (
-        s.rrf_k + top.metadata["sparse_rank"]
-    )
+    expected = s.retrieve.dense_weight / (
+        s.retrieve.rrf_k + top.metadata["dense_rank"]
+    ) + s.retrieve.sparse_weight / (s.retrieve.rrf_k + top.metadata["sparse_rank"])
     assert top.score == pytest.approx(expected)
     assert len({h.id for h in hits}) == len(hits)
 

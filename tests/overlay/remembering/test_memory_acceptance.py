@@ -106,7 +106,7 @@ def test_twenty_facts_over_300_turns_survive_a_restart(
 def test_the_real_model_answers_keyed_facts_from_memory(
     base_services: Services, minilm: SentenceEmbedder, real_model: Any
 ) -> None:
-    settings = base_services.settings.model_copy(update={"max_new_tokens": 24})
+    settings = base_services.settings.updated(**{"max_new_tokens": 24})
     svc = Services(settings, base_services.redis, base_services.chroma, embedder=minilm,
                    tenant="m" + uuid.uuid4().hex[:12])  # fmt: skip
     svc.use_model(real_model)

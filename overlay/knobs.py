@@ -1,0 +1,193 @@
+"""The knobs of ``Settings``, nested by concern (``settings.choose.top_m``,
+``OVERLAY_CHOOSE__TOP_M``). ``FLAT`` maps the flat names of earlier releases onto them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class IngestSettings(_Group):
+    chunk_size: int = Field(default=200, ge=16, description="Chunk size in embedder tokens.")
+    chunk_overlap: int = Field(default=32, ge=0, description="Overlap in embedder tokens.")
+    max_file_mb: float = Field(
+        default=32.0, gt=0, description="Larger files are refused before they are read."
+    )
+    budget_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="One upload's ingestion time limit; past it nothing "
+        "of it is kept and the request ends with a clear error (the CLI has no limit).",
+    )
+
+
+class RetrieveSettings(_Group):
+    top_k: int = Field(default=10, ge=1, le=1000)
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(default=1.0, ge=0)
+    sparse_weight: float = Field(default=1.0, ge=0)
+    bm25_k1: float = Field(default=1.2, gt=0)
+    bm25_b: float = Field(default=0.75, ge=0, le=1)
+    hnsw_ef_search: int = Field(default=200, ge=10, description="HNSW search breadth (recall).")
+
+
+class ChooseSettings(_Group):
+    top_m: int = Field(default=8, ge=1, le=128, description="Candidates the model scores.")
+    top_n: int = Field(default=3, ge=1, le=32, description="Candidates an answer cites.")
+    threshold: float = Field(default=0.5, ge=0, le=1, description="Abstention floor.")
+    batch_size: int = Field(default=8, ge=1)
+    view_tokens: int = Field(
+        default=64, ge=16, le=512, description="Model tokens of a candidate the chooser reads."
+    )
+    margin_center: float = Field(
+        default=1.0, description="Log-prob margin (nats/token) over no passage that maps to 0.5."
+    )
+    margin_scale: float = Field(default=3.0, gt=0, description="Slope of that logistic.")
+    # fusion weights, tuned with bench/choose_bench.py (SciFact subset and the sample documents)
+    model_weight: float = Field(default=0.9, ge=0, description="Weight of the model score.")
+    rank_weight: float = Field(default=0.1, ge=0, description="Weight of the retrieval rank.")
+    learned_weight: float = Field(default=0.3, ge=0, description="Weight of feedback boosts.")
+    rank_scale: float = Field(default=2.0, gt=0, description="Rank prior 1/(1+rank/scale).")
+    # sentence fusion (overlay/choosing/sentences.py), fitted on dev questions only
+    sentence_passage_weight: float = Field(default=1.0, ge=0)
+    sentence_rank_weight: float = Field(default=0.5, ge=0)
+
+
+class AnswerSettings(_Group):
+    mode: Literal["read", "generate", "choose"] = Field(
+        default="read",
+        description="read: the reader adapter's short span of the best sentence (default); "
+        "choose: the best sentence; generate: grounded prose.",
+    )
+    reader_adapter: str = Field(
+        default="reader", description="Adapter that reads spans in read mode (built in)."
+    )
+    max_new_tokens: int = Field(default=96, ge=1, le=2048)
+    context_budget: int = Field(default=1536, ge=128, description="Prompt budget in model tokens.")
+
+
+class FeedbackSettings(_Group):
+    turn_ttl_seconds: int = Field(default=7 * 86400, ge=60, description="Feedback window.")
+    step: float = Field(default=0.25, gt=0, le=1, description="Weight change per vote.")
+    half_life_days: float = Field(default=30.0, gt=0, description="Feedback decay.")
+
+
+class AdapterSettings(_Group):
+    max_loaded: int = Field(default=8, ge=1, description="Adapters kept in memory (LRU).")
+
+
+class MemorySettings(_Group):
+    embed_assistant: bool = Field(
+        default=False, description="Also embed assistant turns for memory lookup."
+    )
+    k: int = Field(default=4, ge=0, le=100, description="Memories offered per chat turn.")
+    min_score: float = Field(
+        default=0.35, ge=-1, le=2, description="Memories scoring below this are not offered."
+    )
+    fact_bonus: float = Field(default=0.15, ge=0, le=1, description="Fact priority.")
+    # recency 0 and lexical 0.5: chosen on LoCoMo dev (bench/memory_bench.py --locomo-only)
+    recency_weight: float = Field(default=0.0, ge=0, le=1)
+    lexical_weight: float = Field(
+        default=0.5, ge=0, le=2, description="Bonus of a lookup's best BM25 turn match."
+    )
+    recency_halflife: float = Field(default=200.0, gt=0, description="In turns.")
+    recent_turns: int = Field(
+        default=6, ge=0, le=200, description="Most recent turns a prompt may carry."
+    )
+    redis_vectors_max: int = Field(
+        default=256, ge=0, description="A session's vectors move from Redis to Chroma past this."
+    )
+
+
+class ApiSettings(_Group):
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_message_chars: int = Field(default=32_000, ge=1)
+    max_queue: int = Field(default=32, ge=1, description="Waiting chat requests before 429.")
+    admin_key: SecretStr | None = None
+    model_workers: int = Field(
+        default=1, ge=1, le=16, description="Threads running model work (chat turns) off the loop."
+    )
+    preload_model: bool = Field(
+        default=True, description="Load the embedder and the model when the API starts."
+    )
+    lookup_threads: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="Threads running lookups (retrieve, memory, facts, documents) at once; "
+        "few leave CPU to the model on a small machine.",
+    )
+    open_ops_endpoints: bool = Field(
+        default=False,
+        description="With API keys set, serve /metrics, /docs and /openapi.json "
+        "without a key (they need one by default).",
+    )
+
+
+GROUPS: dict[str, type[_Group]] = {
+    "ingest": IngestSettings,
+    "retrieve": RetrieveSettings,
+    "choose": ChooseSettings,
+    "answer": AnswerSettings,
+    "feedback": FeedbackSettings,
+    "adapters": AdapterSettings,
+    "memory": MemorySettings,
+    "api": ApiSettings,
+}
+
+FLAT: dict[str, tuple[str, str]] = {  # the flat name of earlier releases → (group, name)
+    "chunk_size": ("ingest", "chunk_size"),
+    "chunk_overlap": ("ingest", "chunk_overlap"),
+    "max_file_mb": ("ingest", "max_file_mb"),
+    "ingest_budget_s": ("ingest", "budget_s"),
+    "sentence_passage_weight": ("choose", "sentence_passage_weight"),
+    "sentence_rank_weight": ("choose", "sentence_rank_weight"),
+    "reader_adapter": ("answer", "reader_adapter"),
+    "memory_redis_vectors_max": ("memory", "redis_vectors_max"),
+    "open_ops_endpoints": ("api", "open_ops_endpoints"),
+    "top_k": ("retrieve", "top_k"),
+    "rrf_k": ("retrieve", "rrf_k"),
+    "dense_weight": ("retrieve", "dense_weight"),
+    "sparse_weight": ("retrieve", "sparse_weight"),
+    "bm25_k1": ("retrieve", "bm25_k1"),
+    "bm25_b": ("retrieve", "bm25_b"),
+    "hnsw_ef_search": ("retrieve", "hnsw_ef_search"),
+    "choose_top_m": ("choose", "top_m"),
+    "choose_top_n": ("choose", "top_n"),
+    "choose_threshold": ("choose", "threshold"),
+    "choose_batch_size": ("choose", "batch_size"),
+    "choose_view_tokens": ("choose", "view_tokens"),
+    "choose_margin_center": ("choose", "margin_center"),
+    "choose_margin_scale": ("choose", "margin_scale"),
+    "fuse_model_weight": ("choose", "model_weight"),
+    "fuse_rank_weight": ("choose", "rank_weight"),
+    "fuse_learned_weight": ("choose", "learned_weight"),
+    "fuse_rank_scale": ("choose", "rank_scale"),
+    "answer_mode": ("answer", "mode"),
+    "max_new_tokens": ("answer", "max_new_tokens"),
+    "context_budget": ("answer", "context_budget"),
+    "turn_ttl_seconds": ("feedback", "turn_ttl_seconds"),
+    "feedback_step": ("feedback", "step"),
+    "feedback_half_life_days": ("feedback", "half_life_days"),
+    "max_loaded_adapters": ("adapters", "max_loaded"),
+    "memory_embed_assistant": ("memory", "embed_assistant"),
+    "memory_k": ("memory", "k"),
+    "memory_min_score": ("memory", "min_score"),
+    "memory_fact_bonus": ("memory", "fact_bonus"),
+    "memory_recency_weight": ("memory", "recency_weight"),
+    "memory_lexical_weight": ("memory", "lexical_weight"),
+    "memory_recency_halflife": ("memory", "recency_halflife"),
+    "memory_recent_turns": ("memory", "recent_turns"),
+    "max_body_bytes": ("api", "max_body_bytes"),
+    "max_message_chars": ("api", "max_message_chars"),
+    "max_queue": ("api", "max_queue"),
+    "admin_key": ("api", "admin_key"),
+    "model_workers": ("api", "model_workers"),
+    "preload_model": ("api", "preload_model"),
+    "lookup_threads": ("api", "lookup_threads"),
+}
