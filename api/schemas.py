@@ -75,8 +75,10 @@ class ChatCompletionRequest(BaseModel):
     collection: str | None = Field(
         default=None, pattern=COLLECTION, description="Overlay: the collection to answer from."
     )
-    mode: Literal["generate", "choose"] | None = Field(
-        default=None, description="Overlay: generate, or choose (extractive, nothing generated)."
+    mode: Literal["read", "generate", "choose"] | None = Field(
+        default=None,
+        description="Overlay: read (a short span read by the reader adapter; the default), "
+        "generate (grounded prose), or choose (the best sentence, nothing generated).",
     )
 
 

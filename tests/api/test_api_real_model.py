@@ -114,8 +114,9 @@ def test_max_tokens_cuts_generation_with_finish_reason_length(server: str) -> No
     client = openai.OpenAI(base_url=f"{server}/v1", api_key="x", max_retries=0, timeout=180)
     question = "How many days of paid annual leave do employees get?"
     resp = client.chat.completions.create(
-        model="overlay", messages=[{"role": "user", "content": question}], max_tokens=4
-    )
+        model="overlay", messages=[{"role": "user", "content": question}], max_tokens=4,
+        extra_body={"mode": "generate"},  # prose; the default read mode answers in a few tokens
+    )  # fmt: skip
     assert resp.usage is not None and resp.usage.completion_tokens == 4
     extra = resp.model_extra["overlay"]
     # a 4-token answer is cut ("length"), unless the grounding check replaced it with the
