@@ -59,7 +59,7 @@ def read_limited(path: Path, max_bytes: int) -> bytes:
     if size > max_bytes:
         raise TooLarge(
             f"{size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit "
-            "(settings.ingest.max_file_mb / OVERLAY_MAX_FILE_MB); split the file or raise the limit"
+            "(OVERLAY_INGEST__MAX_FILE_MB); split the file or raise the limit"
         )
     with open(path, "rb") as fh:
         data = fh.read(size + 1)  # read(n) allocates n bytes up front: ask for what is there
