@@ -64,3 +64,16 @@ def wait_ok(url: str, timeout: float = 30) -> None:
             pass
         time.sleep(0.1)
     raise TimeoutError(url)
+
+
+@contextmanager
+def serving_docs(
+    services: Services, model: Any, docs: dict[str, str], **overrides: Any
+) -> Iterator[str]:
+    """A live server on ``services``' stores with ``model`` and ``docs`` ({source: text})
+    ingested through ``POST /v1/documents``; yields its URL."""
+    with live_server(make_app(services, model=model, **overrides)) as url:
+        for source, text in docs.items():
+            r = httpx.post(f"{url}/v1/documents", json={"source": source, "text": text})
+            assert r.status_code == 200, r.text
+        yield url

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from memory.errors import OverlayError
+from memory.stores.localserver import pid_alive
 
 RUN_FILE = Path("run") / "api.json"
 PROBE_SECONDS = 0.5
@@ -117,7 +118,7 @@ def find_server(data_dir: Path) -> Remote | None:
         pid, url, local = int(info["pid"]), str(info["url"]), bool(info["local"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not local or not _alive(pid):
+    if not local or not pid_alive(pid):
         return None
     try:
         with urllib.request.urlopen(url + "/healthz", timeout=PROBE_SECONDS) as resp:
@@ -126,13 +127,3 @@ def find_server(data_dir: Path) -> Remote | None:
     except (urllib.error.URLError, OSError, ValueError):
         return None
     return Remote(url)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

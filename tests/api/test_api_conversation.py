@@ -18,7 +18,7 @@ from api.conversation import read_messages
 from api.schemas import ChatCompletionRequest
 from overlay.services import Services
 from overlay.turn import merge_turns
-from tests.apiserver import live_server, make_app
+from tests.apiserver import serving_docs
 
 DOCS = {
     "lumen.txt": "The Lumen L-2 data logger stores 12 million readings. It was first released "
@@ -30,11 +30,7 @@ LUMEN = "What does the Lumen L-2 data logger store?"
 
 @pytest.fixture
 def server(services: Services, tiny_model: Any) -> Iterator[str]:
-    app = make_app(services, model=tiny_model, max_new_tokens=8)
-    with live_server(app) as url:
-        for source, text in DOCS.items():
-            r = httpx.post(f"{url}/v1/documents", json={"source": source, "text": text})
-            assert r.status_code == 200, r.text
+    with serving_docs(services, tiny_model, DOCS, max_new_tokens=8) as url:
         yield url
 
 

@@ -14,7 +14,7 @@ import openai
 import pytest
 
 from overlay.services import Services
-from tests.apiserver import live_server, make_app
+from tests.apiserver import serving_docs
 
 REQUESTS = json.loads((Path(__file__).parent / "fixtures" / "frontend_requests.json").read_text())
 DOCS = {
@@ -26,11 +26,7 @@ DOCS = {
 
 @pytest.fixture
 def server(services: Services, tiny_model: Any) -> Iterator[str]:
-    app = make_app(services, model=tiny_model, max_new_tokens=8)
-    with live_server(app) as url:
-        for source, text in DOCS.items():
-            r = httpx.post(f"{url}/v1/documents", json={"source": source, "text": text})
-            assert r.status_code == 200, r.text
+    with serving_docs(services, tiny_model, DOCS, max_new_tokens=8) as url:
         yield url
 
 
