@@ -11,6 +11,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from overlay.model.prefix import prefix_cache_stats
 from overlay.turn import Answer
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -54,6 +55,10 @@ class Metrics:
             "overlay_model_queue_waiting", "Model jobs waiting for a worker", registry=r
         )
         self.queue_running = Gauge("overlay_model_queue_running", "Model jobs running", registry=r)
+        self.prefix_cache = Gauge(
+            "overlay_prefix_cache", "The model's prompt-prefix KV cache (overlay.model.prefix)",
+            ["stat"], registry=r,
+        )  # fmt: skip
 
     def observe_turn(self, answer: Answer, first_token_s: float | None = None) -> None:
         """Record a chat turn's stage timings, tokens, abstention and the time from the
@@ -68,6 +73,8 @@ class Metrics:
             self.first_token.observe(first_token_s)
 
     def render(self) -> bytes:
+        for stat, value in prefix_cache_stats().items():
+            self.prefix_cache.labels(stat=stat).set(value)
         return generate_latest(self.registry)
 
 

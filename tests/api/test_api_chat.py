@@ -17,6 +17,8 @@ import httpx
 import openai
 import pytest
 
+from overlay.model.decode import Decoding, decode
+from overlay.model.prefix import prefix_cache_stats
 from overlay.services import Services
 from tests.apiserver import live_server, make_app, serving_docs
 
@@ -149,6 +151,19 @@ def test_metrics_count_stages_tokens_and_turns(server: str) -> None:
     assert "overlay_chat_turns_total" in text and "overlay_adapters_loaded" in text
     route = 'route="/v1/chat/completions",status="200"'
     assert f'overlay_http_requests_total{{method="POST",{route}}} 1.0' in text
+
+
+def test_metrics_show_the_prefix_cache(server: str, tiny_model: Any) -> None:
+    tok = tiny_model.tokenizer
+    head = "the passage question about this answer what is the " * 3
+    for q in ("days of paid leave", "who founded the company", "how many days"):
+        ids = list(tok(head + q + " ?", add_special_tokens=False)["input_ids"])
+        decode(tiny_model.model, tok, ids, Decoding(max_new_tokens=4))  # this process's cache
+    stats = prefix_cache_stats()
+    assert stats["lookups"] >= 3 and stats["hits"] >= 1
+    text = httpx.get(f"{server}/metrics").text
+    for stat in ("lookups", "hits", "reused_tokens"):
+        assert f'overlay_prefix_cache{{stat="{stat}"}} {float(stats[stat])}' in text, stat
 
 
 def test_full_queue_answers_429_with_retry_after(services: Services, tiny_model: Any) -> None:
