@@ -1,10 +1,11 @@
 """Time to first streamed content vs a whole non-streamed answer, over live HTTP with the real
-model (SmolLM2-135M) and examples/docs, side by side per question (generate mode).
+model (SmolLM2-135M) and examples/docs, side by side per question (``--mode``: read, the
+default mode, or generate).
 
 The client's clock: request sent → first ``delta.content`` (stream) or → the full response
 (non-stream). The server's own ``timings_ms.first_token`` and ``total`` are printed beside.
 
-    python bench/stream_bench.py [--data-dir /tmp/overlay-bench-stream] [--rounds 2]
+    python bench/stream_bench.py [--data-dir /tmp/overlay-bench-stream] [--rounds 2] [--mode read]
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ QUESTIONS = [
 ]
 
 
-def streamed(url: str, question: str) -> tuple[float, float, dict]:
-    body = {"messages": [{"role": "user", "content": question}], "stream": True, "mode": "generate"}
+def streamed(url: str, question: str, mode: str) -> tuple[float, float, dict]:
+    body = {"messages": [{"role": "user", "content": question}], "stream": True, "mode": mode}
     t0 = time.perf_counter()
     first, overlay = None, {}
     with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=300) as r:
@@ -45,8 +46,8 @@ def streamed(url: str, question: str) -> tuple[float, float, dict]:
     return first or float("nan"), time.perf_counter() - t0, overlay
 
 
-def whole(url: str, question: str) -> float:
-    body = {"messages": [{"role": "user", "content": question}], "mode": "generate"}
+def whole(url: str, question: str, mode: str) -> float:
+    body = {"messages": [{"role": "user", "content": question}], "mode": mode}
     t0 = time.perf_counter()
     httpx.post(f"{url}/v1/chat/completions", json=body, timeout=300).raise_for_status()
     return time.perf_counter() - t0
@@ -56,28 +57,27 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", default="/tmp/overlay-bench-stream")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--mode", choices=("read", "generate", "choose"), default="read")
     args = ap.parse_args()
-    import torch
-
     from api.app import create_app
     from ingest.pipeline import ingest_paths
     from overlay.services import build_services
     from overlay.settings import Settings
     from tests.apiserver import live_server
 
-    torch.set_num_threads(2)
-    print(f"cpu: {cpu_flags()}")
+    print(f"cpu: {cpu_flags()}; mode {args.mode}")
     services = build_services(Settings(data_dir=args.data_dir))
     ingest_paths(services, [ROOT / "examples" / "docs"])
     print("loading the model …", flush=True)
     services.adapters  # noqa: B018 - loads the base model before timing
     rows = []
     with live_server(create_app(services.settings, services=services)) as url:
-        whole(url, QUESTIONS[0])  # warm up
+        whole(url, QUESTIONS[0], args.mode)  # warm up
         for r in range(args.rounds):
             for q in QUESTIONS:
-                first, total, overlay = streamed(url, q)
-                rows.append((q, first, total, whole(url, q), overlay.get("timings_ms", {})))
+                first, total, overlay = streamed(url, q, args.mode)
+                plain = whole(url, q, args.mode)
+                rows.append((q, first, total, plain, overlay.get("timings_ms", {})))
                 print(f"  round {r + 1}: {q[:40]:<40} first {first:5.2f} s", flush=True)
     print(f"\n{'question':<44}{'stream: first':>14}{'stream: end':>12}{'no stream':>10}"
           f"{'srv first_token':>16}{'srv total':>10}")  # fmt: skip
