@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from followup_bench import cpu_flags  # noqa: E402 - a sibling script, not a package
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the tests package (live_server)
 QUESTIONS = [
     "How many days of paid annual leave do employees get?",
     "What does the Lumen L-2 data logger store?",
