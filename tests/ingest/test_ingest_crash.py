@@ -103,20 +103,27 @@ def run_killed(services, coll: str, folder: Path, stage: str, nth: int) -> int:
     return proc.returncode
 
 
+KW = {"collection": "crash", "chunk_size": 24, "chunk_overlap": 4, "prune": True}
+
+
+def _v1_then_killed_v2(services: Services, tmp_path: Path, stage: str, nth: int) -> Path:
+    """Version 1 ingested (and consistent), then an ingest of version 2 SIGKILLed at
+    ``stage``; returns the documents' folder."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    write_version(folder, 1)
+    ingest_paths(services, [folder], **KW)
+    store_state(services, "crash").assert_consistent()
+    write_version(folder, 2)
+    run_killed(services, "crash", folder, stage, nth)
+    return folder
+
+
 @pytest.mark.parametrize("stage,nth", KILL_POINTS)
 def test_sigkill_then_rerun_leaves_exactly_the_right_chunks(
     services, tmp_path: Path, stage: str, nth: int
 ) -> None:
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    kw = {"collection": "crash", "chunk_size": 24, "chunk_overlap": 4, "prune": True}
-    write_version(folder, 1)
-    ingest_paths(services, [folder], **kw)
-    v1 = store_state(services, "crash")
-    v1.assert_consistent()
-
-    write_version(folder, 2)
-    run_killed(services, "crash", folder, stage, nth)
+    folder = _v1_then_killed_v2(services, tmp_path, stage, nth)
     killed = store_state(services, "crash")
     if stage != "collected":  # the kill left work for the next run to reconcile
         assert killed.pending or killed.garbage
@@ -124,7 +131,7 @@ def test_sigkill_then_rerun_leaves_exactly_the_right_chunks(
     for source, ids in killed.manifest.items():
         assert set(ids) <= killed.chroma and set(ids) <= killed.sparse, source
 
-    report = ingest_paths(services, [folder], **kw)
+    report = ingest_paths(services, [folder], **KW)
     assert report.failed == 0
     after = store_state(services, "crash")
     after.assert_consistent()
@@ -142,13 +149,7 @@ def test_retrieval_never_returns_uncommitted_chunks_and_recovery_finishes(
     from ingest.recover import recover, unfinished
     from overlay.choosing.candidates import retrieve
 
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    kw = {"collection": "crash", "chunk_size": 24, "chunk_overlap": 4, "prune": True}
-    write_version(folder, 1)
-    ingest_paths(services, [folder], **kw)
-    write_version(folder, 2)
-    run_killed(services, "crash", folder, stage, nth)
+    _v1_then_killed_v2(services, tmp_path, stage, nth)
     killed = store_state(services, "crash")
     orphans = killed.chroma - killed.manifest_ids
     if stage in ("vectors", "sparse", "committed"):
