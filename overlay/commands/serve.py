@@ -102,12 +102,15 @@ def _checks(services: Services) -> dict[str, Callable[[], str]]:
         return f"{emb.name} dim={emb.dim} ({vec.shape[1]}-d vector)"
 
     def model() -> str:
+        from overlay.model.base import available_cores, lookup_threads
+
         m = services.model
         n = m.numeric
         return (
             f"{m.name} on {m.device} (loaded in {m.load_seconds:.1f}s); scoring {n.scoring}, "
             f"prefill {n.prefill}, decode {n.decode} ({n.reason}; cpu: {' '.join(n.flags)}); "
-            f"{m.threads} torch thread(s)"
+            f"{m.threads} torch thread(s), {lookup_threads(services.settings)} lookup threads "
+            f"on {available_cores()} core(s)"
         )
 
     return {

@@ -119,11 +119,23 @@ def torch_threads(settings: Settings) -> int:
     threads ran 3.5× slower than 1 (see README)."""
     if settings.torch_threads:
         return settings.torch_threads
+    return max(1, (available_cores() - 1) // max(1, settings.api.model_workers))
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, not the host's count)."""
     try:
-        cores = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, (cores - 1) // max(1, settings.api.model_workers))
+        return os.cpu_count() or 1
+
+
+def lookup_threads(settings: Settings) -> int:
+    """``settings.api.lookup_threads``, or two per core (at least 2, at most 32): a lookup
+    spends about half its time waiting on Redis or Chroma and half embedding its query."""
+    if settings.api.lookup_threads:
+        return settings.api.lookup_threads
+    return max(2, min(32, 2 * available_cores()))
 
 
 def set_threads(settings: Settings) -> int:

@@ -46,6 +46,7 @@ class Decoded:
     prompt_tokens: int = 0
     first_token_s: float | None = None  # seconds from the call to the first token
     reused_tokens: int = 0  # prompt tokens whose KV states came from the prefix cache
+    logprob: float = 0.0  # sum of the picked tokens' log-probs (the end token included)
 
 
 def decode(
@@ -72,12 +73,13 @@ def decode(
         text = _Detokenizer(tokenizer)
         step = torch.empty((1, 1), dtype=torch.long, device=logits.device)
         ids: list[int] = []
-        emitted, first, finish = "", None, "length"
+        emitted, first, finish, logprob = "", None, "length", 0.0
         for _ in range(p.max_new_tokens):
             logits = penalty(logits)
             if allowed is not None:
                 logits = _restrict(logits, allowed(ids))
             nxt = _pick(logits, p, gen)
+            logprob += float(logits[nxt] - torch.logsumexp(logits, dim=-1))
             if first is None:
                 first = time.perf_counter() - start
             if nxt in eos:
@@ -99,7 +101,7 @@ def decode(
     final = _stop_text(tokenizer.decode(ids, skip_special_tokens=True), p.stop)
     if on_text is not None and len(final) > len(emitted) and final.startswith(emitted):
         on_text(final[len(emitted) :])
-    return Decoded(final.strip(), ids, finish, len(prompt_ids), first, runner.reused)
+    return Decoded(final.strip(), ids, finish, len(prompt_ids), first, runner.reused, logprob)
 
 
 class _Detokenizer:

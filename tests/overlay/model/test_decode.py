@@ -118,3 +118,19 @@ def test_greedy_tokens_match_generate_on_the_real_model(real_model: Any) -> None
         got = decode(real_model.model, tok, ids, Decoding(max_new_tokens=40))
         assert got.token_ids == _generate(real_model.model, ids, 40, tok.eos_token_id)
         assert got.text
+
+
+def test_logprob_is_the_picked_tokens_log_probability(fresh_prefixes: Any) -> None:
+    """``Decoded.logprob`` (the reader's confidence) equals the teacher-forced sum of the
+    picked tokens' log-probs under the same repetition-free greedy decode."""
+    bm = tiny_base(seed=3)
+    ids = _ids(bm.tokenizer, HEAD + "who founded the company ?")
+    got = decode(bm.model, bm.tokenizer, ids, Decoding(max_new_tokens=6, repetition_penalty=1.0))
+    assert got.token_ids and got.logprob < 0
+    seq = ids + got.token_ids
+    with torch.inference_mode():
+        logits = bm.model(torch.tensor([seq])).logits[0].float().log_softmax(-1)
+    picked = [logits[len(ids) - 1 + i, t] for i, t in enumerate(got.token_ids)]
+    if got.finish_reason == "stop":  # the end token was picked too
+        picked.append(logits[-1, bm.tokenizer.eos_token_id])
+    assert got.logprob == pytest.approx(float(sum(picked)), abs=1e-3)
