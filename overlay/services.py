@@ -28,12 +28,13 @@ from memory.stores.redis import RedisStore, connect_redis
 from memory.stores.vectors import VectorStore
 from memory.stores.weights import WeightTable
 from memory.tables.taught import TaughtFacts
-from overlay.model.base import BaseModel, load_base_model
+from overlay.model.base import BaseModel, load_base_model, set_threads
 from overlay.settings import Settings
 
 if TYPE_CHECKING:
     from overlay.adapters.registry import AdapterRegistry
 
+PARTS = ("redis", "chroma", "embedder", "model")
 _TENANT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _COLLECTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
 
@@ -43,6 +44,10 @@ class _Shared:
     """What one process builds once and every tenant's view shares."""
 
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # one lock per heavy part, so the stores can start while the embedder loads (prefetch)
+    locks: dict[str, threading.RLock] = field(
+        default_factory=lambda: {p: threading.RLock() for p in PARTS}
+    )
     redis: RedisStore | None = None
     chroma: ChromaStore | None = None
     embedder: Embedder | None = None
@@ -82,7 +87,7 @@ class Services:
     # --- stores ---------------------------------------------------------------
     @property
     def redis(self) -> RedisStore:
-        with self._s.lock:
+        with self._s.locks["redis"]:
             if self._s.redis is None:
                 s = self.settings
                 s.data_dir.mkdir(parents=True, exist_ok=True)
@@ -92,7 +97,7 @@ class Services:
 
     @property
     def chroma(self) -> ChromaStore:
-        with self._s.lock:
+        with self._s.locks["chroma"]:
             if self._s.chroma is None:
                 s = self.settings
                 s.data_dir.mkdir(parents=True, exist_ok=True)
@@ -163,9 +168,10 @@ class Services:
     # --- heavy, loaded on first use ------------------------------------------
     @property
     def embedder(self) -> Embedder:
-        with self._s.lock:
+        with self._s.locks["embedder"]:
             if self._s.embedder is None:
                 s = self.settings
+                set_threads(s)  # torch's threads, as the model sets them (one core spare)
                 self._s.embedder = CachedEmbedder(
                     load_embedder(s.embedder, "cpu", s.embed_batch_size)
                 )
@@ -174,14 +180,14 @@ class Services:
     @property
     def model(self) -> BaseModel:
         """The process's frozen base model, loaded on first use."""
-        with self._s.lock:
+        with self._s.locks["model"]:
             if self._s.model is None:
                 self._s.model = load_base_model(self.settings)
             return self._s.model
 
     def use_model(self, model: BaseModel) -> None:
         """Serve ``model`` instead of loading ``settings.model`` (tests, benchmarks)."""
-        with self._s.lock:
+        with self._s.locks["model"], self._s.lock:
             self._s.model, self._s.adapters = model, None
 
     @property
@@ -213,8 +219,25 @@ class Services:
         """The same connections and models, seen through another tenant's namespace."""
         return Services(self.settings, tenant=tenant, _shared=self._s)
 
+    def prefetch(self, *parts: str) -> list[threading.Thread]:
+        """Start connecting or loading ``parts`` (of ``PARTS``) in background threads, so a
+        cold command overlaps the stores' start-up with loading the embedder. A part that
+        fails here is tried again, and reported, where it is used."""
+        unknown = [p for p in parts if p not in PARTS]
+        if unknown:
+            raise InvalidInput(f"unknown part {unknown[0]!r}; known: {', '.join(PARTS)}")
+        threads = [threading.Thread(target=self._touch, args=(p,), daemon=True,
+                                    name=f"prefetch-{p}") for p in parts]  # fmt: skip
+        for t in threads:
+            t.start()
+        return threads
+
+    def _touch(self, part: str) -> None:
+        with contextlib.suppress(Exception):  # reported by the caller that needs the part
+            getattr(self, part)
+
     def close(self) -> None:
-        with self._s.lock:
+        with self._s.locks["chroma"], self._s.locks["redis"], self._s.lock:
             if "chroma" in self._s.owned and self._s.chroma is not None:
                 self._s.chroma.close()
                 self._s.chroma = None

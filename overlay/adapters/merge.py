@@ -89,6 +89,9 @@ def merge_adapter(
     model = merged_model(base, root, name)
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
+    for param in model.parameters():  # the decode layout (column-major) saves as rows
+        if not param.is_contiguous():
+            param.data = param.data.contiguous()
     model.save_pretrained(tmp, safe_serialization=True)
     base.tokenizer.save_pretrained(tmp)
     card = {"base_model": base.name, "adapter": name, "adapter_card": read_card(root / name)}

@@ -35,7 +35,8 @@ def retrieve(
         query = sys.stdin.read().strip()
     coll = collection or st.settings.collection
     results = _remote(st.remote(), query, coll, k, method)
-    if results is None:
+    if results is None:  # cold: start Chroma and load the embedder while Redis starts
+        st.services.prefetch("chroma", "embedder")
         if method == "chosen":  # the model scores: the turn's code and torch
             from overlay.turn import retrieve as run
         else:

@@ -154,15 +154,15 @@ def gemv_layout(model: Any) -> None:
     matrix ~1.45× faster than the (out, in) one transformers loads (measured on 150
     model-sized matrices: 23 vs 34 ms, the memory bound being ~16 ms). ``weight`` stays an
     (out, in) tensor — a transposed view — so every caller, LoRA layer, merge and save
-    works unchanged. The output projection is left alone when it shares its weight with
-    the token embedding (a lookup wants rows).
+    works unchanged. An output projection tied to the token embedding (SmolLM2's 113 MB
+    vocabulary matrix, a fifth of the weights) is laid out the same way: the lookup of one
+    strided row per token costs microseconds, the projection every decoded token makes got
+    ~3 % faster (30.3 vs 31.3 ms a token), same tokens.
     """
     import torch
 
-    head = model.get_output_embeddings()
-    tied = head is not None and head.weight is model.get_input_embeddings().weight
     for module in model.modules():
-        if isinstance(module, torch.nn.Linear) and not (tied and module is head):
+        if isinstance(module, torch.nn.Linear | torch.nn.Embedding):
             w = module.weight
             if w.dim() == 2 and w.is_contiguous():
                 w.data = w.data.t().contiguous().t()
