@@ -17,7 +17,8 @@ questions. Methods side by side:
 - read: the new default (sentences fused, reader span, checked).
 
 Columns: token-F1 and EM (SQuAD normalisation, citations stripped; an abstention scores 0),
-first citation is the question's article, abstention on answerable / unanswerable /
+first citation is the question's article (cite@1) and holds a gold answer (chunk@1, the
+granularity the answer needs), abstention on answerable / unanswerable /
 off-corpus, median answer words, latency p50/p90 (s), share of turns where the model
 generated text. Then the sentence-fusion calibration: weights fitted on dev questions only,
 sentence hit@1 on dev and on held-out.
@@ -45,7 +46,7 @@ SQUAD = next(
 from reader_data import split_titles  # noqa: E402
 
 from bench.choose_questions import OFF_TOPIC  # noqa: E402
-from bench.docqa_score import Outcome, Summary, best_f1, exact, print_table  # noqa: E402
+from bench.docqa_score import Outcome, Summary, best_f1, exact, holds, print_table  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
 from overlay.answering.answers import extractive  # noqa: E402
 from overlay.answering.spans import normalize  # noqa: E402
@@ -87,11 +88,12 @@ def questions(articles: dict, titles: list[str], n: int, seed: int) -> list[dict
 
 
 def outcome(row: dict, text: str, abstained: bool, source: str | None, secs: float,
-            generated: bool) -> Outcome:  # fmt: skip
+            generated: bool, cited: str = "") -> Outcome:  # fmt: skip
     out = Outcome(row["kind"], text, abstained, source, secs, generated)
     if row["kind"] == "answerable" and not abstained:
         out.f1, out.em = best_f1(text, row["golds"]), exact(text, row["golds"])
         out.right_article = source is not None and Path(source).stem == row["title"]
+        out.answer_in_cited = holds(cited, row["golds"])
     return out
 
 
@@ -103,14 +105,15 @@ def run_row(svc, row: dict, with_generate: bool) -> tuple[dict[str, Outcome], An
     top = retrieve(svc, row["q"], COLL, k=1, method="hybrid")[0]
     secs = time.perf_counter() - t0
     outs = {
-        "hybrid": outcome(row, top.text, False, top.source, secs, False),
-        "naive": outcome(row, best_sentence(row["q"], top.text), False, top.source, secs, False),
-    }
+        "hybrid": outcome(row, top.text, False, top.source, secs, False, top.text),
+        "naive": outcome(row, best_sentence(row["q"], top.text), False, top.source, secs, False,
+                         top.text),
+    }  # fmt: skip
     t0 = time.perf_counter()
     read = ask(svc, row["q"], collection=COLL)
     secs = time.perf_counter() - t0
     outs["read"] = outcome(row, read.answer, read.abstained, _source(read), secs,
-                           read.completion_tokens > 0)  # fmt: skip
+                           read.completion_tokens > 0, _cited(read))  # fmt: skip
     choice = read.choice
     if choice is not None:
         staged = (read.timings_ms["retrieve"] + read.timings_ms["choose"]) / 1000
@@ -118,18 +121,23 @@ def run_row(svc, row: dict, with_generate: bool) -> tuple[dict[str, Outcome], An
             outs["choose"] = outcome(row, read.answer, True, None, staged, False)
         else:
             draft = extractive(row["q"], [c.hit.text for c in choice.chosen])
-            src = choice.chosen[draft.cited[0] - 1].hit.source
-            outs["choose"] = outcome(row, draft.text, False, src, staged, False)
+            hit = choice.chosen[draft.cited[0] - 1].hit
+            outs["choose"] = outcome(row, draft.text, False, hit.source, staged, False, hit.text)
     if with_generate:
         t0 = time.perf_counter()
         gen = ask(svc, row["q"], collection=COLL, mode="generate")
         outs["generate"] = outcome(row, gen.answer, gen.abstained, _source(gen),
-                                   time.perf_counter() - t0, gen.completion_tokens > 0)  # fmt: skip
+                                   time.perf_counter() - t0, gen.completion_tokens > 0,
+                                   _cited(gen))  # fmt: skip
     return outs, read
 
 
 def _source(answer: Answer) -> str | None:
     return answer.citations[0].hit.source if answer.citations else None
+
+
+def _cited(answer: Answer) -> str:
+    return answer.citations[0].hit.text if answer.citations else ""
 
 
 def sentence_examples(pairs: list[tuple[dict, Answer]]) -> list:

@@ -31,6 +31,12 @@ def best_f1(pred: str, golds: list[str]) -> float:
     return max(f1(strip_citations(pred), g) for g in golds)
 
 
+def holds(text: str, golds: list[str]) -> bool:
+    """``text`` contains one of ``golds`` (SQuAD-normalised, whole words)."""
+    t = f" {normalize(text)} "
+    return any(f" {normalize(g)} " in t for g in golds if normalize(g))
+
+
 def exact(pred: str, golds: list[str]) -> float:
     return float(any(normalize(strip_citations(pred)) == normalize(g) for g in golds))
 
@@ -48,6 +54,7 @@ class Outcome:
     f1: float = 0.0
     em: float = 0.0
     right_article: bool = False
+    answer_in_cited: bool = False  # the first cited chunk holds a gold answer
 
 
 @dataclass
@@ -66,6 +73,7 @@ class Summary:
             "F1": _mean([o.f1 for o in ans]),
             "EM": _mean([o.em for o in ans]),
             "cite@1": _mean([float(o.right_article) for o in ans]),
+            "chunk@1": _mean([float(o.answer_in_cited) for o in ans]),
             "abst ans": _mean([float(o.abstained) for o in ans]),
             "abst unans": _mean([float(o.abstained) for o in una]),
             "abst off": _mean([float(o.abstained) for o in off]),

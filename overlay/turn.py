@@ -250,5 +250,7 @@ def _read(services: Services, question: str, choice: Choice) -> Draft:
     ranked = rank_sentences([c for _, cands in per_passage for c in cands], weights)
     with services.run_model(s.answer.reader_adapter) as model:
         return read_span(
-            model, services.model.tokenizer, question, ranked, [p for p, _ in per_passage]
-        )
+            model, services.model.tokenizer, question, ranked, [p for p, _ in per_passage],
+            tries=s.answer.reader_tries, confident=s.answer.reader_confident,
+            weight=s.answer.reader_weight,
+        )  # fmt: skip

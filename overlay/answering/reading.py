@@ -2,8 +2,17 @@
 
 sentence candidates (best first) ─► window (the sentence ± 1) ─► reader adapter, greedy
    ─► ``find_span``: a normalised span of ONE sentence of the window? ─► the sentence's own
-      words, cited (kind ``span``); else the next candidate (at most ``tries``); else the best
-      sentence itself, cited (kind ``fallback``: the reader's text was not used).
+      words, cited (kind ``span``)
+   ─► the first span is confident (its mean log-prob per token ≥ ``confident``)? done;
+      else up to ``tries`` sentences are read and the span with the best
+      ``sentence score + weight · confidence`` wins
+   ─► no span at all: the best sentence itself, cited (kind ``fallback``).
+
+The reader's confidence and its weight were fitted on the development articles only
+(``scripts/reader_data.py``'s split): on 136 dev questions, reading the best 3 sentences
+and weighing confidence in raised answer F1 from 0.536 to 0.595, with the same first
+citation; stopping at a confident first span (-0.2 nats a token) kept 0.595 at 2.0 reads
+a question instead of 3.
 """
 
 from __future__ import annotations
@@ -34,7 +43,9 @@ def read_span(
     ranked: Sequence[SentenceCandidate],
     sentences: Sequence[Sequence[str]],
     *,
-    tries: int = 2,
+    tries: int = 3,
+    confident: float = -0.2,
+    weight: float = 0.5,
     params: Decoding | None = None,
 ) -> Draft:
     """Answer ``question`` with a span read from the best sentences (see the module docstring).
@@ -45,15 +56,23 @@ def read_span(
         raise ValueError("no sentence to read")
     p = params or READER_DECODING
     read = generated = 0
-    for cand in ranked[:tries]:
+    found: list[tuple[float, SentenceCandidate, str, str]] = []  # (rank key, cand, span, end)
+    for i, cand in enumerate(ranked[:tries]):
         shown = window(sentences[cand.passage], cand.index)
         ids = reader_prompt(tokenizer, question, " ".join(shown))
         out = decode(model, tokenizer, ids, p)
         read, generated = read + out.prompt_tokens, generated + len(out.token_ids)
         span = find_span(out.text, shown)
-        if span is not None:
-            n = cand.passage + 1
-            return Draft(f"{span.text} [{n}]", [n], 0, "span", read, generated, out.finish_reason)
+        if span is None:
+            continue
+        confidence = out.logprob / (len(out.token_ids) + 1)  # the end token counts
+        found.append((cand.score + weight * confidence, cand, span.text, out.finish_reason))
+        if i == 0 and confidence >= confident:
+            break
+    if found:
+        _, cand, text, finish = max(found, key=lambda f: f[0])
+        n = cand.passage + 1
+        return Draft(f"{text} [{n}]", [n], 0, "span", read, generated, finish)
     top = ranked[0]
     n = top.passage + 1
     return Draft(f"{top.text} [{n}]", [n], 0, "fallback", read, generated)

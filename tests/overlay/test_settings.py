@@ -58,8 +58,8 @@ def test_knobs_nest_by_concern_and_flat_names_still_count(
 
 def test_updated_copies_validate() -> None:
     s = Settings(chunk_size=100)
-    t = s.updated(max_new_tokens=24, choose={"threshold": 0.4})
-    assert (t.answer.max_new_tokens, t.choose.threshold, t.ingest.chunk_size) == (24, 0.4, 100)
+    t = s.updated(max_new_tokens=24, choose={"threshold": 0.6})
+    assert (t.answer.max_new_tokens, t.choose.threshold, t.ingest.chunk_size) == (24, 0.6, 100)
     assert s.answer.max_new_tokens == 96  # the original is untouched
     with pytest.raises(ValidationError):
         s.updated(choose_top_m=0)

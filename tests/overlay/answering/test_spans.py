@@ -115,3 +115,59 @@ def test_grounded_streams_exactly_its_answer(tiny_model: Any) -> None:
                          ["Every employee receives 27 days of paid annual leave."],
                          params=Decoding(max_new_tokens=8), on_text=sent.append)  # fmt: skip
     assert "".join(sent) == draft.text and draft.kind in ("generated", "fallback")
+
+
+def _scripted_reader(monkeypatch: Any, replies: list[tuple[str, float]]) -> list[str]:
+    """Replace the reader's decode with scripted (text, log-prob) replies; returns the
+    windows it was shown, in order."""
+    from overlay.answering import reading
+    from overlay.model.decode import Decoded
+
+    shown: list[str] = []
+    script = iter(replies)
+
+    def fake_decode(model: Any, tokenizer: Any, ids: list[int], params: Any) -> Decoded:
+        shown.append(tokenizer.decode(ids))
+        text, logprob = next(script)
+        return Decoded(text, [7] * 3, "stop", len(ids), 0.0, 0, logprob)  # 3 tokens + end
+
+    monkeypatch.setattr(reading, "decode", fake_decode)
+    return shown
+
+
+def _normans_ranked() -> tuple[list[Any], list[list[str]]]:
+    per = sentence_candidates("who were the normans", [(" ".join(NORMANS), 0.9, 0)])
+    ranked = rank_sentences([c for _, cs in per for c in cs])
+    return ranked, [per[0][0]]
+
+
+def test_read_span_stops_at_a_confident_first_span(monkeypatch: Any, tiny_model: Any) -> None:
+    shown = _scripted_reader(monkeypatch, [("Norse raiders", -0.1 * 4)])  # -0.1 a token
+    ranked, sentences = _normans_ranked()
+    draft = read_span(None, tiny_model.tokenizer, "who were the normans", ranked, sentences)
+    assert len(shown) == 1 and draft.kind == "span" and draft.text == "Norse raiders [1]"
+
+
+def test_read_span_weighs_confidence_when_the_first_span_is_unsure(
+    monkeypatch: Any, tiny_model: Any
+) -> None:
+    ranked, sentences = _normans_ranked()
+    # (both replies are words of the middle sentence, inside every window)
+    # the first span is unsure (-3 a token); the second is sure enough to outweigh the
+    # first sentence's lead; the third is not a span of its window at all
+    lead = ranked[0].score - ranked[1].score
+    assert 0 < lead < 0.5 * (3.0 - 0.05)
+    shown = _scripted_reader(
+        monkeypatch, [("Norse raiders", -3.0 * 4), ("Denmark", -0.05 * 4), ("Vikings", -0.01)]
+    )
+    draft = read_span(None, tiny_model.tokenizer, "who were the normans", ranked, sentences,
+                      tries=3, confident=-0.2, weight=0.5)  # fmt: skip
+    assert len(shown) == 3
+    assert draft.kind == "span" and draft.text == "Denmark [1]"
+    # with no weight on confidence the best sentence's span wins again
+    _scripted_reader(
+        monkeypatch, [("Norse raiders", -3.0 * 4), ("Denmark", -0.05 * 4), ("Vikings", -0.01)]
+    )
+    draft = read_span(None, tiny_model.tokenizer, "who were the normans", ranked, sentences,
+                      tries=3, confident=-0.2, weight=0.0)  # fmt: skip
+    assert draft.text == "Norse raiders [1]"
