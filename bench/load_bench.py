@@ -7,12 +7,18 @@ what the model's work costs the lookups (it runs off the event loop, on its own
 queue). Prints throughput, errors and p50/p95/p99 per endpoint.
 
     python bench/load_bench.py [--clients 32] [--seconds 60] [--baseline-seconds 20]
+                               [--torch-threads 1,2] [--lookup-threads 0,16]
+
+``--torch-threads`` / ``--lookup-threads`` run the whole load once per value (a fresh server
+each, ``OVERLAY_TORCH_THREADS`` / ``OVERLAY_API__LOOKUP_THREADS``; 0 = Overlay's default from
+the core count) and end with one line per setting: chat p50, lookup p99, errors.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import tempfile
 import time
@@ -105,14 +111,10 @@ def _report(title: str, stats: dict, seconds: float) -> None:
               f"{pct(lat, 50):>8.1f} {pct(lat, 95):>8.1f} {pct(lat, 99):>8.1f}")  # fmt: skip
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clients", type=int, default=32)
-    ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--baseline-seconds", type=float, default=20)
-    args = ap.parse_args()
+def run(args: argparse.Namespace, extra_env: dict[str, str]) -> dict[str, float]:
+    """One whole load (lookups alone, then with chat) on a fresh server; its summary."""
     with tempfile.TemporaryDirectory(prefix="overlay-load-") as tmp:
-        env = bench_env(Path(tmp), OVERLAY_MAX_QUEUE="64")
+        env = bench_env(Path(tmp), OVERLAY_MAX_QUEUE="64", **extra_env)
         overlay(env, "ingest", str(DOCS))
         proc, url = start_api(env)
         try:
@@ -131,6 +133,38 @@ def main() -> None:
            for n in ("retrieve", "memory", "facts")}  # fmt: skip
     ratios = ", ".join(f"{n} {r:.2f}x" for n, r in p99.items())
     print(f"\nerrors: {errors}; lookup p99 with chat running / without: {ratios}")
+    lookups = [x for n in ("retrieve", "memory", "facts") for x in full[n]["lat"]]
+    return {"chat p50 ms": pct(full["chat"]["lat"], 50), "chat turns": len(full["chat"]["lat"]),
+            "lookup p99 ms": pct(lookups, 99), "lookups/s": len(lookups) / args.seconds,
+            "errors": errors}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--baseline-seconds", type=float, default=20)
+    ap.add_argument("--torch-threads", default="", help="comma-separated values to compare")
+    ap.add_argument("--lookup-threads", default="", help="comma-separated values to compare")
+    args = ap.parse_args()
+    print(f"cores available: {len(os.sched_getaffinity(0))}")
+    settings = [({}, "defaults")]
+    for name, env in (("torch-threads", "OVERLAY_TORCH_THREADS"),
+                      ("lookup-threads", "OVERLAY_API__LOOKUP_THREADS")):  # fmt: skip
+        values = [v for v in getattr(args, name.replace("-", "_")).split(",") if v.strip()]
+        if values:
+            settings = [({env: v.strip()}, f"{name} {v.strip()}") for v in values]
+    rows = []
+    for extra, label in settings:
+        print(f"\n=== {label} ===", flush=True)
+        rows.append((label, run(args, extra)))
+    if len(rows) > 1:
+        print("\n| setting | chat p50 ms | chat turns | lookups/s | lookup p99 ms | errors |")
+        print("|---|---|---|---|---|---|")
+        for label, r in rows:
+            cells = [r["chat p50 ms"], r["chat turns"], r["lookups/s"], r["lookup p99 ms"],
+                     r["errors"]]  # fmt: skip
+            print(f"| {label} | " + " | ".join(f"{c:.0f}" for c in cells) + " |")
 
 
 if __name__ == "__main__":

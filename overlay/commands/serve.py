@@ -109,8 +109,8 @@ def _checks(services: Services) -> dict[str, Callable[[], str]]:
         return (
             f"{m.name} on {m.device} (loaded in {m.load_seconds:.1f}s); scoring {n.scoring}, "
             f"prefill {n.prefill}, decode {n.decode} ({n.reason}; cpu: {' '.join(n.flags)}); "
-            f"{m.threads} torch thread(s), {lookup_threads(services.settings)} lookup threads "
-            f"on {available_cores()} core(s)"
+            f"decode gemv {m.gemv}; {m.threads} torch thread(s), "
+            f"{lookup_threads(services.settings)} lookup threads on {available_cores()} core(s)"
         )
 
     return {

@@ -40,6 +40,7 @@ class BaseModel:
     lock: threading.RLock = field(default_factory=threading.RLock)
     numeric: NumericPath = field(default_factory=NumericPath)
     threads: int = 0  # torch intra-op threads set at load (0: left as torch chose)
+    gemv: str = "torch"  # what multiplies one row by a weight when decoding (overlay.model.gemv)
 
 
 def resolve_model_source(settings: Settings) -> str:
@@ -101,16 +102,29 @@ def load_base_model(settings: Settings) -> BaseModel:
         ) from exc
     model.to(device)
     freeze(model)
+    threads = set_threads(settings)
+    gemv = "torch"
     if device == "cpu":
-        gemv_layout(model)
+        gemv = decode_kernel(model, settings, threads)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    threads = set_threads(settings)
     numeric = choose_path(settings.dtype, device)
     set_path(model, numeric)
     seconds = time.perf_counter() - start
     return BaseModel(model, tokenizer, settings.model, device, seconds, numeric=numeric,
-                     threads=threads)  # fmt: skip
+                     threads=threads, gemv=gemv)  # fmt: skip
+
+
+def decode_kernel(model: Any, settings: Settings, threads: int) -> str:
+    """Overlay's compiled one-row kernel for decoding where it can be built and torch runs
+    one thread (``overlay.model.gemv``), else torch's gemv on column-major weights."""
+    from overlay.model.gemv import install, kernel
+
+    fn = kernel(settings.models_path / ".kernels") if threads == 1 else None
+    if fn is not None and install(model, fn):
+        return "overlay (compiled for this CPU)"
+    gemv_layout(model)
+    return "torch"
 
 
 def torch_threads(settings: Settings) -> int:
@@ -200,6 +214,7 @@ def model_info(bm: BaseModel) -> dict[str, Any]:
         "device": bm.device,
         "numeric_path": bm.numeric.to_dict(),
         "torch_threads": bm.threads,
+        "decode_gemv": bm.gemv,
         "load_seconds": round(bm.load_seconds, 3),
         "weights_mb": round(nbytes / 2**20, 1),
         "process_rss_mb": round(_rss_mb(), 1),

@@ -3,6 +3,7 @@ text that adds up, stop strings, prefix reuse keyed by adapter, and the fallback
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from overlay.adapters.registry import AdapterRegistry
+from overlay.model import gemv
 from overlay.model.base import gemv_layout
 from overlay.model.decode import Decoding, decode
 from overlay.model.prefix import PREFIXES, prefix_cache_stats
@@ -20,7 +22,8 @@ HEAD = "system the company is halvorsen instruments . answer from the passage . 
 
 
 def _generate(model: Any, ids: list[int], n: int, eos: int | None) -> list[int]:
-    with torch.inference_mode():
+    """transformers' greedy ``generate``, multiplying with torch only (the reference)."""
+    with torch.inference_mode(), gemv.disabled():
         out = model.generate(
             torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
             max_new_tokens=n, do_sample=False, repetition_penalty=1.1, pad_token_id=0,
@@ -39,12 +42,19 @@ def fresh_prefixes() -> Any:
     PREFIXES.clear()
 
 
-@pytest.mark.parametrize("layout", ["loaded", "gemv"])
-def test_greedy_tokens_match_generate_on_tiny_llama(layout: str, fresh_prefixes: Any) -> None:
+@pytest.mark.parametrize("layout", ["loaded", "gemv", "kernel"])
+def test_greedy_tokens_match_generate_on_tiny_llama(
+    layout: str, fresh_prefixes: Any, tmp_path: Path
+) -> None:
     bm = tiny_base(seed=3)
     if layout == "gemv":
         gemv_layout(bm.model)
         assert not bm.model.model.layers[0].self_attn.q_proj.weight.is_contiguous()
+    if layout == "kernel":  # Overlay's compiled one-row kernel (overlay.model.gemv)
+        fn = gemv.kernel(tmp_path)
+        if fn is None:
+            pytest.skip("no C compiler here")
+        assert gemv.install(bm.model, fn) > 0
     assert isinstance(make_runner(bm.model, 8), LeanRunner)
     for question in ("how many days of paid leave", "who founded the company", "when"):
         ids = _ids(bm.tokenizer, HEAD + question + " ?")
@@ -102,6 +112,10 @@ def test_other_architectures_decode_through_transformers() -> None:
 
 @pytest.mark.slow
 def test_greedy_tokens_match_generate_on_the_real_model(real_model: Any) -> None:
+    """Overlay's decode path (the compiled kernel where a C compiler is present) against
+    transformers' ``generate`` multiplying with torch."""
+    if shutil.which("cc") or shutil.which("gcc"):
+        assert real_model.gemv.startswith("overlay")
     tok = real_model.tokenizer
     system = "You answer questions from the numbered passages and cite them like [1]."
     passages = (
