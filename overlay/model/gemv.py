@@ -33,35 +33,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from overlay.model.csrc import SOURCE
+
 log = logging.getLogger("overlay.model")
 
-SOURCE = r"""
-/* y[out] = W[out][in] . x[in], fp32, W row-major; rows in blocks of 4 sharing x. */
-void overlay_gemv_f32(const float *restrict W, const float *restrict x, float *restrict y,
-                      long out, long in) {
-    long j = 0;
-    for (; j + 4 <= out; j += 4) {
-        const float *restrict w0 = W + j * in, *restrict w1 = w0 + in;
-        const float *restrict w2 = w1 + in, *restrict w3 = w2 + in;
-        float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
-        for (long i = 0; i < in; i++) {
-            float v = x[i];
-            s0 += w0[i] * v; s1 += w1[i] * v; s2 += w2[i] * v; s3 += w3[i] * v;
-        }
-        y[j] = s0; y[j + 1] = s1; y[j + 2] = s2; y[j + 3] = s3;
-    }
-    for (; j < out; j++) {
-        const float *restrict w = W + j * in;
-        float s = 0.f;
-        for (long i = 0; i < in; i++) s += w[i] * x[i];
-        y[j] = s;
-    }
-}
-"""
 # -ffast-math lets the compiler vectorise the sums (reassociation); NaN and inf stay exact
 FLAGS = ["-O3", "-march=native", "-ffast-math", "-fno-finite-math-only", "-shared", "-fPIC"]
 
 _loaded: dict[Path, Any] = {}
+_current: dict[str, Any] = {}
 _switch = {"on": True}  # process-wide; ``disabled()`` turns it off (tests compare with torch)
 
 
@@ -87,15 +67,24 @@ def kernel(cache_dir: Path) -> Any | None:
     if not lib.exists() and not _build(lib):
         return None
     try:
-        fn = ctypes.CDLL(str(lib)).overlay_gemv_f32
+        cdll = ctypes.CDLL(str(lib))
+        fn, step = cdll.overlay_gemv_f32, cdll.overlay_llama_step
     except (OSError, AttributeError) as exc:
         log.warning("decode kernel %s could not be loaded (%s); using torch", lib.name, exc)
         return None
     fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long,
                    ctypes.c_long]  # fmt: skip
     fn.restype = None
+    step.restype = None
     _loaded[lib] = fn
+    _current["step"] = step
     return fn
+
+
+def step_function() -> Any | None:
+    """The compiled whole-token decode step (``overlay.model.cstep``) of the kernel library
+    loaded in this process, or None."""
+    return _current.get("step") if _switch["on"] else None
 
 
 def _build(lib: Path) -> bool:

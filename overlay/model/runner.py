@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from overlay.model.cstep import c_step
 from overlay.model.lean import LeanLlama, inner_model, supports
 from overlay.model.numeric import autocast, path_of
 from overlay.model.prefix import PREFIXES, PrefixCache
@@ -51,6 +52,7 @@ class LeanRunner:
         self.owner = (id(lean.body), lean.head.weight.data_ptr(), prefill, adapters)
         self.cache = cache
         self.reused = 0
+        self.compiled = c_step(lean, self.kv, adapters)  # None: steps run through torch
 
     def prefill(self, ids: list[int]) -> torch.Tensor:
         """Logits (V,) after ``ids``; keeps the KV states of a prefix shared with recent
@@ -71,6 +73,8 @@ class LeanRunner:
 
     def step(self, token: torch.Tensor) -> torch.Tensor:
         """Logits (V,) after one more token ``token`` (1, 1)."""
+        if self.compiled is not None:
+            return self.lean.logits(self.compiled(int(token[0, 0])))
         return self.lean.logits(self.lean.forward(token, self.kv))
 
 

@@ -44,17 +44,20 @@ def fresh_prefixes() -> Any:
 
 @pytest.mark.parametrize("layout", ["loaded", "gemv", "kernel"])
 def test_greedy_tokens_match_generate_on_tiny_llama(
-    layout: str, fresh_prefixes: Any, tmp_path: Path
+    layout: str, fresh_prefixes: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bm = tiny_base(seed=3)
     if layout == "gemv":
         gemv_layout(bm.model)
         assert not bm.model.model.layers[0].self_attn.q_proj.weight.is_contiguous()
-    if layout == "kernel":  # Overlay's compiled one-row kernel (overlay.model.gemv)
+    if layout == "kernel":  # Overlay's compiled kernels (overlay.model.gemv, .cstep)
+        monkeypatch.setattr(torch, "get_num_threads", lambda: 1)  # they run on one thread
         fn = gemv.kernel(tmp_path)
         if fn is None:
             pytest.skip("no C compiler here")
         assert gemv.install(bm.model, fn) > 0
+        runner = make_runner(bm.model, 8)
+        assert isinstance(runner, LeanRunner) and runner.compiled is not None  # the C step
     assert isinstance(make_runner(bm.model, 8), LeanRunner)
     for question in ("how many days of paid leave", "who founded the company", "when"):
         ids = _ids(bm.tokenizer, HEAD + question + " ?")
@@ -116,6 +119,8 @@ def test_greedy_tokens_match_generate_on_the_real_model(real_model: Any) -> None
     transformers' ``generate`` multiplying with torch."""
     if shutil.which("cc") or shutil.which("gcc"):
         assert real_model.gemv.startswith("overlay")
+        runner = make_runner(real_model.model, 8)
+        assert isinstance(runner, LeanRunner) and runner.compiled is not None  # the C step
     tok = real_model.tokenizer
     system = "You answer questions from the numbered passages and cite them like [1]."
     passages = (
@@ -148,3 +153,29 @@ def test_logprob_is_the_picked_tokens_log_probability(fresh_prefixes: Any) -> No
     if got.finish_reason == "stop":  # the end token was picked too
         picked.append(logits[-1, bm.tokenizer.eos_token_id])
     assert got.logprob == pytest.approx(float(sum(picked)), abs=1e-3)
+
+
+def test_the_compiled_step_serves_the_base_and_never_an_adapter(
+    tmp_path: Path, fresh_prefixes: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an adapter loaded, a base request steps in C (its LoRA layers wear nothing) and
+    a request wearing the adapter steps through torch; both give generate's tokens."""
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    bm = tiny_base(seed=7)
+    fn = gemv.kernel(tmp_path / "kernels")
+    if fn is None:
+        pytest.skip("no C compiler here")
+    gemv.install(bm.model, fn)
+    write_adapter(tmp_path, "terse", bm.model, seed=2)
+    reg = AdapterRegistry(bm, tmp_path)
+    ids = _ids(bm.tokenizer, HEAD + "who founded it ?")
+    eos = bm.tokenizer.eos_token_id
+    with reg.activate("terse") as model:
+        assert make_runner(model, 8).compiled is None
+        worn = decode(model, bm.tokenizer, ids, Decoding(max_new_tokens=12))
+        assert worn.token_ids == _generate(model, ids, 12, eos)
+    with reg.activate(None) as model:
+        assert make_runner(model, 8).compiled is not None
+        base = decode(model, bm.tokenizer, ids, Decoding(max_new_tokens=12))
+        assert base.token_ids == _generate(model, ids, 12, eos)
+    assert base.token_ids != worn.token_ids  # the adapter changes the answer

@@ -22,6 +22,12 @@ def kernel(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return fn
 
 
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel serves one torch thread (MKL splits rows over more)."""
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+
+
 def _linear(out: int, inp: int, bias: bool, kernel: Any) -> torch.nn.Linear:
     torch.manual_seed(out * 1000 + inp)
     layer = torch.nn.Linear(inp, out, bias=bias).eval()
@@ -36,8 +42,16 @@ SHAPES = [(1536, 576, False), (576, 1536, True), (7, 13, True), (3, 5, False)]
 def test_one_row_products_equal_torch(kernel: Any, out: int, inp: int, bias: bool) -> None:
     layer = _linear(out, inp, bias, kernel)
     x = torch.randn(1, 1, inp)
+    calls: list[Any] = []
+
+    def counting(*args: Any) -> None:
+        calls.append(args)
+        kernel(*args)
+
+    gemv.install(layer, counting)
     with torch.inference_mode():
         got = layer(x)
+        assert len(calls) == 1  # the kernel made it
         want = F.linear(x, layer.weight, layer.bias)
         with gemv.disabled():
             assert torch.equal(layer(x), want)  # switched off: torch itself
