@@ -147,6 +147,11 @@ class Memory(BaseModel):
     text: str
     score: float
     ts: float | None = None
+    role: str | None = Field(default=None, description="A turn's speaker.")
+    key: str | None = Field(default=None, description="A fact's key (e.g. `name`).")
+    value: str | None = Field(default=None, description="A fact's current value.")
+    history: str | None = Field(default=None, description="A fact's earlier values.")
+    session: str | None = None
 
 
 class MemoryResponse(BaseModel):

@@ -106,10 +106,13 @@ def test_sessions_send_the_library_shapes(services: Services) -> None:
         q = {"q": "what is my name", "k": 3}
         memories = call("GET", "/v1/sessions/{session_id}/memory", path=sid, params=q)
         found = remembering.memory_search(services, "typed-1", "what is my name", 3)
-        contract = [{k: r[k] for k in ("id", "kind", "text", "score", "ts")}
-                    for r in map(remembering.memory_result, found)]  # fmt: skip
-        assert memories == {"session_id": "typed-1", "results": contract}
-        assert contract[0]["kind"] == "fact" and "Bob" in contract[0]["text"]
+        library = [*map(remembering.memory_result, found)]  # the CLI's --json shape
+        sent = [{k: v for k, v in r.items() if v is not None or k == "ts"}
+                for r in memories["results"]]  # fmt: skip
+        assert memories["session_id"] == "typed-1" and sent == library
+        assert library[0]["kind"] == "fact" and "Bob" in library[0]["text"]
+        assert library[0]["key"] == "name" and library[0]["value"] == "Bob"
+        assert "Ada" in library[0]["history"]  # the fact's earlier value travels too
         fact = {"key": "favourite colour", "value": "green"}
         set_ = call("POST", "/v1/sessions/{session_id}/facts", path=sid, json=fact)
         assert set_["fact"]["history_line"] == "favourite colour: green"

@@ -91,6 +91,11 @@ def test_session_turns_memory_facts_and_forget(client: TestClient) -> None:
     results = mem.json()["results"]
     assert results and {"id", "kind", "text", "score", "ts"} <= set(results[0])
     assert any("Oslo" in r["text"] for r in results)
+    turns_found = [r for r in results if r["kind"] == "turn"]
+    assert turns_found and all(r["role"] in ("user", "assistant") for r in turns_found)
+    named = client.get(f"/v1/sessions/{sid}/memory", params={"q": "what is my name?", "k": 5})
+    facts_found = [r for r in named.json()["results"] if r["kind"] == "fact"]
+    assert any(r["key"] == "name" and r["value"].startswith("Ada") for r in facts_found), named.text
     facts = client.get(f"/v1/sessions/{sid}/facts").json()["facts"]
     assert any(f["value"].startswith("Ada") for f in facts)
     added = client.post(
