@@ -1,4 +1,5 @@
 # Overlay API image: CPU PyTorch, the project, the default model converted at build time.
+# gcc + libc6-dev: the decode kernels are compiled for the host's CPU at first use.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -13,7 +14,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     OVERLAY_PORT=8000
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc curl \
+    && apt-get install -y --no-install-recommends gcc libc6-dev curl \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

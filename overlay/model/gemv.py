@@ -92,20 +92,20 @@ def _build(lib: Path) -> bool:
     if not cc:
         log.info("no C compiler: decoding uses torch's gemv")
         return False
-    lib.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
-        src, out = Path(tmp) / "gemv.c", Path(tmp) / lib.name
-        src.write_text(SOURCE, encoding="ascii")
-        try:
+    try:
+        lib.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
+            src, out = Path(tmp) / "gemv.c", Path(tmp) / lib.name
+            src.write_text(SOURCE, encoding="ascii")
             proc = subprocess.run([cc, *FLAGS, str(src), "-o", str(out)], capture_output=True,
                                   text=True, timeout=120, check=False)  # fmt: skip
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            log.warning("building the decode kernel failed (%s); using torch", exc)
-            return False
-        if proc.returncode != 0:
-            log.warning("building the decode kernel failed: %s", proc.stderr.strip()[-300:])
-            return False
-        os.replace(out, lib)  # atomic: a concurrent builder's copy is as good
+            if proc.returncode != 0:
+                log.warning("building the decode kernel failed: %s", proc.stderr.strip()[-300:])
+                return False
+            os.replace(out, lib)  # atomic: a concurrent builder's copy is as good
+    except (OSError, subprocess.TimeoutExpired) as exc:  # read-only dir, no space, hung cc
+        log.warning("building the decode kernel failed (%s); using torch", exc)
+        return False
     return True
 
 

@@ -95,3 +95,13 @@ def test_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("OVERLAY_DECODE_KERNEL", "torch")
     assert gemv.kernel(tmp_path) is None
     assert not list(tmp_path.iterdir())  # nothing built
+
+
+def test_an_unwritable_cache_or_a_broken_compiler_falls_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    assert gemv.kernel(blocked / "kernels") is None  # cannot create the cache folder
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    assert gemv.kernel(tmp_path / "kernels2") is None
