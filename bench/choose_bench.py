@@ -152,20 +152,23 @@ def _choice(run: dict, cal: Calibration, w: FusionWeights, threshold: float):
 
 
 def quality(runs: dict, qrels: dict, cal: Calibration) -> None:
-    print(f"\n## nDCG@10 on the SciFact subset ({len(runs)} queries)")
+    n = len(runs)
+    print(f"\n## nDCG@10 and rank-1 right document on the SciFact subset ({n} queries)")
     hybrid = sum(ndcg10(list(dict.fromkeys(r["docs"])), qrels[q]) for q, r in runs.items())
-    print(f"hybrid                                  {hybrid / len(runs):.4f}")
+    top = sum(r["docs"][0] in qrels[q] for q, r in runs.items())
+    print(f"hybrid                                  {hybrid / n:.4f}  {top / n:.3f}")
     for scale in (1.0, 2.0, 3.0):
         c = Calibration(scale, cal.center)
         for wm, wr in ((1.0, 0.0), (0.9, 0.1), (0.8, 0.2), (0.6, 0.4), (0.4, 0.6)):
-            total = 0.0
+            total, top = 0.0, 0
             for q, r in runs.items():
                 ranked = _choice(r, c, FusionWeights(wm, wr), 0.0).ranked
                 m = len(r["margins"])
                 order = [r["docs"][int(s.hit.id)] for s in ranked] + r["docs"][m:]
                 total += ndcg10(list(dict.fromkeys(order)), qrels[q])
+                top += order[0] in qrels[q]
             print(f"chosen  scale={scale:.0f} w_model={wm:.1f} w_rank={wr:.1f}    "
-                  f"{total / len(runs):.4f}")  # fmt: skip
+                  f"{total / n:.4f}  {top / n:.3f}")  # fmt: skip
 
 
 def abstention(name: str, answerable: dict, relevant: dict, unanswerable: dict, cal, w) -> None:
