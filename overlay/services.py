@@ -54,6 +54,7 @@ class _Shared:
     model: BaseModel | None = None
     adapters: AdapterRegistry | None = None
     session_memories: dict[str, SessionMemory] = field(default_factory=dict)
+    prefetching: list[threading.Thread] = field(default_factory=list)
     owned: set[str] = field(default_factory=set)  # stores this process connected (and closes)
 
 
@@ -230,6 +231,7 @@ class Services:
                                     name=f"prefetch-{p}") for p in parts]  # fmt: skip
         for t in threads:
             t.start()
+        self._s.prefetching += threads
         return threads
 
     def _touch(self, part: str) -> None:
@@ -237,6 +239,9 @@ class Services:
             getattr(self, part)
 
     def close(self) -> None:
+        for t in self._s.prefetching:  # a store half started is a server nobody owns
+            t.join(timeout=120)
+        self._s.prefetching.clear()
         with self._s.locks["chroma"], self._s.locks["redis"], self._s.lock:
             if "chroma" in self._s.owned and self._s.chroma is not None:
                 self._s.chroma.close()

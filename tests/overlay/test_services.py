@@ -20,7 +20,12 @@ def test_prefetch_connects_the_stores_in_the_background(tmp_path: Path) -> None:
         assert svc._s.redis is None and svc._s.chroma is None  # nothing connected yet
         threads = svc.prefetch("redis", "chroma")
         assert all(t.daemon for t in threads)
-        for t in threads:
+        svc.close()  # waits for what it started, then closes it
+        assert all(not t.is_alive() for t in threads) and not svc._s.prefetching
+        assert svc._s.redis is None and svc._s.chroma is None  # closed, not left running
+        assert svc._s.owned == set()
+        svc.prefetch("redis", "chroma")
+        for t in svc._s.prefetching:
             t.join(timeout=120)
         assert svc._s.redis is not None and svc._s.chroma is not None
         assert svc.redis.ping() and svc.chroma.ping()
