@@ -1,4 +1,6 @@
-"""A one-row fp32 matrix-vector kernel for decoding, compiled once on this machine.
+"""The decode kernels, compiled once on this machine: a one-row fp32 matrix-vector product
+(below) and the whole Llama step built on it (``overlay.model.cstep``), one C library
+(``overlay.model.csrc``).
 
 Decoding multiplies ONE row by every weight matrix, so it is bound by how fast the weights
 stream from memory. On a 2-core AVX-512 machine torch's (MKL's) gemv read SmolLM2's 538 MB
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from overlay.model.csrc import SOURCE
+from overlay.model.numeric import cpu_flags
 
 log = logging.getLogger("overlay.model")
 
@@ -60,7 +63,8 @@ def kernel(cache_dir: Path) -> Any | None:
     when it cannot be built here (no C compiler, a failed build) or is switched off."""
     if os.environ.get("OVERLAY_DECODE_KERNEL", "auto").lower() == "torch":
         return None
-    tag = hashlib.sha256("\0".join([SOURCE, *FLAGS, _cpu_flags()]).encode()).hexdigest()[:16]
+    machine = " ".join(sorted(cpu_flags()))  # -march=native: built for this CPU only
+    tag = hashlib.sha256("\0".join([SOURCE, *FLAGS, machine]).encode()).hexdigest()[:16]
     lib = cache_dir / f"gemv-{tag}.so"
     if lib in _loaded:
         return _loaded[lib]
@@ -107,14 +111,6 @@ def _build(lib: Path) -> bool:
         log.warning("building the decode kernel failed (%s); using torch", exc)
         return False
     return True
-
-
-def _cpu_flags() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-            return next((line for line in fh if line.startswith("flags")), "")
-    except OSError:
-        return ""
 
 
 def install(model: Any, fn: Any) -> int:
