@@ -101,6 +101,11 @@ class Settings(BaseSettings):
         description="Numeric path: auto (bf16 scoring where the CPU has native bf16 and a probe "
         "confirms it is faster; fp32 decoding), fp32 (everything), bf16 (bf16 scoring).",
     )
+    decode_kernel: Literal["auto", "torch"] = Field(
+        default="auto",
+        description="auto: decode through Overlay's C kernels, compiled for this CPU at first "
+        "use (one torch thread, a C compiler present); torch: torch's own kernels.",
+    )
     torch_threads: int = Field(
         default=0, ge=0, le=256,
         description="torch intra-op threads; 0 = (usable cores - 1) / model_workers, at least 1.",

@@ -120,7 +120,7 @@ def decode_kernel(model: Any, settings: Settings, threads: int) -> str:
     one thread (``overlay.model.gemv``), else torch's gemv on column-major weights."""
     from overlay.model.gemv import install, kernel
 
-    fn = kernel(settings.models_path / ".kernels") if threads == 1 else None
+    fn = kernel(settings.models_path / ".kernels", settings.decode_kernel) if threads == 1 else None
     if fn is not None and install(model, fn):
         return "overlay (compiled for this CPU)"
     gemv_layout(model)

@@ -58,10 +58,11 @@ def disabled() -> Iterator[None]:
         _switch["on"] = before
 
 
-def kernel(cache_dir: Path) -> Any | None:
+def kernel(cache_dir: Path, use: str = "auto") -> Any | None:
     """The compiled kernel (a ctypes function), building it into ``cache_dir`` once; None
-    when it cannot be built here (no C compiler, a failed build) or is switched off."""
-    if os.environ.get("OVERLAY_DECODE_KERNEL", "auto").lower() == "torch":
+    when it cannot be built here (no C compiler, a failed build) or ``use`` is "torch"
+    (``settings.decode_kernel``)."""
+    if use == "torch":
         return None
     machine = " ".join(sorted(cpu_flags()))  # -march=native: built for this CPU only
     tag = hashlib.sha256("\0".join([SOURCE, *FLAGS, machine]).encode()).hexdigest()[:16]

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from overlay.model import gemv
+from overlay.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +92,10 @@ def test_copies_multiply_with_their_own_weights(kernel: Any) -> None:
         torch.testing.assert_close(clone(x), 2 * layer(x), rtol=1e-5, atol=1e-5)
 
 
-def test_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_switched_off_by_the_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("OVERLAY_DECODE_KERNEL", "torch")
-    assert gemv.kernel(tmp_path) is None
+    assert Settings().decode_kernel == "torch"
+    assert gemv.kernel(tmp_path, Settings().decode_kernel) is None
     assert not list(tmp_path.iterdir())  # nothing built
 
 
