@@ -98,4 +98,6 @@ def merge_facts(facts: Iterable[Fact]) -> list[Fact]:
             h for i, h in enumerate(past) if i == 0 or h["value"] != past[i - 1]["value"]
         ]
         out.append(cur)
-    return sorted(out, key=lambda f: f.ts, reverse=True)
+    # ties (facts of one message share its time) by key: a hash's field order is not kept
+    # when its keys move (a migration, a cluster reshard), so it must not decide the order
+    return sorted(out, key=lambda f: (-f.ts, f.key))
