@@ -77,8 +77,8 @@ def model_table(args: argparse.Namespace) -> None:
         print(f"round {r + 1}/{args.rounds}", flush=True)
         order = list(runs) if r % 2 == 0 else list(reversed(runs))
         for path in order:
-            if path.startswith("llama"):
-                runs[path].append(run_llama(llama, path.split()[1], threads))  # type: ignore[arg-type]
+            if llama is not None and path.startswith("llama"):
+                runs[path].append(run_llama(llama, path.split()[1], threads))
             else:
                 runs[path].append(run_worker(path, threads, args.new_tokens, args.prompt_tokens))
     bf16 = run_worker("bf16prefill", threads, args.new_tokens, args.prompt_tokens)

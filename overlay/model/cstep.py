@@ -31,16 +31,13 @@ class _Cfg(ctypes.Structure):
 
 
 def _base_weight(module: Any) -> torch.Tensor | None:
-    """The weight ``module`` multiplies by when no adapter is worn (None: not that simple)."""
-    layer: Any = module
-    if isinstance(module, torch.nn.Linear):
-        pass
-    elif module.__dict__.get("_active_adapter") or getattr(module, "merged", False):
-        return None  # an adapter is active or merged in
-    else:
-        layer = getattr(module, "base_layer", None)
-        if not isinstance(layer, torch.nn.Linear):
-            return None
+    """The weight ``module`` multiplies by when no adapter is worn (the caller checked that
+    with ``runner.active_adapters``); None where that is not one plain fp32 matrix."""
+    if getattr(module, "merged", False):
+        return None  # an adapter folded into the weight is not the base
+    layer = module if isinstance(module, torch.nn.Linear) else getattr(module, "base_layer", None)
+    if not isinstance(layer, torch.nn.Linear):
+        return None
     w = layer.weight
     if layer.bias is not None or w.dtype != torch.float32 or not w.is_contiguous():
         return None
@@ -85,7 +82,8 @@ class CStep:
 
 
 def c_step(lean: LeanLlama, kv: KV, adapters: tuple[str, ...]) -> CStep | None:
-    """The compiled step for ``lean`` over ``kv``, or None where it does not apply."""
+    """The compiled step for ``lean`` over ``kv``, or None where it does not apply
+    (``adapters``: what the LoRA layers wear now, ``runner.active_adapters``)."""
     fn = gemv.step_function()
     cfg = lean.inner.config
     if (
