@@ -46,6 +46,7 @@ from overlay.knobs import (
 
 
 def _default_data_dir() -> Path:
+    """`$XDG_DATA_HOME/overlay`, else `~/.local/share/overlay`."""
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(
         os.path.expanduser("~"), ".local", "share"
     )
@@ -90,7 +91,7 @@ class Settings(BaseSettings):
         default="all-MiniLM-L6-v2",
         description="Sentence-transformers folder, cached id, or the built-in all-MiniLM-L6-v2.",
     )
-    embed_batch_size: int = Field(default=32, ge=1)
+    embed_batch_size: int = Field(default=32, ge=1, description="Texts embedded per batch.")
     model: str = Field(
         default="smollm2-135m-instruct",
         description="Built-in name, local transformers folder, .gguf file, or cached model id.",
@@ -117,8 +118,8 @@ class Settings(BaseSettings):
         default=None, description="Folder of PEFT adapters; default <data_dir>/adapters."
     )
     collection: str = Field(default="default", description="Default document collection.")
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
+    host: str = Field(default="127.0.0.1", description="Address `overlay serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `overlay serve` listens on.")
     api_keys: dict[str, str] = Field(
         default_factory=dict, description="Bearer key → tenant. Empty = local single-tenant mode."
     )
