@@ -8,7 +8,7 @@ from the library's ``Answer`` (``from_answer``), never from an untyped dict.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, Field
 
@@ -31,8 +31,7 @@ class Usage(BaseModel):
 
     @classmethod
     def of(cls, answer: Answer) -> Usage:
-        p, c = answer.prompt_tokens, answer.completion_tokens
-        return cls(prompt_tokens=p, completion_tokens=c, total_tokens=p + c)
+        return cls.model_validate(answer.to_dict()["usage"])
 
 
 class TurnInfo(BaseModel):
@@ -57,18 +56,12 @@ class TurnInfo(BaseModel):
     timings_ms: dict[str, float]
 
     @classmethod
-    def of(cls, answer: Answer, session: str | None, source: SessionSource, query: str) -> TurnInfo:
-        cites = [
-            Citation(id=c.hit.id, source=c.hit.source, text=c.hit.text, score=round(c.score, 4))
-            for c in answer.citations
-        ]
-        return cls(
-            citations=cites, abstained=answer.abstained, answer_kind=answer.kind,
-            session_id=session, session_source=source, adapter=answer.adapter,
-            mode=answer.mode, collection=answer.collection, turn_id=answer.turn_id,
-            retrieval_query=query, degraded=answer.degraded,
-            timings_ms={k: round(v, 1) for k, v in answer.timings_ms.items()},
-        )  # fmt: skip
+    def of(cls, answer: Answer, source: SessionSource) -> Self:
+        """The turn's one record (``Answer.to_dict``, the CLI's ``--json``), the fields this
+        model has, and where the session id came from."""
+        record = answer.to_dict()
+        fields = {k: record[k] for k in cls.model_fields if k in record}
+        return cls.model_validate({**fields, "session_source": source})
 
 
 class Message(BaseModel):

@@ -10,9 +10,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.types import MAX_SOURCE_CHARS
+from overlay.request import COLLECTION_PATTERN, MAX_K, Method, Mode
 
-Method = Literal["dense", "sparse", "hybrid", "chosen"]
-COLLECTION = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$"
+COLLECTION = COLLECTION_PATTERN  # the library's rules (overlay.request), never a copy
 
 
 class Strict(BaseModel):
@@ -75,7 +75,7 @@ class ChatCompletionRequest(BaseModel):
     collection: str | None = Field(
         default=None, pattern=COLLECTION, description="Overlay: the collection to answer from."
     )
-    mode: Literal["read", "generate", "choose"] | None = Field(
+    mode: Mode | None = Field(
         default=None,
         description="Overlay: read (a short span read by the reader adapter; the default), "
         "generate (grounded prose), or choose (the best sentence, nothing generated).",
@@ -99,15 +99,15 @@ class ChatRequest(Strict):
     session_id: str | None = Field(default=None, max_length=128)
     collection: str | None = Field(default=None, pattern=COLLECTION)
     adapter: str | None = Field(default=None, max_length=128)
-    mode: Literal["read", "generate", "choose"] | None = None
-    k: int | None = Field(default=None, ge=1, le=100)
+    mode: Mode | None = None
+    k: int | None = Field(default=None, ge=1, le=MAX_K)
 
 
 # --- retrieval ------------------------------------------------------------------
 class RetrieveRequest(Strict):
     query: str = Field(min_length=1, examples=["paid annual leave"])
     collection: str | None = Field(default=None, pattern=COLLECTION)
-    k: int | None = Field(default=None, ge=1, le=100)
+    k: int | None = Field(default=None, ge=1, le=MAX_K)
     method: Method = "hybrid"
 
 

@@ -71,7 +71,7 @@ class CollectionWriter:
         self._stop = threading.Event()
         threading.Thread(target=self._renew, name="overlay-lock-renew", daemon=True).start()
         try:
-            _ = self.vectors.col  # refuses a collection made with another embedder, early
+            self.vectors.existing()  # refuses another embedder's collection early; creates none
             self.removed = self.reconcile()
         except BaseException:
             self._close()

@@ -2,7 +2,8 @@
 
 Each command group lives in its own module (``overlay/commands/*``, and
 ``ingest/cli.py`` for ``ingest`` and ``sources``) and registers itself here.
-An ``OverlayError`` becomes one clear line on stderr and exit code 1 (2 for usage).
+An ``OverlayError`` becomes one clear line on stderr, no traceback, and exit code 1; a name
+that does not exist (collection, adapter, session: a 404 over HTTP) and usage errors exit 2.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def main() -> None:
         sys.exit(code if isinstance(code, int) else 0)
     except OverlayError as exc:
         err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        sys.exit(1)
+        sys.exit(exit_code(exc))
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
@@ -76,6 +77,12 @@ def main() -> None:
         if _is_click(exc, "Abort"):
             sys.exit(1)
         raise
+
+
+def exit_code(exc: OverlayError) -> int:
+    """2 for a name that does not exist (``NotFound``, or a server's 404), like a usage
+    error; 1 for every other failure."""
+    return 2 if exc.status_code == 404 else 1
 
 
 def _is_click(exc: BaseException, name: str) -> bool:

@@ -26,8 +26,13 @@ class IngestSettings(_Group):
     )
 
 
+# The most results one request may ask for, over HTTP, on the CLI and from Python alike (it was
+# 100 over HTTP and 1000 locally; 100 keeps a ``chosen`` request's model work bounded).
+MAX_K = 100
+
+
 class RetrieveSettings(_Group):
-    top_k: int = Field(default=10, ge=1, le=1000)
+    top_k: int = Field(default=10, ge=1, le=MAX_K)
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
     dense_weight: float = Field(default=1.0, ge=0)
     sparse_weight: float = Field(default=1.0, ge=0)

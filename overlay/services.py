@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 PARTS = ("redis", "chroma", "embedder", "model")
 _TENANT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_COLLECTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
+COLLECTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$"  # Chroma wants >= 3 chars: tenant.name
+_COLLECTION = re.compile(COLLECTION_PATTERN)
 
 
 @dataclass

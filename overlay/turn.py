@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from memory.errors import InvalidInput, TooLarge
 from memory.types import Hit
 from overlay.answering.answers import (
     ABSTAIN_TEXT,
@@ -39,10 +38,10 @@ from overlay.choosing.sentences import SentenceWeights, rank_sentences, sentence
 from overlay.choosing.views import query_view
 from overlay.model.decode import Decoding, OnText
 from overlay.remembering.step import remember_answer, session_turn
+from overlay.request import METHODS, MODES, TurnRequest, resolve, resolve_retrieve
 from overlay.services import Services
 
-MODES = ("read", "generate", "choose")
-METHODS = (*candidates.METHODS, "chosen")
+__all__ = ["MODES", "METHODS", "Answer", "Conversation", "TurnRequest", "ask", "retrieve"]
 
 
 @dataclass
@@ -53,9 +52,10 @@ class Conversation:
     turns: list[tuple[str, str]] = field(default_factory=list)  # (role, content), oldest first
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Answer:
-    """The outcome of one ask turn."""
+    """The outcome of one ask turn; ``to_dict`` is its one record (the CLI's ``--json``, the
+    API's ``/v1/chat`` body and ``overlay`` object are that record, or a part of it)."""
 
     question: str
     answer: str
@@ -73,39 +73,47 @@ class Answer:
     finish_reason: str = "stop"  # "stop" | "length"
     retrieval_query: str = ""  # what retrieval and choosing used (a follow-up borrows its topic)
     degraded: bool = False  # a store was down: candidates came from Redis (sparse) only
+    session: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The turn's record, JSON-ready."""
+        p, c = self.prompt_tokens, self.completion_tokens
         return {
             "answer": self.answer,
             "abstained": self.abstained,
-            "citations": [
-                {"id": c.hit.id, "source": c.hit.source, "text": c.hit.text,
-                 "score": round(c.score, 4)}
-                for c in self.citations
-            ],
+            "answer_kind": self.kind,
+            "citations": [_citation(c) for c in self.citations],
             "adapter": self.adapter,
             "mode": self.mode,
             "collection": self.collection,
-            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "session_id": self.session,
             "turn_id": self.turn_id,
-            "answer_kind": self.kind,
-            "usage": {"prompt_tokens": self.prompt_tokens,
-                      "completion_tokens": self.completion_tokens},
-            "finish_reason": self.finish_reason,
+            "retrieval_query": self.retrieval_query,
             "degraded": self.degraded,
-        }  # fmt: skip
+            "finish_reason": self.finish_reason,
+            "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c},
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
+
+
+def _citation(c: Scored) -> dict[str, Any]:
+    return {"id": c.hit.id, "source": c.hit.source, "text": c.hit.text, "score": round(c.score, 4)}
 
 
 def retrieve(
-    services: Services, query: str, collection: str = "default", k: int = 10,
-    method: str = "hybrid",
+    services: Services, query: str | TurnRequest, collection: str | None = None,
+    k: int | None = None, method: str = "hybrid",
 ) -> list[Hit]:  # fmt: skip
-    """The ``k`` best candidates for ``query`` from ``collection``, best first."""
-    if method != "chosen":
-        return candidates.retrieve(services, query, collection, k, method)
-    m = max(k, services.settings.choose.top_m)
-    hits = dedupe(candidates.retrieve(services, query, collection, k=m, method="hybrid"))
-    return rerank(services, query, hits, k)
+    """The ``k`` best candidates for ``query`` from ``collection``, best first (a ``str`` query
+    is resolved first: ``overlay.request.resolve_retrieve``)."""
+    req = query if isinstance(query, TurnRequest) else resolve_retrieve(
+        services, query, k=k, collection=collection, method=method
+    )  # fmt: skip
+    if req.method != "chosen":
+        return candidates.retrieve(services, req.text, req.collection, req.k, req.method)
+    m = max(req.k, services.settings.choose.top_m)
+    hits = dedupe(candidates.retrieve(services, req.text, req.collection, k=m, method="hybrid"))
+    return rerank(services, req.text, hits, req.k)
 
 
 def gather_extra(
@@ -141,20 +149,9 @@ def _gather(
     return dedupe([*extra, *hits[:m]])  # extras (memories) passed a relevance floor
 
 
-def _check(services: Services, question: str, mode: str) -> None:
-    if not question or not question.strip():
-        raise InvalidInput("the question is empty")
-    if len(question) > services.settings.api.max_message_chars:
-        raise TooLarge(
-            f"the question is longer than {services.settings.api.max_message_chars} chars"
-        )
-    if mode not in MODES:
-        raise InvalidInput(f"unknown mode {mode!r}: use read, choose or generate")
-
-
 def ask(
     services: Services,
-    question: str,
+    question: str | TurnRequest,
     *,
     collection: str | None = None,
     mode: str | None = None,
@@ -168,42 +165,67 @@ def ask(
 ) -> Answer:
     """Answer ``question`` from ``collection`` with citations, or abstain.
 
+    A ``str`` question is resolved first (``overlay.request.resolve``: text, mode, ``k``,
+    collection and adapter checked before anything is logged); a ``TurnRequest`` already was.
     ``conversation``: the client's instructions and earlier turns (they join the session's
     recent turns in the prompt); ``decoding``: generation knobs (default: greedy,
     ``settings.answer.max_new_tokens``); ``on_text``: called with each piece of the answer's text
     as it becomes final (joined, the pieces are ``Answer.answer``)."""
-    s = services.settings
-    mode = mode or s.answer.mode
-    collection = collection or s.collection
-    _check(services, question, mode)
+    req = question if isinstance(question, TurnRequest) else resolve(
+        services, question, mode=mode, k=k, collection=collection, adapter=adapter,
+        session=session,
+    )  # fmt: skip
+    return _turn(services, req, extra_candidates, conversation, decoding, on_text)
+
+
+def _turn(
+    services: Services,
+    req: TurnRequest,
+    extra_candidates: Sequence[Hit] | None,
+    conversation: Conversation | None,
+    decoding: Decoding | None,
+    on_text: OnText | None,
+) -> Answer:
+    s, question, session, adapter = services.settings, req.text, req.session, req.adapter
     t0 = time.perf_counter()
     extra, context = gather_extra(services, question, session, extra_candidates)
     if conversation is not None:
         context.turns = merge_turns(conversation.turns, context.turns)
         context.instructions = conversation.instructions
     query = retrieval_query(question, [c for r, c in context.turns if r == "user"])
-    hits = _gather(services, query, collection, k or s.retrieve.top_k, extra)
+    hits = _gather(services, query, req.collection, req.k, extra)
     t1 = time.perf_counter()
     choice = choose_among(services, query, hits, adapter)
     t2 = time.perf_counter()
     decoding = decoding or Decoding(max_new_tokens=s.answer.max_new_tokens)
-    draft = _answer(services, question, choice, mode, adapter, context, decoding, on_text)
+    draft = _answer(services, question, choice, req.mode, adapter, context, decoding, on_text)
     t3 = time.perf_counter()
     if session:
         remember_answer(services, session, draft.text)
     cited = [choice.chosen[n - 1] for n in draft.cited]
     turn = record_turn(
-        services, question, [h.id for h in hits], [c.hit.id for c in cited], collection
+        services, question, [h.id for h in hits], [c.hit.id for c in cited], req.collection
     )
     timings = {"retrieve": t1 - t0, "choose": t2 - t1, "generate": t3 - t2, "total": t3 - t0}
     return Answer(
-        question, draft.text, choice.abstained, cited, adapter, mode, collection,
-        {k: v * 1000 for k, v in timings.items()}, turn.turn_id, choice,
-        "abstained" if choice.abstained else draft.kind,
-        draft.prompt_tokens + int(choice.notes.get("prompt_tokens", 0)),
-        draft.completion_tokens, draft.finish_reason, query,
-        any(h.metadata.get("degraded") for h in hits),
-    )  # fmt: skip
+        question=question,
+        answer=draft.text,
+        abstained=choice.abstained,
+        citations=cited,
+        adapter=adapter,
+        mode=req.mode,
+        collection=req.collection,
+        session=session,
+        timings_ms={k: v * 1000 for k, v in timings.items()},
+        turn_id=turn.turn_id,
+        choice=choice,
+        kind="abstained" if choice.abstained else draft.kind,
+        prompt_tokens=draft.prompt_tokens + int(choice.notes.get("prompt_tokens", 0)),
+        completion_tokens=draft.completion_tokens,
+        finish_reason=draft.finish_reason,
+        retrieval_query=query,
+        degraded=any(h.metadata.get("degraded") for h in hits),
+    )
 
 
 def _answer(

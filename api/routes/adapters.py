@@ -9,9 +9,8 @@ from fastapi import APIRouter, Request
 from api.deps import ServicesDep
 from api.responses import AdapterRecord, AdaptersResponse
 from api.schemas import ERRORS
-from memory.errors import AdapterNotFound
 from overlay.adapters.builtin import list_all
-from overlay.adapters.files import AdapterInfo, validate_name
+from overlay.adapters.files import AdapterInfo
 from overlay.services import Services
 
 if TYPE_CHECKING:  # the registry module loads torch and peft
@@ -26,19 +25,6 @@ def adapter_infos(request: Request, services: Services) -> list[AdapterInfo]:
     if registry is not None:
         return registry.list()
     return list_all(services.settings.adapters_path)
-
-
-def require_adapter(request: Request, services: Services, name: str | None) -> str | None:
-    """``name`` when the adapters dir has it (or None: the base); else ``AdapterNotFound``
-    listing the adapters there — checked before any work, naming no server path."""
-    if name is None:
-        return None
-    validate_name(name)
-    names = sorted(info.name for info in adapter_infos(request, services))
-    if name not in names:
-        have = ", ".join(names) or "none"
-        raise AdapterNotFound(f"adapter {name!r} not found; available adapters: {have}")
-    return name
 
 
 @router.get("/v1/adapters")

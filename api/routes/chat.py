@@ -37,12 +37,12 @@ from api.chat_responses import (
 )
 from api.conversation import decoding_of, read_turn
 from api.deps import HeaderSessionDep, MetricsDep, QueueDep, ServicesDep
-from api.limits import check_length
 from api.metrics import Metrics
-from api.routes.adapters import adapter_infos, require_adapter
+from api.routes.adapters import adapter_infos
 from api.schemas import ERRORS, ChatCompletionRequest, ChatRequest
 from api.streaming import TurnStream
 from memory.errors import InvalidInput, OverlayError
+from overlay.request import TurnRequest, resolve
 from overlay.services import Services
 from overlay.turn import Answer, ask
 
@@ -88,22 +88,16 @@ def embedder_id(services: Services) -> str:
     return Path(services.embedder.name).name
 
 
-async def _checked(
-    request: Request, services: Services, adapter: str | None, collection: str | None
-) -> str:
-    """The collection to answer from, after the adapter and collection are known to exist."""
-    name = collection or services.settings.collection
-    await run_in_threadpool(require_adapter, request, services, adapter)
-    return await run_in_threadpool(services.require_collection, name)
+async def _resolved(services: Services, text: str, **kw: Any) -> TurnRequest:
+    """The turn's request checked by the library (``overlay.request.resolve``) before anything
+    runs: text, mode, ``k``, the adapter and the collection (404s list what exists)."""
+    return await run_in_threadpool(lambda: resolve(services, text, **kw))
 
 
-def _start(
-    request: Request, services: Services, queue: Any, question: str, **kw: Any
-) -> TurnStream:
-    check_length(question, request.app.state.settings.api.max_message_chars)
+def _start(services: Services, queue: Any, req: TurnRequest, **kw: Any) -> TurnStream:
     stream = TurnStream()
-    lane = f"{services.tenant}:{kw.get('session') or '-'}"
-    stream.start(queue, lane, lambda s: ask(services, question, on_text=s.on_text, **kw))
+    lane = f"{services.tenant}:{req.session or '-'}"
+    stream.start(queue, lane, lambda s: ask(services, req, on_text=s.on_text, **kw))
     return stream
 
 
@@ -134,7 +128,6 @@ def list_models(request: Request, services: ServicesDep) -> ModelList:
 @router.post("/v1/chat/completions", response_model=ChatCompletion, responses=_SSE)
 async def chat_completions(
     body: ChatCompletionRequest,
-    request: Request,
     services: ServicesDep,
     queue: QueueDep,
     metrics: MetricsDep,
@@ -146,13 +139,12 @@ async def chat_completions(
     adapter = parse_model(body.model)
     turn = read_turn(services.tenant, header_session, body)
     decoding = decoding_of(body, services.settings.answer.max_new_tokens)
-    collection = await _checked(request, services, adapter, body.collection)
-    stream = _start(
-        request, services, queue, turn.question, collection=collection, mode=body.mode,
-        adapter=adapter, session=turn.session, conversation=turn.conversation,
-        decoding=decoding,
+    req = await _resolved(
+        services, turn.question, collection=body.collection, mode=body.mode, adapter=adapter,
+        session=turn.session,
     )  # fmt: skip
-    info = _Info(turn.session, turn.session_source)
+    stream = _start(services, queue, req, conversation=turn.conversation, decoding=decoding)
+    info = _Info(turn.session_source)
     if not body.stream:
         answer = await _answer(stream, metrics)
         cid = f"chatcmpl-{answer.turn_id or uuid.uuid4().hex}"
@@ -167,11 +159,11 @@ async def chat_completions(
 
 
 class _Info:
-    def __init__(self, session: str | None, source: SessionSource) -> None:
-        self.session, self.source = session, source
+    def __init__(self, source: SessionSource) -> None:
+        self.source = source
 
     def of(self, answer: Answer) -> TurnInfo:
-        return TurnInfo.of(answer, self.session, self.source, answer.retrieval_query)
+        return TurnInfo.of(answer, self.source)
 
 
 def _completion(model: str, cid: str, answer: Answer, info: TurnInfo) -> ChatCompletion:
@@ -227,21 +219,15 @@ def _error_event(type_: str, message: str) -> str:
 @router.post("/v1/chat", response_model=ChatResponse)
 async def chat(
     body: ChatRequest,
-    request: Request,
     services: ServicesDep,
     queue: QueueDep,
     metrics: MetricsDep,
 ) -> ChatResponse:
     """The native turn: answer, citations, answer kind, usage, timings, turn id, session."""
-    collection = await _checked(request, services, body.adapter, body.collection)
-    stream = _start(
-        request, services, queue, body.message, collection=collection, mode=body.mode,
+    req = await _resolved(
+        services, body.message, collection=body.collection, mode=body.mode,
         adapter=body.adapter, session=body.session_id, k=body.k,
     )  # fmt: skip
-    answer = await _answer(stream, metrics)
+    answer = await _answer(_start(services, queue, req), metrics)
     source: SessionSource = "body" if body.session_id else "none"
-    info = TurnInfo.of(answer, body.session_id, source, answer.retrieval_query)
-    return ChatResponse(
-        **info.model_dump(), answer=answer.answer, finish_reason=_finish(answer),
-        usage=Usage.of(answer),
-    )  # fmt: skip
+    return ChatResponse.of(answer, source)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import QueueDep, ServicesDep
-from api.limits import check_length
 from api.responses import CollectionList
 from api.schemas import ERRORS, Result, RetrieveRequest, RetrieveResponse
 from memory.types import Hit
+from overlay.request import TurnRequest, resolve_retrieve
 from overlay.services import Services
 from overlay.turn import retrieve
 
@@ -21,11 +21,14 @@ def result_row(hit: Hit) -> Result:
     return Result.model_validate(hit.to_dict())
 
 
-def _retrieve(services: Services, body: RetrieveRequest) -> list[Result]:
-    collection = services.require_collection(body.collection or services.settings.collection)
-    k = body.k or services.settings.retrieve.top_k
-    hits = retrieve(services, body.query, collection=collection, k=k, method=body.method)
-    return [result_row(h) for h in hits]
+def _resolved(services: Services, body: RetrieveRequest) -> TurnRequest:
+    return resolve_retrieve(
+        services, body.query, k=body.k, collection=body.collection, method=body.method
+    )
+
+
+def _retrieve(services: Services, req: TurnRequest) -> list[Result]:
+    return [result_row(h) for h in retrieve(services, req)]
 
 
 @router.get("/v1/collections", response_model=CollectionList)
@@ -36,12 +39,12 @@ def collections(services: ServicesDep) -> CollectionList:
 
 @router.post("/v1/retrieve", response_model=RetrieveResponse)
 async def retrieve_route(
-    body: RetrieveRequest, request: Request, services: ServicesDep, queue: QueueDep
+    body: RetrieveRequest, services: ServicesDep, queue: QueueDep
 ) -> RetrieveResponse:
     """Dense, sparse or hybrid candidates; ``chosen`` also lets the model score them."""
-    check_length(body.query, request.app.state.settings.api.max_message_chars, "query")
-    if body.method == "chosen":  # model work: through the fair queue
-        results = await queue.run(services.tenant, lambda: _retrieve(services, body))
+    req = await run_in_threadpool(_resolved, services, body)  # checked before any work
+    if req.method == "chosen":  # model work: through the fair queue
+        results = await queue.run(services.tenant, lambda: _retrieve(services, req))
     else:
-        results = await run_in_threadpool(_retrieve, services, body)
+        results = await run_in_threadpool(_retrieve, services, req)
     return RetrieveResponse(query=body.query, method=body.method, results=results)

@@ -4,6 +4,10 @@ Connections (embedded server, in-process, or a URL) live in ``memory.stores.chro
 We always pass embeddings ourselves (Chroma's default embedding function would
 download a model), keep telemetry off, and record the embedder's name and
 dimension in each collection's metadata so a mismatch is refused.
+
+Only a write (``add``) creates the collection; a read (``search``, ``get``, ``score``,
+``ids``, ``count``, ``delete``) of a collection that does not exist finds nothing and
+creates nothing, so asking about a typo never makes the typo exist.
 """
 
 from __future__ import annotations
@@ -34,29 +38,32 @@ class VectorStore:
 
     @property
     def col(self) -> Any:
+        """The collection for writing: created (with our metadata) if it does not exist."""
         if self._col is None:
-            self._col = self._open(create=True)
+            with _errors("open"):
+                self._col = self._open(create=True)
+        return self._col
+
+    def existing(self) -> Any | None:
+        """The collection if it exists (its embedder checked), else None; never creates it."""
+        if self._col is None:
+            try:
+                with chroma_errors("open"):
+                    self._col = self._open(create=False)
+            except ChromaMissing:
+                return None
         return self._col
 
     def _open(self, create: bool) -> Any:
         meta = {"embedder": self.embedder.name, "dim": self.embedder.dim, "logical_name": self.name}
         cname = chroma_name(self.name)
-        with _errors("open"):
-            if create:
-                col = self.chroma.client.get_or_create_collection(
-                    cname,
-                    metadata=meta,
-                    configuration={
-                        "hnsw": {
-                            "space": "cosine",
-                            "ef_search": self.ef_search,
-                            "ef_construction": 200,
-                        }
-                    },
-                    embedding_function=None,
-                )
-            else:
-                col = self.chroma.client.get_collection(cname, embedding_function=None)
+        if not create:  # the caller maps Chroma's errors (missing: a read's "empty")
+            col = self.chroma.client.get_collection(cname, embedding_function=None)
+        else:
+            hnsw = {"space": "cosine", "ef_search": self.ef_search, "ef_construction": 200}
+            col = self.chroma.client.get_or_create_collection(
+                cname, metadata=meta, configuration={"hnsw": hnsw}, embedding_function=None
+            )
         found = col.metadata or {}
         if (
             found.get("embedder") != self.embedder.name
@@ -106,8 +113,11 @@ class VectorStore:
     def delete(self, ids: Sequence[str] | None = None, where: dict[str, Any] | None = None) -> None:
         if not ids and not where:
             return
+        col = self.existing()
+        if col is None:  # nothing to delete, and nothing to create
+            return
         with _errors("delete"):
-            self.col.delete(ids=list(ids) if ids else None, where=where)
+            col.delete(ids=list(ids) if ids else None, where=where)
 
     def get(
         self,
@@ -116,8 +126,11 @@ class VectorStore:
         limit: int | None = None,
         offset: int | None = None,
     ) -> list[Hit]:
+        col = self.existing()
+        if col is None:
+            return []
         with _errors("get"):
-            res = self.col.get(
+            res = col.get(
                 ids=list(ids) if ids is not None else None,
                 where=where,
                 limit=limit,
@@ -131,10 +144,11 @@ class VectorStore:
 
     def score(self, ids: Sequence[str], vector: np.ndarray) -> list[Hit]:
         """The stored ``ids`` (unknown ones skipped), scored by cosine similarity to ``vector``."""
-        if not ids:
+        col = self.existing() if ids else None
+        if col is None:
             return []
         with _errors("get"):
-            res = self.col.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
+            res = col.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
         sims = np.asarray(res["embeddings"], dtype=np.float32).reshape(-1, len(vector)) @ vector
         return [
             _hit(i, d, m, float(s))
@@ -142,23 +156,30 @@ class VectorStore:
         ]
 
     def ids(self, where: dict[str, Any] | None = None) -> list[str]:
+        col = self.existing()
+        if col is None:
+            return []
         with _errors("get"):
-            return list(self.col.get(where=where, include=[])["ids"])
+            return list(col.get(where=where, include=[])["ids"])
 
     def count(self) -> int:
+        col = self.existing()
+        if col is None:
+            return 0
         with _errors("count"):
-            return int(self.col.count())
+            return int(col.count())
 
     def search(
         self, query: str | np.ndarray, k: int = 10, where: dict[str, Any] | None = None
     ) -> list[Hit]:
         """Nearest texts to ``query``, best first; score = cosine similarity."""
-        if k <= 0:
+        col = self.existing() if k > 0 else None
+        if col is None:
             return []
         vec = self.embedder.embed([query])[0] if isinstance(query, str) else np.asarray(query)
         # no count() first: Chroma returns fewer than k hits (or none) by itself
         with _errors("query"):
-            res = self.col.query(
+            res = col.query(
                 query_embeddings=[vec.tolist()],
                 n_results=k,
                 where=where,

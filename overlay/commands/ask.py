@@ -32,15 +32,15 @@ def ask_command(
 
     Example: overlay ask "How many days of paid leave do employees get?" --mode choose
     """
+    from overlay.request import resolve
     from overlay.turn import ask
 
     if question == "-":
         question = typer.get_text_stream("stdin").read().strip()
-    st = state(ctx)
-    answer = ask(
-        st.services, question, collection=collection, mode=mode, adapter=adapter, session=session
-    )
-    data = answer.to_dict()
+    svc = state(ctx).services
+    # checked before anything is logged or loaded: an unknown name exits 2, naming what exists
+    req = resolve(svc, question, collection=collection, mode=mode, adapter=adapter, session=session)
+    data = ask(svc, req).to_dict()
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False))
         return

@@ -173,23 +173,10 @@ def chat(
     """Chat with memory (a REPL; empty line or Ctrl-D ends).  Example: overlay chat -s alice"""
     import uuid
 
-    from overlay import turn
+    from overlay.commands.chat import repl
 
-    svc = _services(ctx)
     session = session or "chat-" + uuid.uuid4().hex[:8]
-    out.print(f"[dim]session {session} — empty line or Ctrl-D to quit[/]")
-    while True:
-        try:
-            line = input("> ").strip()
-        except EOFError:
-            break
-        if not line:
-            break
-        ans = turn.ask(svc, line, collection=collection, adapter=adapter, session=session)
-        out.print(ans.answer, highlight=False)
-        for c in getattr(ans, "citations", [])[:3]:
-            text = getattr(c, "text", "")
-            out.print(f"  [dim]↳ {getattr(c, 'id', '')}: {text[:100]}[/]", highlight=False)
+    repl(_services(ctx), session, collection, adapter)
 
 
 def register(app: typer.Typer) -> None:

@@ -86,7 +86,9 @@ class Remote:
             with urllib.request.urlopen(req, timeout=600) as resp:
                 return json.loads(resp.read())
         except urllib.error.HTTPError as exc:
-            raise RemoteError(_message(exc)) from None
+            error = RemoteError(_message(exc))
+            error.status_code = exc.code  # the server's status: a 404 exits 2, as locally
+            raise error from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise ConnectionError(str(exc)) from None
 

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+MAX_K = 100  # overlay.knobs.MAX_K (a test checks they agree; importing it here costs 0.1 s)
 out = Console()
 FIELDS = ("id", "source", "text", "score", "kind")
 
@@ -23,7 +24,7 @@ def retrieve(
     ctx: typer.Context,
     query: str = typer.Argument(..., help="The query; '-' reads it from stdin."),
     collection: str | None = typer.Option(None, "--collection", "-c", envvar="OVERLAY_COLLECTION"),
-    k: int = typer.Option(10, "-k", "--k", min=1, max=1000, help="How many results."),
+    k: int = typer.Option(10, "-k", "--k", min=1, max=MAX_K, help="How many results."),
     method: str = typer.Option("hybrid", "--method", "-m", help="dense | sparse | hybrid | chosen"),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -35,15 +36,8 @@ def retrieve(
         query = sys.stdin.read().strip()
     coll = collection or st.settings.collection
     results = _remote(st.remote(), query, coll, k, method)
-    if results is None:  # cold: start Chroma and load the embedder while Redis starts
-        st.services.prefetch("chroma", "embedder")
-        if method == "chosen":  # the model scores: the turn's code and torch
-            from overlay.turn import retrieve as run
-        else:
-            from overlay.choosing.candidates import retrieve as run
-
-        hits = run(st.services, query, coll, k, method)
-        results = [{f: h.to_dict().get(f, "") for f in FIELDS} for h in hits]
+    if results is None:
+        results = _local(st.services, query, coll, k, method)
     if as_json:
         out.print_json(json.dumps({"query": query, "results": results}))
         return
@@ -54,6 +48,24 @@ def retrieve(
             str(i), f"{h['score']:.4f}", h["source"], text[:160] + ("…" if len(text) > 160 else "")
         )
     out.print(table)
+
+
+def _local(services: Any, query: str, coll: str, k: int, method: str) -> list[dict]:
+    """Cold: Chroma starts and the embedder loads while Redis starts and the request is
+    checked (``overlay.request``: an unknown collection fails here, before any search)."""
+    from overlay.request import resolve_retrieve
+
+    services.prefetch("chroma", "embedder")
+    req = resolve_retrieve(services, query, k=k, collection=coll, method=method)
+    if req.method == "chosen":  # the model scores: the turn's code and torch
+        from overlay.turn import retrieve as chosen
+
+        hits = chosen(services, req)
+    else:
+        from overlay.choosing.candidates import retrieve as ranked
+
+        hits = ranked(services, req.text, req.collection, req.k, req.method)
+    return [{f: h.to_dict().get(f, "") for f in FIELDS} for h in hits]
 
 
 def _remote(remote: Any, query: str, coll: str, k: int, method: str) -> list[dict] | None:

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ingest.pipeline import ingest_paths
-from memory.errors import InvalidInput
+from memory.errors import CollectionNotFound, InvalidInput
 from overlay.turn import retrieve
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "docs"
@@ -56,8 +56,11 @@ def test_bad_requests_are_invalid_input(services) -> None:
     for kwargs in ({"query": "  "}, {"query": "x", "k": 0}, {"query": "x", "method": "magic"}):
         with pytest.raises(InvalidInput):
             retrieve(services, collection="nothing", **kwargs)
-    assert retrieve(services, "anything", "empty-coll", method="sparse") == []
-    assert retrieve(services, "anything", "empty-coll", method="hybrid") == []
+    for method in ("sparse", "hybrid", "dense"):  # a collection never ingested is unknown
+        with pytest.raises(CollectionNotFound, match="this tenant has: default"):
+            retrieve(services, "anything", "empty-coll", method=method)
+    assert services.collections() == ["default"]  # and asking did not create it
+    assert retrieve(services, "anything", method="hybrid") == []  # the default: empty
 
 
 def test_cli_ingest_sources_retrieve_remove(data_dir: Path, tmp_path: Path) -> None:
