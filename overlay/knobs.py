@@ -32,12 +32,14 @@ MAX_K = 100
 
 
 class RetrieveSettings(_Group):
-    top_k: int = Field(default=10, ge=1, le=MAX_K)
+    top_k: int = Field(
+        default=10, ge=1, le=MAX_K, description="Results a retrieve or ask uses when no k is given."
+    )
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
-    dense_weight: float = Field(default=1.0, ge=0)
-    sparse_weight: float = Field(default=1.0, ge=0)
-    bm25_k1: float = Field(default=1.2, gt=0)
-    bm25_b: float = Field(default=0.75, ge=0, le=1)
+    dense_weight: float = Field(default=1.0, ge=0, description="Weight of dense ranks in hybrid.")
+    sparse_weight: float = Field(default=1.0, ge=0, description="Weight of BM25 ranks in hybrid.")
+    bm25_k1: float = Field(default=1.2, gt=0, description="BM25 term-frequency saturation.")
+    bm25_b: float = Field(default=0.75, ge=0, le=1, description="BM25 length normalisation.")
     hnsw_ef_search: int = Field(default=200, ge=10, description="HNSW search breadth (recall).")
 
 
@@ -48,7 +50,7 @@ class ChooseSettings(_Group):
     # 20 off-corpus questions not in the benchmark's): 0.4 abstains on 8.8 % of answerable and
     # on every off-corpus one (their best evidence was 0.39); 0.5 abstained on 14.7 %
     threshold: float = Field(default=0.4, ge=0, le=1, description="Abstention floor.")
-    batch_size: int = Field(default=8, ge=1)
+    batch_size: int = Field(default=8, ge=1, description="Candidates scored per forward pass.")
     view_tokens: int = Field(
         default=64, ge=16, le=512, description="Model tokens of a candidate the chooser reads."
     )
@@ -62,8 +64,12 @@ class ChooseSettings(_Group):
     learned_weight: float = Field(default=0.3, ge=0, description="Weight of feedback boosts.")
     rank_scale: float = Field(default=2.0, gt=0, description="Rank prior 1/(1+rank/scale).")
     # sentence fusion (overlay/choosing/sentences.py), fitted on dev questions only
-    sentence_passage_weight: float = Field(default=1.0, ge=0)
-    sentence_rank_weight: float = Field(default=0.5, ge=0)
+    sentence_passage_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the chooser's passage score in ranking sentences."
+    )
+    sentence_rank_weight: float = Field(
+        default=0.5, ge=0, description="Weight of the retrieval rank in ranking sentences."
+    )
 
 
 class AnswerSettings(_Group):
@@ -85,7 +91,9 @@ class AnswerSettings(_Group):
     reader_weight: float = Field(
         default=0.5, ge=0, description="Weight of the reader's confidence against the sentence's."
     )
-    max_new_tokens: int = Field(default=96, ge=1, le=2048)
+    max_new_tokens: int = Field(
+        default=96, ge=1, le=2048, description="Most tokens a generated answer may have."
+    )
     context_budget: int = Field(default=1536, ge=128, description="Prompt budget in model tokens.")
 
 
@@ -109,7 +117,9 @@ class MemorySettings(_Group):
     )
     fact_bonus: float = Field(default=0.15, ge=0, le=1, description="Fact priority.")
     # recency 0 and lexical 0.5: chosen on LoCoMo dev (bench/memory_bench.py --locomo-only)
-    recency_weight: float = Field(default=0.0, ge=0, le=1)
+    recency_weight: float = Field(
+        default=0.0, ge=0, le=1, description="Bonus of the newest turn in a lookup, fading."
+    )
     lexical_weight: float = Field(
         default=0.5, ge=0, le=2, description="Bonus of a lookup's best BM25 turn match."
     )
@@ -123,10 +133,14 @@ class MemorySettings(_Group):
 
 
 class ApiSettings(_Group):
-    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
-    max_message_chars: int = Field(default=32_000, ge=1)
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Largest request body (413 beyond)."
+    )
+    max_message_chars: int = Field(
+        default=32_000, ge=1, description="Longest message or query, in characters (413 beyond)."
+    )
     max_queue: int = Field(default=32, ge=1, description="Waiting chat requests before 429.")
-    admin_key: SecretStr | None = None
+    admin_key: SecretStr | None = Field(default=None, description="Reserved; nothing reads it yet.")
     model_workers: int = Field(
         default=1, ge=1, le=16, description="Threads running model work (chat turns) off the loop."
     )
