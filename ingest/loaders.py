@@ -10,15 +10,15 @@ PDF, invalid JSON) raises ``InvalidInput`` and fails that one source.
 from __future__ import annotations
 
 import fnmatch
-import io
 import json
-import logging
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.formats import MAX_PAGES, Check, html_text, pdf_pages
 from memory.errors import InvalidInput, TooLarge
 
 KINDS = {
@@ -53,19 +53,92 @@ def kind_of(name: str) -> str | None:
     return KINDS.get(Path(name).suffix.lower())
 
 
+_KINDS_OF_FILE = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFDIR: "a directory",
+}
+
+
+def _regular(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        what = _KINDS_OF_FILE.get(stat.S_IFMT(mode), "not a regular file")
+        raise Skip(f"not a regular file ({what}); it was not opened")
+
+
+def ensure_regular(path: Path) -> None:
+    """``Skip`` (with what it is) unless ``path`` is a regular file; nothing is opened."""
+    _regular(path.stat().st_mode)
+
+
 def read_limited(path: Path, max_bytes: int) -> bytes:
-    """The file's bytes, refusing (before reading) anything over ``max_bytes``."""
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise TooLarge(
-            f"{size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit "
-            "(OVERLAY_INGEST__MAX_FILE_MB); split the file or raise the limit"
-        )
-    with open(path, "rb") as fh:
-        data = fh.read(size + 1)  # read(n) allocates n bytes up front: ask for what is there
+    """The file's bytes, refusing (before reading) anything over ``max_bytes``; anything
+    but a regular file (a FIFO would block the run forever) raises ``Skip`` unopened."""
+    ensure_regular(path)
+    # O_NONBLOCK: should it have turned into a FIFO since, open() still returns at once
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    with open(fd, "rb") as fh:
+        info = os.fstat(fd)
+        _regular(info.st_mode)
+        if info.st_size > max_bytes:
+            raise TooLarge(
+                f"{info.st_size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit "
+                "(OVERLAY_INGEST__MAX_FILE_MB); split the file or raise the limit"
+            )
+        os.set_blocking(fd, True)
+        data = fh.read(info.st_size + 1)  # read(n) allocates n bytes: ask for what is there
     if len(data) > max_bytes:
         raise TooLarge(f"the file grew past the {max_bytes / 2**20:.0f} MB limit while read")
     return data
+
+
+_BOMS = (  # UTF-32 first: its little-endian BOM starts with UTF-16's
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+SAMPLE = 8192
+
+
+def _samples(data: bytes) -> list[bytes]:
+    """Head, middle and tail of ``data`` (the whole of a small file)."""
+    if len(data) <= 3 * SAMPLE:
+        return [data]
+    mid = len(data) // 2 - SAMPLE // 2
+    return [data[:SAMPLE], data[mid : mid + SAMPLE], data[-SAMPLE:]]
+
+
+def _bom_text(data: bytes) -> str | None:
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return data.decode(codec, errors="replace")  # the codec reads the BOM's order
+    return None
+
+
+def _looks_binary(text: str) -> bool:
+    """Many replacement or control characters in any sample of decoded text."""
+    for part in _samples(text.encode("utf-8", errors="replace")):
+        sample = part.decode("utf-8", errors="replace")
+        bad = sum(1 for ch in sample if ch == "\ufffd" or (ch < " " and ch not in "\t\n\r\f"))
+        if bad > len(sample) // 10:
+            return True
+    return False
+
+
+def text_of(data: bytes) -> str:
+    """Text of a text file's ``data``; ``Skip`` for binary content, judged on samples of
+    the head, middle and tail (text in front of megabytes of noise is still noise)."""
+    text = _bom_text(data)
+    if text is None:
+        if any(b"\x00" in part for part in _samples(data)):
+            raise Skip("binary content (NUL bytes) in a text file")
+        text = decode(data)
+    if _looks_binary(text):
+        raise Skip("binary content (control or undecodable bytes) in a text file")
+    return text
 
 
 def decode(data: bytes) -> str:
@@ -94,48 +167,24 @@ def decode(data: bytes) -> str:
     return data.decode(encoding, errors="replace")
 
 
-def load(data: bytes, name: str) -> tuple[str, list[Section]]:
-    """``(kind, sections)`` of the file called ``name`` holding ``data``."""
+def load(
+    data: bytes, name: str, check: Check | None = None, max_pages: int = MAX_PAGES
+) -> tuple[str, list[Section]]:
+    """``(kind, sections)`` of the file called ``name`` holding ``data``; ``check`` (the
+    run's budget) is called while parsing, per page and every few hundred elements."""
     kind = kind_of(name)
     if kind is None:
         raise Skip(f"unsupported file type {Path(name).suffix or '(none)'!r}")
+    check = check or (lambda: None)
     if kind == "pdf":
-        return kind, _pdf(data)
-    if b"\x00" in data[:8192]:
-        raise Skip("binary content (NUL bytes) in a text file")
-    text = decode(data)
+        pages = pdf_pages(data, check, max_pages)
+        return kind, [Section(text, page=i + 1) for i, text in enumerate(pages)]
+    text = text_of(data)
     if kind == "html":
-        return kind, [Section(_html_text(text))]
+        return kind, [Section(html_text(text, check))]
     if kind in ("json", "jsonl"):
         return kind, _records(text, kind)
     return kind, [Section(text)]
-
-
-def _html_text(html: str) -> str:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "head"]):
-        tag.decompose()
-    lines = (line.strip() for line in soup.get_text("\n").splitlines())
-    return "\n".join(line for line in lines if line)
-
-
-def _pdf(data: bytes) -> list[Section]:
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise InvalidInput("the PDF is encrypted")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except InvalidInput:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError, AttributeError) as exc:
-        raise InvalidInput(f"cannot read the PDF ({type(exc).__name__}: {exc})") from exc
-    return [Section(text, page=i + 1) for i, text in enumerate(pages)]
 
 
 def _records(text: str, kind: str) -> list[Section]:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.loaders import Found, Skip, discover, kind_of, load, read_limited
+from ingest.loaders import Found, Skip, discover, ensure_regular, kind_of, load, read_limited
 from ingest.split import Splitter
 from ingest.types import (
     Budget,
@@ -61,6 +61,7 @@ class _Run:
     splitter: Splitter
     chunking: str
     max_bytes: int
+    max_pages: int
     progress: Progress | None
 
 
@@ -77,7 +78,8 @@ def _open_run(
     emb = services.embedder
     splitter = Splitter(emb.count_tokens, emb.max_tokens, size, overlap)
     chunking = f"{emb.name}:{splitter.size}:{splitter.overlap}"
-    return _Run(writer, splitter, chunking, int(s.ingest.max_file_mb * 2**20), progress)
+    limit = int(s.ingest.max_file_mb * 2**20)
+    return _Run(writer, splitter, chunking, limit, s.ingest.max_pdf_pages, progress)
 
 
 def ingest_paths(
@@ -180,12 +182,20 @@ def _ingest_file(run: _Run, item: Found) -> SourceResult:
         return SourceResult(source, "failed", reason=exc.message)
     if item.missing:
         return SourceResult(source, "failed", reason="no such file or directory")
+    try:
+        ensure_regular(item.path)  # a FIFO would block the run: not even opened
+    except Skip as exc:
+        return SourceResult(source, "skipped", reason=str(exc))
+    except OSError as exc:
+        return SourceResult(source, "failed", reason=f"cannot read: {exc.strerror or exc}")
     if kind_of(item.path.name) is None:
         return SourceResult(
             source, "skipped", reason=f"unsupported file type {item.path.suffix or '(none)'!r}"
         )
     try:
         data = read_limited(item.path, run.max_bytes)
+    except Skip as exc:  # a FIFO, a device, a socket: never opened
+        return SourceResult(source, "skipped", reason=str(exc))
     except TooLarge as exc:
         return SourceResult(source, "failed", reason=exc.message)
     except OSError as exc:
@@ -200,7 +210,7 @@ def _ingest_data(run: _Run, source: str, data: bytes, name: str) -> SourceResult
     if old and old.content_hash == content_hash and old.meta.get("chunking") == run.chunking:
         return SourceResult(source, "unchanged", old.chunks, seconds=time.perf_counter() - t0)
     try:
-        kind, sections = load(data, name)
+        kind, sections = load(data, name, run.writer.budget.check, run.max_pages)
         chunks = run.splitter.split(source, kind, sections, run.writer.budget.check)
     except Skip as exc:
         return SourceResult(source, "skipped", reason=str(exc))

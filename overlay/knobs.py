@@ -24,6 +24,11 @@ class IngestSettings(_Group):
         description="One upload's ingestion time limit; past it nothing "
         "of it is kept and the request ends with a clear error (the CLI has no limit).",
     )
+    max_pdf_pages: int = Field(
+        default=5000,
+        ge=1,
+        description="PDFs with more pages are refused before any page is parsed.",
+    )
 
 
 # The most results one request may ask for, over HTTP, on the CLI and from Python alike (it was

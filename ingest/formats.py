@@ -1,0 +1,79 @@
+"""Parsers of structured formats (PDF, HTML) whose work is bounded and cancellable.
+
+A few kilobytes can ask for minutes of parsing: a PDF whose pages all point at one
+highly compressed content stream of millions of text operators, HTML of millions of
+tiny elements. So the caller's ``check`` (``ingest.types.Budget.check``: raises past the
+time budget or once the client went away) runs before every page and every few hundred
+operators or elements, and a PDF has a page cap. The only work ``check`` cannot interrupt
+is pypdf's parse of one page's content stream.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from memory.errors import InvalidInput, OverlayError, TooLarge
+
+Check = Callable[[], None]
+EVERY = 256  # operators or elements between two checks (a check costs ~100 ns)
+MAX_PAGES = 5000
+
+
+def _no_check() -> None:
+    return None
+
+
+def pdf_pages(data: bytes, check: Check = _no_check, max_pages: int = MAX_PAGES) -> list[str]:
+    """The text of each page of the PDF ``data``; ``check`` between pages and operators."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise InvalidInput("the PDF is encrypted")
+        count = len(reader.pages)
+        if count > max_pages:
+            raise TooLarge(f"the PDF has {count} pages; the limit is {max_pages}")
+        return [_page_text(page, check) for page in reader.pages]
+    except OverlayError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError, AttributeError) as exc:
+        raise InvalidInput(f"cannot read the PDF ({type(exc).__name__}: {exc})") from exc
+
+
+def _page_text(page: Any, check: Check) -> str:
+    check()
+    seen = [0]
+
+    def visit(*_: Any) -> None:  # pypdf calls it before each content-stream operator
+        seen[0] += 1
+        if seen[0] % EVERY == 0:
+            check()
+
+    return str(page.extract_text(visitor_operand_before=visit) or "")
+
+
+def html_text(html: str, check: Check = _no_check) -> str:
+    """The visible text of ``html`` (scripts, styles, templates and the head dropped)."""
+    from bs4 import BeautifulSoup
+    from bs4.element import CData, NavigableString
+
+    check()
+    soup = BeautifulSoup(html, "html.parser")
+    for n, tag in enumerate(soup(["script", "style", "noscript", "template", "head"])):
+        if n % EVERY == 0:
+            check()
+        tag.decompose()
+    pieces: list[str] = []
+    for n, node in enumerate(soup.descendants):
+        if n % EVERY == 0:
+            check()
+        if type(node) in (NavigableString, CData):  # as get_text: no comments, doctypes
+            pieces.append(str(node))
+    lines = (line.strip() for line in "\n".join(pieces).splitlines())
+    return "\n".join(line for line in lines if line)
