@@ -22,6 +22,7 @@ from api.limits import BodyLimit, ModelQueue
 from api.metrics import Metrics, MetricsMiddleware
 from ingest.recover import recover
 from memory.errors import InvalidInput, OverlayError
+from memory.tables.idempotency import clear_dead_claims
 from overlay.model.base import lookup_threads
 from overlay.services import Services, build_services
 from overlay.settings import Settings, get_settings
@@ -47,6 +48,9 @@ def _recover(services: Services) -> None:
 
     try:
         recover(services, for_namespace)
+        cleared = clear_dead_claims(services.redis.client)  # a retry need not wait out a lease
+        if cleared:
+            log.warning("cleared %d Idempotency-Key claims of a killed server", cleared)
     except OverlayError as exc:  # retrieval hides the orphans anyway; the next ingest cleans
         log.warning("start-up recovery did not finish: %s (%s)", exc.message, exc.detail)
 

@@ -12,6 +12,7 @@ that fits (``AdapterNotFound``, not ``Exception``)::
     │   ├── SourceNotFound      404  source_not_found
     │   └── CollectionNotFound  404  collection_not_found
     ├── InvalidInput            400  invalid_input         (FastAPI's request validation is 422)
+    │   └── KeyReused           422  idempotency_key_reused  a key resent with another body
     ├── Conflict                409  conflict              e.g. a session bound to another user
     │   └── EmbedderMismatch    409  embedder_mismatch     a collection made with another embedder
     ├── TooLarge                413  too_large
@@ -69,6 +70,13 @@ class CollectionNotFound(NotFound):
 class InvalidInput(OverlayError):
     status_code = 400
     type = "invalid_input"
+
+
+class KeyReused(InvalidInput):
+    """An ``Idempotency-Key`` reused for a request with another body."""
+
+    status_code = 422
+    type = "idempotency_key_reused"
 
 
 class Conflict(OverlayError):

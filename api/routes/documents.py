@@ -23,7 +23,7 @@ from api.schemas import COLLECTION, ERRORS, DocumentRequest
 from ingest.pipeline import ingest_text, list_sources, remove_source
 from ingest.types import MAX_SOURCE_CHARS, Budget
 from memory.errors import InvalidInput, TooLarge
-from memory.tables.idempotency import Idempotency
+from memory.tables.idempotency import Idempotency, fingerprint
 from overlay.services import validate_collection
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"], responses=ERRORS)
@@ -109,8 +109,9 @@ async def post_document(
         return {"collection": collection, "document": result.to_dict()}
 
     idem = Idempotency(services.redis.client, services.namespace)
+    fp = fingerprint(source, data, filename or "")
     out = await _until_disconnect(
-        request, budget, lambda: idem.run(f"docs:{collection}", idempotency_key, ingest)
+        request, budget, lambda: idem.run(f"docs:{collection}", idempotency_key, ingest, fp)
     )
     return DocumentIngestResponse.model_validate(out)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Header, Query
@@ -22,7 +23,7 @@ from api.schemas import (
     TurnsRequest,
     TurnsResponse,
 )
-from memory.tables.idempotency import Idempotency
+from memory.tables.idempotency import Idempotency, fingerprint
 from overlay import remembering
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERRORS)
@@ -55,7 +56,9 @@ def post_turns(
         return {"session_id": session_id, "added": added}
 
     idem = Idempotency(services.redis.client, services.namespace)
-    return TurnsResponse.model_validate(idem.run(f"turns:{session_id}", idempotency_key, append))
+    fp = fingerprint(json.dumps(turns, sort_keys=True))
+    done = idem.run(f"turns:{session_id}", idempotency_key, append, fp)
+    return TurnsResponse.model_validate(done)
 
 
 @router.get("/{session_id}/memory")

@@ -59,6 +59,12 @@ def _norm(s: str) -> str:
     return re.sub(r"\s+", " ", s.strip().lower())
 
 
+def _part(s: str) -> str:
+    """One part of a ``:``-joined key, escaped: ``("a:b", "c")`` and ``("a", "b:c")`` differ
+    (a part without ``%`` or ``:`` is unchanged, so keys written before stay valid)."""
+    return _norm(s).replace("%", "%25").replace(":", "%3A")
+
+
 def validate_triple(subject: str, relation: str, obj: str) -> tuple[str, str, str]:
     parts = [re.sub(r"\s+", " ", (p or "").strip()) for p in (subject, relation, obj)]
     if not all(parts):
@@ -83,7 +89,7 @@ class TaughtFacts:
         self.registry = f"{weights.ns}:tf:{slot_tag(weights.ns)}:registry"
 
     def _key(self, subject: str, relation: str) -> str:
-        return self.w.key("fact", _norm(subject), _norm(relation))
+        return self.w.key("fact", _part(subject), _part(relation))
 
     def add(self, subject: str, relation: str, obj: str, weight: float | None = None) -> TaughtFact:
         subject, relation, obj = validate_triple(subject, relation, obj)

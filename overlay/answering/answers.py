@@ -19,6 +19,9 @@ from overlay.answering.gate import SentenceGate
 from overlay.answering.prompt import Count, build_context
 from overlay.answering.spans import one_sentence_support
 from overlay.choosing.views import answer_sentence, terms
+from overlay.knobs import AnswerSettings
+
+_ANSWER = AnswerSettings()  # the defaults are the settings' (overlay/knobs.py), never a copy
 from overlay.model.decode import Decoded, Decoding, OnText, decode
 
 ABSTAIN_TEXT = "I don't know: the documents I have do not contain the answer to that."
@@ -79,7 +82,7 @@ def build_prompt(
     query: str,
     passages: Sequence[str],
     context: PromptContext | None = None,
-    budget: int = 1536,
+    budget: int = _ANSWER.context_budget,
 ) -> tuple[str, int]:
     """The chat prompt and how many passages it holds, within ``budget`` tokens by ``count``.
 
@@ -124,7 +127,7 @@ def grounded(
     passages: Sequence[str],
     *,
     context: PromptContext | None = None,
-    budget: int = 1536,
+    budget: int = _ANSWER.context_budget,
     params: Decoding | None = None,
     on_text: OnText | None = None,
     count: Count | None = None,

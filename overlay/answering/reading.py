@@ -22,6 +22,9 @@ from typing import Any
 
 from overlay.answering.answers import Draft
 from overlay.answering.spans import find_span, reader_messages, window
+from overlay.knobs import AnswerSettings
+
+_ANSWER = AnswerSettings()  # the defaults are the settings' (overlay/knobs.py), never a copy
 from overlay.choosing.sentences import SentenceCandidate
 from overlay.model.decode import Decoding, decode
 
@@ -43,9 +46,9 @@ def read_span(
     ranked: Sequence[SentenceCandidate],
     sentences: Sequence[Sequence[str]],
     *,
-    tries: int = 3,
-    confident: float = -0.2,
-    weight: float = 0.5,
+    tries: int = _ANSWER.reader_tries,
+    confident: float = _ANSWER.reader_confident,
+    weight: float = _ANSWER.reader_weight,
     params: Decoding | None = None,
 ) -> Draft:
     """Answer ``question`` with a span read from the best sentences (see the module docstring).

@@ -23,16 +23,26 @@ from dataclasses import dataclass, field
 
 from memory.errors import InvalidInput
 from memory.types import Hit
+from overlay.knobs import ChooseSettings
+
+# The defaults are the settings' (overlay/knobs.py, with where each was measured); a caller
+# with a ``Settings`` passes its values (``FusionWeights.of``), never numbers of its own.
+_CHOOSE = ChooseSettings()
 
 
 @dataclass(frozen=True)
 class FusionWeights:
     """How much each signal counts in the ordering score."""
 
-    model: float = 0.9
-    rank: float = 0.1
-    learned: float = 0.3
-    rank_scale: float = 2.0
+    model: float = _CHOOSE.model_weight
+    rank: float = _CHOOSE.rank_weight
+    learned: float = _CHOOSE.learned_weight
+    rank_scale: float = _CHOOSE.rank_scale
+
+    @classmethod
+    def of(cls, s: ChooseSettings) -> FusionWeights:
+        """The weights ``s`` (``settings.choose``) sets."""
+        return cls(s.model_weight, s.rank_weight, s.learned_weight, s.rank_scale)
 
     def rank_prior(self, rank: int) -> float:
         return 1.0 / (1.0 + rank / self.rank_scale)
@@ -92,8 +102,8 @@ def choose(
     *,
     learned: Mapping[str, float] | None = None,
     weights: FusionWeights | None = None,
-    threshold: float = 0.5,
-    top_n: int = 3,
+    threshold: float = _CHOOSE.threshold,
+    top_n: int = _CHOOSE.top_n,
 ) -> Choice:
     """Fuse, then pick the top ``top_n`` whose evidence clears ``threshold``."""
     if top_n < 1:
