@@ -187,7 +187,7 @@ def stages(services: Any, collection: str, queries: list[str], k: int = 10) -> d
     from overlay.choosing.rrf import rrf
 
     s = services.settings
-    depth = max(2 * k, 20)
+    depth = max(s.retrieve.hybrid_depth_factor * k, s.retrieve.hybrid_min_depth)
     t: dict[str, list[float]] = {}
 
     def tick(name: str, t0: float) -> float:

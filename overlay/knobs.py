@@ -46,6 +46,14 @@ class RetrieveSettings(_Group):
     bm25_k1: float = Field(default=1.2, gt=0, description="BM25 term-frequency saturation.")
     bm25_b: float = Field(default=0.75, ge=0, le=1, description="BM25 length normalisation.")
     hnsw_ef_search: int = Field(default=200, ge=10, description="HNSW search breadth (recall).")
+    # hybrid reads each list deeper than it returns, so RRF sees chunks one method ranks low;
+    # set by hand with hybrid retrieval (3c2b5d4), never swept: measure before changing
+    hybrid_depth_factor: int = Field(
+        default=2, ge=1, le=10, description="Hybrid reads k × this from each of dense and sparse."
+    )
+    hybrid_min_depth: int = Field(
+        default=20, ge=1, le=1000, description="Hybrid reads at least this many from each."
+    )
 
 
 class ChooseSettings(_Group):
@@ -117,6 +125,19 @@ class MemorySettings(_Group):
         default=False, description="Also embed assistant turns for memory lookup."
     )
     k: int = Field(default=4, ge=0, le=100, description="Memories offered per chat turn.")
+    # A memory's evidence floor rises linearly from its lookup score ``evidence_from`` to
+    # ``evidence_full`` (the small model's query likelihood rates "my name is Bob" low); a
+    # turn counts ``turn_evidence`` × its similarity. Set by hand when memories joined the
+    # chat turn (0482800) and kept by the session-memory acceptance tests; never swept.
+    evidence_from: float = Field(
+        default=0.7, ge=0, le=1, description="Lookup score at which a memory's floor starts."
+    )
+    evidence_full: float = Field(
+        default=0.9, ge=0, le=1, description="Lookup score at which a memory's floor is 1."
+    )
+    turn_evidence: float = Field(
+        default=0.8, ge=0, le=1, description="A turn's weight as evidence against a fact's."
+    )
     min_score: float = Field(
         default=0.35, ge=-1, le=2, description="Memories scoring below this are not offered."
     )

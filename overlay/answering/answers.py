@@ -20,10 +20,9 @@ from overlay.answering.prompt import Count, build_context
 from overlay.answering.spans import one_sentence_support
 from overlay.choosing.views import answer_sentence, terms
 from overlay.knobs import AnswerSettings
-
-_ANSWER = AnswerSettings()  # the defaults are the settings' (overlay/knobs.py), never a copy
 from overlay.model.decode import Decoded, Decoding, OnText, decode
 
+_ANSWER = AnswerSettings()  # the defaults are the settings' (overlay/knobs.py), never a copy
 ABSTAIN_TEXT = "I don't know: the documents I have do not contain the answer to that."
 SYSTEM = (
     "You answer questions using only the numbered passages. Cite the passages you use "

@@ -22,12 +22,11 @@ from typing import Any
 
 from overlay.answering.answers import Draft
 from overlay.answering.spans import find_span, reader_messages, window
-from overlay.knobs import AnswerSettings
-
-_ANSWER = AnswerSettings()  # the defaults are the settings' (overlay/knobs.py), never a copy
 from overlay.choosing.sentences import SentenceCandidate
+from overlay.knobs import AnswerSettings
 from overlay.model.decode import Decoding, decode
 
+_ANSWER = AnswerSettings()  # the defaults are the settings' (overlay/knobs.py), never a copy
 READER_DECODING = Decoding(max_new_tokens=24, repetition_penalty=1.0)
 
 

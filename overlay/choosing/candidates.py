@@ -94,7 +94,7 @@ def _hybrid(
     services: Services, vectors: VectorStore, query: str, collection: str, k: int
 ) -> list[Hit]:
     s = services.settings
-    depth = max(2 * k, 20)
+    depth = max(s.retrieve.hybrid_depth_factor * k, s.retrieve.hybrid_min_depth)
     sparse_job = _POOL.submit(sparse_index(services, collection).search, query, depth)
     dense = vectors.search(query, depth)
     sparse = sparse_job.result()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memory.types import Hit
+from overlay.knobs import MemorySettings
 from overlay.remembering.library import log_turn
 from overlay.services import Services
 
@@ -14,11 +15,10 @@ from overlay.services import Services
 
 # A stored fact that matches a question well is evidence in itself: the small model's
 # query likelihood rates short passages like "my name is Bob" low, so memories carry
-# an evidence floor from their lookup score (linear between these two scores).
-EVIDENCE_FROM, EVIDENCE_FULL = 0.7, 0.9
+# an evidence floor from their lookup score (``settings.memory.evidence_from`` … ``_full``).
 
 
-def memory_evidence(hit: Hit) -> float:
+def memory_evidence(hit: Hit, m: MemorySettings) -> float:
     """Evidence in [0, 1] that a memory or fact hit answers the question it was found for."""
     if hit.kind == "fact" and hit.metadata.get("scope") == "taught":
         score = hit.score  # cosine similarity of the question to "subject relation"
@@ -26,8 +26,8 @@ def memory_evidence(hit: Hit) -> float:
         score = hit.score
     else:
         # a turn is weaker evidence than a stated fact; its ranking bonuses are no evidence
-        score = 0.8 * float(hit.metadata.get("similarity", hit.score))
-    return max(0.0, min(1.0, (score - EVIDENCE_FROM) / (EVIDENCE_FULL - EVIDENCE_FROM)))
+        score = m.turn_evidence * float(hit.metadata.get("similarity", hit.score))
+    return max(0.0, min(1.0, (score - m.evidence_from) / (m.evidence_full - m.evidence_from)))
 
 
 def memory_candidates(
@@ -53,7 +53,7 @@ def memory_candidates(
     hits += services.taught_facts.search(question, k)
     hits = [h for h in hits if h.score >= s.memory.min_score]
     for h in hits:
-        h.metadata["memory_evidence"] = memory_evidence(h)
+        h.metadata["memory_evidence"] = memory_evidence(h, s.memory)
     hits.sort(key=lambda h: h.score, reverse=True)
     return hits[:k]
 
