@@ -124,16 +124,27 @@ class CachedEmbedder:
     One chat turn embeds its question for the documents, the session's memories
     and the taught facts, and every lookup re-scores the session's facts: each
     text is computed once. Vectors are the inner embedder's, unchanged.
+
+    Entries belong to a ``scope`` (a tenant): ``scoped(tenant)`` is a view on the same
+    memory whose hits are its own, so a tenant cannot learn from a fast answer that
+    another tenant embedded a text (a timing side channel).
     """
 
-    def __init__(self, inner: Embedder, size: int = 8192) -> None:
+    def __init__(self, inner: Embedder, size: int = 8192, scope: str = "") -> None:
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
         self.max_tokens = inner.max_tokens
         self.size = size
-        self._vecs: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.scope = scope
+        self._vecs: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+
+    def scoped(self, scope: str) -> CachedEmbedder:
+        """A view of this cache (same memory, same LRU) whose entries are ``scope``'s only."""
+        view = CachedEmbedder(self.inner, self.size, scope)
+        view._vecs, view._lock = self._vecs, self._lock
+        return view
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) embeddings, computing only the texts not cached."""
@@ -142,14 +153,14 @@ class CachedEmbedder:
         found: dict[str, np.ndarray] = {}
         with self._lock:
             for t in dict.fromkeys(texts):
-                if t in self._vecs:
-                    self._vecs.move_to_end(t)
-                    found[t] = self._vecs[t]
+                if (self.scope, t) in self._vecs:
+                    self._vecs.move_to_end((self.scope, t))
+                    found[t] = self._vecs[(self.scope, t)]
         missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
             found.update(zip(missing, self.inner.embed(missing), strict=True))
             with self._lock:
-                self._vecs.update((t, found[t]) for t in missing)
+                self._vecs.update(((self.scope, t), found[t]) for t in missing)
                 while len(self._vecs) > self.size:
                     self._vecs.popitem(last=False)
         return np.stack([found[t] for t in texts])

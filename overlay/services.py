@@ -51,7 +51,7 @@ class _Shared:
     )
     redis: RedisStore | None = None
     chroma: ChromaStore | None = None
-    embedder: Embedder | None = None
+    embedder: CachedEmbedder | None = None  # one memory; each tenant sees its own entries
     model: BaseModel | None = None
     adapters: AdapterRegistry | None = None
     session_memories: dict[str, SessionMemory] = field(default_factory=dict)
@@ -177,7 +177,7 @@ class Services:
                 self._s.embedder = CachedEmbedder(
                     load_embedder(s.embedder, "cpu", s.embed_batch_size)
                 )
-            return self._s.embedder
+            return self._s.embedder.scoped(self.tenant)  # no cache hit across tenants
 
     @property
     def model(self) -> BaseModel:
