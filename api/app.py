@@ -16,7 +16,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from api.edge import OpsGuard, RequestId
+from api.edge import LocalGuard, OpsGuard, RequestId
 from api.errors import install_error_handlers
 from api.limits import BodyLimit, ModelQueue
 from api.metrics import Metrics, MetricsMiddleware
@@ -134,5 +134,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(BodyLimit, max_body=settings.api.max_body_bytes, max_upload=upload)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(OpsGuard, keys=settings.api_keys, open_=settings.api.open_ops_endpoints)
+    if not settings.api_keys:  # keyless: local callers only (DNS rebinding, cross-site forms)
+        app.add_middleware(LocalGuard, allowed=settings.api.allowed_hosts)
     app.add_middleware(RequestId)  # outermost: every answer, refusals included, carries the id
     return app

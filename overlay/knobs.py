@@ -186,6 +186,12 @@ class ApiSettings(_Group):
         description="With API keys set, serve /metrics, /docs and /openapi.json "
         "without a key (they need one by default).",
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Without API keys the server answers only loopback Host names (DNS "
+        "rebinding) and refuses writes from other sites' pages; these host names are "
+        "allowed too (e.g. a container's service name).",
+    )
 
 
 GROUPS: dict[str, type[_Group]] = {

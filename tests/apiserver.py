@@ -25,6 +25,10 @@ def make_app(services: Services, model: Any = None, **overrides: Any) -> FastAPI
     """
     overrides.setdefault("preload_model", False)
     settings = services.settings.updated(**overrides)
+    if not settings.api_keys:  # Starlette's TestClient calls itself "testserver"
+        settings = settings.updated(
+            api={"allowed_hosts": [*settings.api.allowed_hosts, "testserver"]}
+        )
     svc = Services(
         settings, services.redis, services.chroma, services.embedder, tenant=services.tenant
     )

@@ -72,7 +72,7 @@ def test_store_outage_names_no_host_port_or_key(
     from api.app import create_app
 
     caplog.set_level("WARNING", logger="overlay.api")
-    with TestClient(create_app(settings, services=down)) as client:
+    with TestClient(create_app(settings, services=down), base_url="http://localhost") as client:
         for resp in (client.get("/readyz"), client.get("/v1/documents")):
             assert resp.status_code == 503, resp.text
             assert not INTERNALS.search(resp.text), resp.text

@@ -49,7 +49,7 @@ def test_readyz_is_503_naming_the_store_that_is_down(base_services: Services) ->
         **{"redis_url": "redis://127.0.0.1:1/0", "preload_model": False}
     )
     services = Services(settings, chroma=base_services.chroma, tenant="down")
-    with TestClient(create_app(settings, services=services)) as client:
+    with TestClient(create_app(settings, services=services), base_url="http://localhost") as client:
         err = _error(client.get("/readyz"), 503)
         assert "redis" in err["message"] and "chroma" not in err["message"]
         assert client.get("/readyz").headers["retry-after"] == "5"

@@ -44,7 +44,7 @@ def _client(services: Services, url: str) -> TestClient:
     tenant = "o" + uuid.uuid4().hex[:10]
     own = Services(settings, services.redis, connect_chroma(url, settings.data_dir),
                    services.embedder, tenant=tenant)  # fmt: skip
-    return TestClient(create_app(settings, services=own))
+    return TestClient(create_app(settings, services=own), base_url="http://localhost")
 
 
 def test_turn_import_503_with_chroma_down_logged_nothing(services: Services, own_chroma) -> None:
