@@ -43,9 +43,9 @@ setup() {
   if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
     say "installing overlay and its dependencies (pip install -e '.[dev]')"
     pip_quiet install -q -e ".[dev]"
+    "$VENV/bin/python" -c "import overlay, torch, chromadb, redis" >/dev/null
     echo "$want" >"$STAMP"
   fi
-  "$VENV/bin/python" -c "import overlay, torch, chromadb, redis" >/dev/null
   say "environment ready in $VENV ($((SECONDS - started)) s)"
 }
 
