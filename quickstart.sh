@@ -35,7 +35,7 @@ setup() {
     pip_quiet install -q --upgrade pip
   fi
   # the CPU build of torch first, so the project's torch>=2.4 adds nothing
-  if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+  if ! "$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(not u.find_spec('torch'))"; then
     say "installing torch 2.13.0 (CPU build; a few minutes the first time)"
     pip_quiet install -q torch==2.13.0
   fi
