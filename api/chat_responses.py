@@ -42,8 +42,8 @@ class TurnInfo(BaseModel):
     answer_kind: str = Field(description="span | sentence | generated | fallback | abstained")
     session_id: str | None
     session_source: SessionSource = Field(
-        description="header (X-Session-Id), user (the user field), derived (from the tenant "
-        "and the conversation's first message), body (session_id), none"
+        description="header (X-Session-Id), user (the user field), body (session_id), "
+        "none (no memory kept; derived is no longer produced: it merged conversations)"
     )
     adapter: str | None
     mode: str

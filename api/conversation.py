@@ -4,14 +4,15 @@ session it belongs to, and the decoding it asks for — or a 400 naming what Ove
 - ``messages``: the last user message is the question; earlier user/assistant messages are
   the conversation's turns; system/developer messages are the client's instructions (added
   to Overlay's grounding rules, never replacing them).
-- session: ``X-Session-Id``, else ``user``, else derived from the tenant and the
-  conversation's first user message (a front end that sends neither still gets memory per
-  conversation).
+- session: ``X-Session-Id``, else ``user``, else none: the turn keeps no memory. The
+  conversation still works, from ``messages`` (OpenAI clients send the whole history). An id
+  derived from the messages would merge conversations that open alike — two people who
+  both start with "Hello" would share one memory (issue 21) — and no function of what two
+  such conversations have sent so far can tell them apart; only the client can.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from api.chat_responses import SessionSource
@@ -53,29 +54,22 @@ def read_messages(body: ChatCompletionRequest) -> tuple[str, Conversation]:
     return question, Conversation("\n\n".join(instructions), turns)
 
 
-def derived_session(tenant: str, body: ChatCompletionRequest) -> str:
-    """A stable id for a conversation: the tenant and its first user message."""
-    first = next((m.text().strip() for m in body.messages if m.role == "user"), "")
-    digest = hashlib.sha256(f"{tenant}\x00{first}".encode()).hexdigest()[:24]
-    return f"conv-{digest}"
-
-
 def resolve_session(
-    tenant: str, header: str | None, body: ChatCompletionRequest
-) -> tuple[str, SessionSource]:
-    """``X-Session-Id``, else ``user``, else the derived conversation id; and which it was."""
+    header: str | None, body: ChatCompletionRequest
+) -> tuple[str | None, SessionSource]:
+    """``X-Session-Id``, else ``user``, else no session (no memory); and which it was."""
     if header:
         return header, "header"
     user = valid_session(body.user)
     if user:
         return user, "user"
-    return derived_session(tenant, body), "derived"
+    return None, "none"
 
 
 def read_turn(tenant: str, header: str | None, body: ChatCompletionRequest) -> Turn:
     refuse_unsupported(body)
     question, conversation = read_messages(body)
-    session, source = resolve_session(tenant, header, body)
+    session, source = resolve_session(header, body)
     return Turn(question, conversation, session, source)
 
 

@@ -58,3 +58,24 @@ def test_allowed_hosts_extend_the_loopback_names(services: Services) -> None:
     app = make_app(services, api={"allowed_hosts": ["api"]})
     with TestClient(app, base_url="http://api:8000") as client:
         assert client.get("/v1/documents").status_code == 200
+
+
+def test_conversations_that_open_alike_share_no_memory(services: Services, tiny_model) -> None:
+    app = make_app(services, model=tiny_model, max_new_tokens=4)
+    with TestClient(app) as client:
+
+        def say(*texts: str) -> dict:
+            msgs: list[dict] = []
+            for i, text in enumerate(texts):
+                msgs += [{"role": "user", "content": text}]
+                if i < len(texts) - 1:
+                    msgs += [{"role": "assistant", "content": "Hi! How can I help?"}]
+            r = client.post("/v1/chat/completions", json={"model": "overlay", "messages": msgs})
+            assert r.status_code == 200, r.text
+            return r.json()["overlay"]
+
+        say("Hello")
+        say("Hello", "My name is Alice Smith and my PIN is 4711.")
+        b = say("Hello", "What is my name?")  # another person, the same opening
+        assert b["session_id"] is None and b["session_source"] == "none"
+    assert services.session_memory.sessions() == []  # nothing of Alice's was kept to share
