@@ -28,7 +28,7 @@ from overlay.answering.answers import (
     extractive,
     grounded,
 )
-from overlay.answering.reading import read_span
+from overlay.answering.reading import lead_citation, read_answer, read_span
 from overlay.choosing import candidates
 from overlay.choosing.chooser import choose_among, rerank
 from overlay.choosing.feedback import record_turn
@@ -195,7 +195,8 @@ def _turn(
     query = retrieval_query(question, [c for r, c in context.turns if r == "user"])
     hits = _gather(services, query, req.collection, req.k, extra)
     t1 = time.perf_counter()
-    choice = choose_among(services, query, hits, adapter)
+    span_read = req.mode == "read" and s.answer.reader == "span"
+    choice = choose_among(services, query, hits, adapter, read=span_read)
     t2 = time.perf_counter()
     decoding = decoding or Decoding(max_new_tokens=s.answer.max_new_tokens)
     draft = _answer(services, question, choice, req.mode, adapter, context, decoding, on_text)
@@ -243,8 +244,10 @@ def _answer(
     if choice.abstained or mode != "generate":
         if choice.abstained:
             draft = Draft(ABSTAIN_TEXT, [])
+        elif mode == "read" and choice.reads:
+            draft = lead_citation(choice, read_answer(choice))
         elif mode == "read":
-            draft = _read(services, question, choice)
+            draft = lead_citation(choice, _read(services, question, choice))
         else:
             draft = extractive(question, [c.hit.text for c in choice.chosen])
         if on_text is not None:

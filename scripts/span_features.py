@@ -26,8 +26,8 @@ sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 
 from span_data import squad_contexts, tatqa_contexts  # noqa: E402
 
-from overlay.answering.span_head import LAYERS, passage_tokens, token_span  # noqa: E402
 from overlay.choosing.scoring import MAX_QUERY_TOKENS, PROMPT  # noqa: E402
+from overlay.choosing.span_head import LAYERS, passage_tokens, token_span  # noqa: E402
 from overlay.model.base import load_base_model  # noqa: E402
 from overlay.settings import Settings  # noqa: E402
 
@@ -96,7 +96,10 @@ def main() -> None:
                 print(f"{n_ctx} contexts, {len(windows)} windows, {len(examples)} examples, "
                       f"{time.time() - t0:.0f} s", flush=True)  # fmt: skip
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"layers": LAYERS, "windows": windows, "examples": examples}, args.out)
+    cfg = bm.model.config
+    base = {k: getattr(cfg, k) for k in ("hidden_size", "num_hidden_layers", "vocab_size")}
+    torch.save({"layers": LAYERS, "windows": windows, "examples": examples, "base": base},
+               args.out)  # fmt: skip
     print(f"done: {len(windows)} windows, {len(examples)} examples, {time.time() - t0:.0f} s")
 
 

@@ -26,13 +26,13 @@ from rich.progress import Progress
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 
-from overlay.answering.span_head import (  # noqa: E402
+from overlay.answering.spans import normalize  # noqa: E402
+from overlay.choosing.span_head import (  # noqa: E402
     HeadConfig,
     SpanHead,
     best_spans,
     save_head,
 )
-from overlay.answering.spans import normalize  # noqa: E402
 
 
 def f1(pred: str, golds: list[str]) -> float:
@@ -52,8 +52,8 @@ def collate(batch: list[dict], windows: list[dict]):
     qs = [e["q"] for e in batch]
     n_p, n_q = max(len(p) for p in ps), max(len(q) for q in qs)
     L, H = ps[0].shape[1], ps[0].shape[2]
-    p = torch.zeros(len(batch), n_p, L, H, dtype=torch.float16)
-    q = torch.zeros(len(batch), n_q, L, H, dtype=torch.float16)
+    p = torch.zeros(len(batch), n_p, L, H)
+    q = torch.zeros(len(batch), n_q, L, H)
     pm = torch.zeros(len(batch), n_p, dtype=torch.bool)
     qm = torch.zeros(len(batch), n_q, dtype=torch.bool)
     ys = torch.zeros(len(batch), dtype=torch.long)
@@ -117,6 +117,14 @@ def fit_calibration(margins: list[tuple[float, bool, str]]) -> tuple[float, floa
     return best[1], best[2]
 
 
+def _base(args: argparse.Namespace) -> dict[str, int]:
+    """The base model's shape, from its converted config (features saved without it)."""
+    import json
+
+    cfg = json.loads((Path(args.model_dir) / "config.json").read_text())
+    return {k: cfg[k] for k in ("hidden_size", "num_hidden_layers", "vocab_size")}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--features", default=str(REPO / ".cache/reader/features.pt"))
@@ -126,8 +134,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--tatqa-repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--model-dir", default=str(REPO / ".cache/ov-data/models/smollm2-135m-instruct")
+    )
     args = ap.parse_args()
     torch.manual_seed(args.seed)
+    torch.set_num_threads(1)  # a shared machine: 2 OpenMP threads under load crawl
     rng = random.Random(args.seed)
     data = torch.load(args.features, weights_only=False)
     windows, examples = data["windows"], data["examples"]
@@ -168,9 +180,15 @@ def main() -> None:
     head.load_state_dict(best_state)
     scale, center = fit_calibration(best_margins)
     print(f"best dev F1 {best:.3f}; calibration scale {scale} center {center}")
-    meta = {"calibration": {"scale": scale, "center": center}, "dev_f1": round(best, 4),
-            "train_examples": len(train), "epochs": args.epochs, "lr": args.lr,
-            "seconds": round(time.time() - t0)}  # fmt: skip
+    meta = {
+        "calibration": {"scale": scale, "center": center},
+        "dev_f1": round(best, 4),
+        "train_examples": len(train),
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "seconds": round(time.time() - t0),
+        "base": data.get("base") or _base(args),
+    }
     save_head(head, Path(args.out), meta)
 
 

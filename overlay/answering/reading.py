@@ -18,10 +18,12 @@ a question instead of 3.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from overlay.answering.answers import Draft
 from overlay.answering.spans import find_span, reader_messages, window
+from overlay.choosing.fusion import Choice
 from overlay.choosing.sentences import SentenceCandidate
 from overlay.knobs import AnswerSettings
 from overlay.model.decode import Decoding, decode
@@ -78,3 +80,27 @@ def read_span(
     top = ranked[0]
     n = top.passage + 1
     return Draft(f"{top.text} [{n}]", [n], 0, "fallback", read, generated)
+
+
+def read_answer(choice: Choice) -> Draft:
+    """Span read mode: the span the reader read in the best chosen candidate that has one
+    (chosen order already weighs the span's evidence), cited; else that candidate's best
+    sentence as the reader saw it (kind ``fallback``)."""
+    for n, c in enumerate(choice.chosen, 1):
+        read = choice.reads.get(c.hit.id)
+        if read is not None:
+            kind = "sentence" if read.text == read.sentence else "span"
+            return Draft(f"{read.text} [{n}]", [n], len(choice.chosen), kind)
+    top = choice.chosen[0]
+    return Draft(f"{top.hit.text.strip()} [1]", [1], len(choice.chosen), "fallback")
+
+
+def lead_citation(choice: Choice, draft: Draft) -> Draft:
+    """A one-citation draft whose passage becomes the first chosen, cited as [1], so the
+    marker matches the citations returned (numbered 1..k in the order shown)."""
+    if len(draft.cited) != 1 or draft.cited[0] == 1:
+        return draft
+    n = draft.cited[0]
+    choice.chosen.insert(0, choice.chosen.pop(n - 1))
+    text = draft.text.replace(f"[{n}]", "[1]")
+    return replace(draft, text=text, cited=[1])

@@ -14,12 +14,14 @@ from dataclasses import replace
 
 from memory.types import Hit
 from overlay.choosing.feedback import learned_boosts
-from overlay.choosing.fusion import Choice, FusionWeights, Scored, choose, fuse
+from overlay.choosing.fusion import Choice, FusionWeights, ReadSpan, Scored, choose, fuse
 from overlay.choosing.scoring import (
     Calibration,
     Scores,
     score_views,
 )
+from overlay.choosing.span_head import LAYERS
+from overlay.choosing.span_read import has_reader, load_reader, read_spans
 from overlay.choosing.views import query_view
 from overlay.services import Services
 
@@ -31,18 +33,29 @@ def fusion_weights(services: Services) -> FusionWeights:
     )
 
 
+def candidate_views(services: Services, question: str, hits: Sequence[Hit]) -> list[str]:
+    """What the model reads of each candidate: its most query-relevant sentences."""
+    count, n = services.count_tokens, services.settings.choose.view_tokens
+    return [query_view(question, h.text, n, count) for h in hits]
+
+
 def query_scores(
-    services: Services, question: str, hits: Sequence[Hit], adapter: str | None = None
+    services: Services,
+    question: str,
+    hits: Sequence[Hit],
+    adapter: str | None = None,
+    *,
+    layers: Sequence[int] = (),
 ) -> Scores:
-    """Query-likelihood log-probs, the passage-free baseline and calibrated scores."""
+    """Query-likelihood log-probs, the passage-free baseline and calibrated scores (and, with
+    ``layers``, the span reader's features from the same pass)."""
     s = services.settings
-    count = services.count_tokens
-    views = [query_view(question, h.text, s.choose.view_tokens, count) for h in hits]
+    views = candidate_views(services, question, hits)
     cal = Calibration(s.choose.margin_scale, s.choose.margin_center)
     with services.run_model(adapter) as model:
         return score_views(
             model, services.model.tokenizer, question, views,
-            batch_size=s.choose.batch_size, calibration=cal,
+            batch_size=s.choose.batch_size, calibration=cal, layers=layers,
         )  # fmt: skip
 
 
@@ -54,21 +67,45 @@ def model_scores(
 
 
 def choose_among(
-    services: Services, question: str, hits: Sequence[Hit], adapter: str | None = None
+    services: Services,
+    question: str,
+    hits: Sequence[Hit],
+    adapter: str | None = None,
+    *,
+    read: bool = False,
 ) -> Choice:
     """Score ``hits`` with the model (wearing ``adapter``), fuse, and choose or abstain.
 
-    A stored memory's ``metadata["memory_evidence"]`` is a floor under its model score."""
+    ``read``: the span reader reads every candidate in the same pass (``Choice.reads``); its
+    evidence joins the model score (``answer.span_weight``) and ``answer.span_threshold``
+    decides abstention. A stored memory's ``metadata["memory_evidence"]`` is a floor under its
+    model score."""
     s = services.settings
-    scored = query_scores(services, question, hits, adapter) if hits else None
+    reader = load_reader() if read and hits and has_reader() else None
+    if reader is not None and not reader.fits(services.model.model.config):
+        reader = None  # another base model: read mode falls back to the reader adapter
+    layers = LAYERS if reader is not None else ()
+    scored = query_scores(services, question, hits, adapter, layers=layers) if hits else None
     scores = scored.calibrated if scored else []
+    reads: dict[str, ReadSpan] = {}
+    if reader is not None and scored is not None and len(scored.features) == len(hits):
+        views = candidate_views(services, question, hits)
+        spans = read_spans(reader, scored.features, views, s.answer.span_widen)
+        w = s.answer.span_weight
+        scores = [
+            (1 - w) * sc + w * (sp.evidence if sp else 0.0)
+            for sc, sp in zip(scores, spans, strict=True)
+        ]
+        reads = {h.id: sp for h, sp in zip(hits, spans, strict=True) if sp is not None}
     floors = [h.metadata.get("memory_evidence", 0.0) for h in hits]
     scores = [max(sc, fl) for sc, fl in zip(scores, floors, strict=True)]
     learned = learned_boosts(services, question, [h.id for h in hits])
+    threshold = s.answer.span_threshold if reader is not None else s.choose.threshold
     choice = choose(
         list(hits), scores, learned=learned, weights=fusion_weights(services),
-        threshold=s.choose.threshold, top_n=s.choose.top_n,
+        threshold=threshold, top_n=s.choose.top_n,
     )  # fmt: skip
+    choice.reads = reads
     choice.notes["prompt_tokens"] = float(scored.tokens_read if scored else 0)
     return choice
 

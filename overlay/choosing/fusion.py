@@ -60,6 +60,17 @@ class Scored:
     score: float  # fused: orders the candidates
 
 
+@dataclass(frozen=True)
+class ReadSpan:
+    """What the span reader read in one candidate: the answer's words (a span of the view, or
+    its whole sentence), that sentence, the margin over "no answer" and its evidence."""
+
+    text: str
+    sentence: str
+    margin: float
+    evidence: float
+
+
 @dataclass
 class Choice:
     """The ranked candidates and the ones chosen to answer from (none = abstain)."""
@@ -68,6 +79,7 @@ class Choice:
     chosen: list[Scored]
     threshold: float
     notes: dict[str, float] = field(default_factory=dict)
+    reads: dict[str, ReadSpan] = field(default_factory=dict)  # hit id → its span (read mode)
 
     @property
     def abstained(self) -> bool:

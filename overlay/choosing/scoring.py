@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
 
+from overlay.choosing.span_head import passage_tokens
 from overlay.model.numeric import autocast
 
 PROMPT = "Passage: {text}\nA question about this passage:"
@@ -47,10 +48,22 @@ class Scores:
     baseline: float  # the same after an empty passage
     calibrated: list[float]  # in [0, 1]
     tokens_read: int = 0  # tokens the model read to score (all candidates and the baseline)
+    features: list[Features] = field(default_factory=list)  # per view, when asked for
 
     @property
     def margins(self) -> list[float]:
         return [lp - self.baseline for lp in self.logprobs]
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the span reader reads of one view's scoring pass: hidden states at ``layers``
+    of the passage's tokens (P, L, H) and of the question's (Q, L, H), and each passage
+    token's character span in the view."""
+
+    passage: torch.Tensor
+    question: torch.Tensor
+    chars: list[tuple[int, int]]
 
 
 def _body_and_head(model: Any) -> tuple[Any, Any]:
@@ -71,27 +84,52 @@ def query_logprobs(
     *,
     batch_size: int = 8,
     padding_side: Literal["left", "right"] = "right",
+    layers: Sequence[int] = (),
+    features: list[Features | None] | None = None,
 ) -> list[float]:
-    """Mean log-prob of ``query``'s tokens after each view's prompt (batched)."""
+    """Mean log-prob of ``query``'s tokens after each view's prompt (batched). With
+    ``layers``, ``features`` receives each view's ``Features`` from the same pass."""
     q_ids = _encode(tokenizer, " " + query.strip())[:MAX_QUERY_TOKENS]
     if not q_ids or not views:
         return [0.0] * len(views)
-    prefixes = [_encode(tokenizer, PROMPT.format(text=v)) for v in views]
+    encoded = [_encode_prefix(tokenizer, v) for v in views]
+    prefixes = [e[0] for e in encoded]
     order = sorted(range(len(views)), key=lambda i: len(prefixes[i]))
     out = [0.0] * len(views)
+    kept: list[Features | None] = [None] * len(views)
     device = next(model.parameters()).device
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        lps = _score_batch(model, [prefixes[i] for i in chunk], q_ids, padding_side, device)
-        for i, lp in zip(chunk, lps, strict=True):
+        rows = [encoded[i] for i in chunk]
+        lps, feats = _score_batch(model, rows, q_ids, padding_side, device, layers)
+        for j, (i, lp) in enumerate(zip(chunk, lps, strict=True)):
             out[i] = lp
+            kept[i] = feats[j] if feats else None
+    if features is not None:
+        features[:] = kept
     return out
 
 
+def _encode_prefix(tokenizer: Any, view: str) -> tuple[list[int], int, int, list]:
+    """The prompt's ids, the passage's token range ``[first, last)`` and char spans."""
+    text = PROMPT.format(text=view)
+    if not view:
+        return _encode(tokenizer, text), 0, 0, []
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    first, last, chars = passage_tokens(enc["offset_mapping"], len("Passage: "), len(view))
+    return list(enc["input_ids"]), first, last, chars
+
+
 def _score_batch(
-    model: Any, prefixes: list[list[int]], q_ids: list[int], side: str, device: Any
-) -> list[float]:
+    model: Any,
+    rows: list[tuple[list[int], int, int, list]],
+    q_ids: list[int],
+    side: str,
+    device: Any,
+    layers: Sequence[int] = (),
+) -> tuple[list[float], list[Features]]:
     body, head = _body_and_head(model)
+    prefixes = [r[0] for r in rows]
     n_q = len(q_ids)
     lens = [len(p) + n_q for p in prefixes]
     width = max(lens)
@@ -108,17 +146,36 @@ def _score_batch(
         gather[row] = torch.arange(first, first + n_q)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     with autocast(model, "scoring"):  # bf16 where the CPU does it natively (numeric.py)
-        hidden = body(
+        out = body(
             input_ids=ids.to(device),
             attention_mask=mask.to(device),
             position_ids=positions.to(device),
-        ).last_hidden_state  # (B, T, H)
+            output_hidden_states=bool(layers),
+        )
+    hidden = out.last_hidden_state  # (B, T, H)
+    feats = _features(out.hidden_states, rows, gather, layers) if layers else []
     idx = gather.to(device).unsqueeze(-1).expand(-1, -1, hidden.shape[-1])  # (B, Q, H)
     picked = hidden.gather(1, idx).to(head.weight.dtype)  # (B, Q, H), projected in fp32
     logits = head(picked).float()  # (B, Q, V)
     target = torch.tensor(q_ids, device=device).expand(len(prefixes), -1)  # (B, Q)
     lp = logits.log_softmax(-1).gather(-1, target.unsqueeze(-1)).squeeze(-1)  # (B, Q)
-    return [float(v) for v in lp.mean(-1)]
+    return [float(v) for v in lp.mean(-1)], feats
+
+
+def _features(
+    hidden: Sequence[torch.Tensor], rows: list, gather: torch.Tensor, layers: Sequence[int]
+) -> list[Features]:
+    """Per row, the passage's and the question's hidden states at ``layers``."""
+    stacked = torch.stack([hidden[i] for i in layers], dim=-2)  # (B, T, L, H)
+    out = []
+    for r, (_, first, last, chars) in enumerate(rows):
+        # the question's tokens sit one after their predictors (``gather``)
+        q_pos = gather[r] + 1  # (Q,)
+        off = int(q_pos[0]) - len(rows[r][0])  # left padding shifts the whole row
+        out.append(Features(
+            stacked[r, off + first : off + last].float(), stacked[r, q_pos].float(), chars,
+        ))  # fmt: skip
+    return out
 
 
 def score_views(
@@ -129,14 +186,21 @@ def score_views(
     *,
     batch_size: int = 8,
     calibration: Calibration | None = None,
+    layers: Sequence[int] = (),
 ) -> Scores:
-    """Query-likelihood of ``query`` after each view, its baseline, and calibrated scores."""
+    """Query-likelihood of ``query`` after each view, its baseline, and calibrated scores;
+    with ``layers``, each view's ``Features`` for the span reader (the same pass)."""
     cal = calibration or Calibration()
+    feats: list[Features | None] = []
     # the passage-free baseline rides along in the first batch
-    lps = query_logprobs(model, tokenizer, query, ["", *views], batch_size=batch_size)
+    lps = query_logprobs(
+        model, tokenizer, query, ["", *views], batch_size=batch_size, layers=layers,
+        features=feats,
+    )  # fmt: skip
     baseline, logprobs = lps[0], lps[1:]
     read = read_tokens(tokenizer, query, ["", *views])
-    return Scores(logprobs, baseline, [cal(lp - baseline) for lp in logprobs], read)
+    kept = [f for f in feats[1:] if f is not None] if layers else []
+    return Scores(logprobs, baseline, [cal(lp - baseline) for lp in logprobs], read, kept)
 
 
 def read_tokens(tokenizer: Any, query: str, views: Sequence[str]) -> int:

@@ -32,9 +32,10 @@ MAX_POS = 512
 class HeadConfig:
     hidden: int = 576
     layers: int = len(LAYERS)
-    dim: int = 256
+    dim: int = 192
     depth: int = 2
     heads: int = 4
+    dropout: float = 0.0
     max_answer_tokens: int = 48
 
 
@@ -51,7 +52,7 @@ class SpanHead(nn.Module):
         self.position = nn.Embedding(MAX_POS, c.dim)
         self.null = nn.Parameter(torch.zeros(c.dim))
         layer = nn.TransformerEncoderLayer(
-            c.dim, c.heads, 2 * c.dim, dropout=0.1, batch_first=True, norm_first=True
+            c.dim, c.heads, 2 * c.dim, dropout=c.dropout, batch_first=True, norm_first=True
         )
         self.encoder = nn.TransformerEncoder(layer, c.depth, enable_nested_tensor=False)
         self.out = nn.Linear(c.dim, 2)

@@ -1,0 +1,206 @@
+"""Answers on other people's documents, per domain, side by side (issue: answers that hold up).
+
+    nice python bench/answers_bench.py [--n 40] [--policies 8] [--per-policy 24] [--n-off 15]
+    python bench/answers_bench.py --fit        # fit the span reader's knobs on DEV data only
+
+Domains (each ingested into a fresh data dir, asked through ``overlay.turn.ask``, the pipeline
+``POST /v1/chat`` runs):
+
+- squad: the 16 SQuAD 2.0 dev-half articles ingested; questions from the 4 HELD-OUT articles
+  (never trained or tuned on), ``--n`` answerable + ``--n`` unanswerable;
+- tatqa: TAT-QA ``test.json`` (every report a source of one collection), ``--n`` questions;
+- policyqa: PolicyQA ``test.json``, the first ``--policies`` policies, one collection each,
+  ``--per-policy`` questions each (measure only: nothing here was trained or tuned on it);
+- off-corpus: ``--n-off`` questions the documents do not answer, against squad and tatqa
+  (the second half of ``OFF_TOPIC``; ``--fit`` uses the first half).
+
+Methods: hybrid (its top chunk as the answer), naive (that chunk's sentence with most question
+words), read-adapter (read mode with the reader adapter: today's default before the span
+reader), span (read mode with the span reader: the new default). Columns as in docqa_bench:
+F1, EM, first citation holds a gold answer (chunk@1), abstention, median words, latency.
+With ``--fit``: SQuAD DEV articles and TAT-QA DEV reports (``scripts/span_data.py``'s split)
+are asked once; the span weight, abstention floor and widening share are fitted on them by grid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "scripts")]
+
+from reader_data import split_titles  # noqa: E402
+from span_data import DATA, tatqa_split  # noqa: E402
+
+from bench.answers_fit import fit  # noqa: E402
+from bench.choose_questions import OFF_TOPIC  # noqa: E402
+from bench.docqa_bench import cpu_flags  # noqa: E402
+from bench.docqa_score import Outcome, Summary, best_f1, exact, holds, print_table  # noqa: E402
+from ingest.pipeline import ingest_paths  # noqa: E402
+from overlay.choosing.views import best_sentence  # noqa: E402
+from overlay.services import Services, build_services  # noqa: E402
+from overlay.settings import Settings  # noqa: E402
+from overlay.turn import ask, retrieve  # noqa: E402
+
+METHODS = ("hybrid", "naive", "read-adapter", "span")
+
+
+def _load(rel: str) -> list[dict]:
+    return json.loads((DATA / rel).read_text())["data"]
+
+
+def _rows(paragraphs: list[dict], coll: str, title: str) -> list[dict]:
+    out = []
+    for p in paragraphs:
+        for qa in p["qas"]:
+            golds = [a["text"] for a in qa["answers"]]
+            kind = "unanswerable" if qa.get("is_impossible") or not golds else "answerable"
+            out.append({"q": qa["question"], "golds": golds, "kind": kind, "coll": coll,
+                        "title": title})  # fmt: skip
+    return out
+
+
+def _write(folder: Path, name: str, paragraphs: list[dict]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
+    text = "\n\n".join(p["context"].strip() for p in paragraphs)
+    (folder / f"{safe}.txt").write_text(text, encoding="utf-8")
+
+
+def prepare(svc: Services, root: Path, args: argparse.Namespace) -> dict[str, list[dict]]:
+    """Ingest every domain's documents; the questions per domain."""
+    rng = random.Random(args.seed)
+    squad = _load("squad2-dev/dev-v2.0.json")
+    split = split_titles([a["title"] for a in squad])
+    part = "dev" if args.fit else "heldout"
+    for a in squad:
+        _write(root / "squad", a["title"], a["paragraphs"])
+    ingest_paths(svc, [root / "squad"], collection="squad")
+    sq = [
+        r
+        for a in squad
+        if a["title"] in split[part]
+        for r in _rows(a["paragraphs"], "squad", a["title"])
+    ]
+    ans = [r for r in sq if r["kind"] == "answerable"]
+    una = [r for r in sq if r["kind"] == "unanswerable"]
+    sets = {
+        "squad": rng.sample(ans, min(args.n, len(ans))) + rng.sample(una, min(args.n, len(una)))
+    }
+    tat = _load("tatqa-text/dev.json" if args.fit else "tatqa-text/test.json")
+    if args.fit:
+        tat = [r for r in tat if tatqa_split(r["title"]) == "dev"]
+    for r in tat:
+        _write(root / "tatqa", r["title"], r["paragraphs"])
+    ingest_paths(svc, [root / "tatqa"], collection="tatqa")
+    rows = [x for r in tat for x in _rows(r["paragraphs"], "tatqa", r["title"])]
+    sets["tatqa"] = rng.sample(rows, min(args.n, len(rows)))
+    if not args.fit:
+        sets["policyqa"] = _policies(svc, root, args, rng)
+    half = len(OFF_TOPIC) // 2
+    offs = OFF_TOPIC[:half] if args.fit else OFF_TOPIC[half:]
+    sets["off-corpus"] = [{"q": q, "golds": [], "kind": "off", "coll": c, "title": ""}
+                          for q in offs[: args.n_off] for c in ("squad", "tatqa")]  # fmt: skip
+    return sets
+
+
+def _policies(svc: Services, root: Path, args: argparse.Namespace, rng: random.Random) -> list:
+    policies = sorted(_load("policyqa/test.json"), key=lambda p: p["title"])[: args.policies]
+    out = []
+    for i, pol in enumerate(policies):
+        coll = f"policy{i}"
+        _write(root / coll, pol["title"], pol["paragraphs"])
+        ingest_paths(svc, [root / coll], collection=coll)
+        rows = _rows(pol["paragraphs"], coll, pol["title"])
+        out += rng.sample(rows, min(args.per_policy, len(rows)))
+    return out
+
+
+def outcome(row: dict, text: str, abstained: bool, cited: str, secs: float) -> Outcome:
+    out = Outcome(row["kind"], text, abstained, None, secs, False)
+    if row["kind"] == "answerable" and not abstained:
+        out.f1, out.em = best_f1(text, row["golds"]), exact(text, row["golds"])
+        out.answer_in_cited = holds(cited, row["golds"])
+    return out
+
+
+def run_row(svc: Services, row: dict, methods: list[str]) -> dict[str, Outcome]:
+    outs: dict[str, Outcome] = {}
+    if {"hybrid", "naive"} & set(methods):
+        t0 = time.perf_counter()
+        top = retrieve(svc, row["q"], row["coll"], k=1, method="hybrid")[0]
+        secs = time.perf_counter() - t0
+        outs["hybrid"] = outcome(row, top.text, False, top.text, secs)
+        outs["naive"] = outcome(row, best_sentence(row["q"], top.text), False, top.text, secs)
+    base = svc.settings
+    for method, reader in (("read-adapter", "adapter"), ("span", "span")):
+        if method not in methods:
+            continue
+        svc.settings = base.updated(answer={**base.answer.model_dump(), "reader": reader})
+        t0 = time.perf_counter()
+        a = ask(svc, row["q"], collection=row["coll"])
+        cited = a.citations[0].hit.text if a.citations else ""
+        outs[method] = outcome(row, a.answer, a.abstained, cited, time.perf_counter() - t0)
+    svc.settings = base
+    return outs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=40)
+    ap.add_argument("--policies", type=int, default=8)
+    ap.add_argument("--per-policy", type=int, default=24)
+    ap.add_argument("--n-off", type=int, default=15)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--fit", action="store_true", help="fit the span knobs on DEV data")
+    args = ap.parse_args()
+    print(f"CPU flags: {cpu_flags()}")
+    methods = args.methods.split(",")
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp), models_dir=REPO / ".cache/ov-data/models")
+        svc = build_services(settings)
+        try:
+            sets = prepare(svc, Path(tmp) / "docs", args)
+            if args.fit:
+                fit(svc, sets)
+                return
+            report(svc, sets, methods)
+        finally:
+            svc.close()
+
+
+def report(svc: Services, sets: dict[str, list[dict]], methods: list[str]) -> None:
+    total, done, t0 = sum(len(v) for v in sets.values()), 0, time.perf_counter()
+    results = {d: {m: Summary() for m in methods} for d in sets}
+    for domain, rows in sets.items():
+        for row in rows:
+            for m, out in run_row(svc, row, methods).items():
+                if m in results[domain]:
+                    results[domain][m].outcomes.append(out)
+            done += 1
+            print(f"\r{done}/{total} questions, {time.perf_counter() - t0:.0f} s", end="",
+                  file=sys.stderr, flush=True)  # fmt: skip
+    print(file=sys.stderr)
+    f1s: dict[str, list[float]] = {m: [] for m in methods}
+    for domain, rows in sets.items():
+        gold = [len(min(r["golds"], key=len).split()) for r in rows if r["kind"] == "answerable"]
+        table = {m: s.row() for m, s in results[domain].items()}
+        print_table(f"{domain}: {len(rows)} questions", table, statistics.median(gold or [0]))
+        if domain != "off-corpus":
+            for m in methods:
+                f1s[m].append(table[m]["F1"])
+    print("\n## mean F1 over the answerable domains")
+    for m in methods:
+        print(f"| {m} | {statistics.mean(f1s[m]):.3f} |")
+
+
+if __name__ == "__main__":
+    main()
