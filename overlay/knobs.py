@@ -104,6 +104,26 @@ class AnswerSettings(_Group):
     reader_weight: float = Field(
         default=0.5, ge=0, description="Weight of the reader's confidence against the sentence's."
     )
+    reader: Literal["span", "adapter"] = Field(
+        default="span",
+        description="How read mode reads: span (the span head over the choosing pass: one pass "
+        "chooses and reads) or adapter (the reader adapter decodes a span per sentence).",
+    )
+    # span reader knobs: fitted with bench/answers_bench.py --fit on DEVELOPMENT data only
+    # (SQuAD dev articles, TAT-QA dev reports of scripts/span_data.py, off-corpus questions)
+    span_weight: float = Field(
+        default=0.7, ge=0, le=1,
+        description="Share of the span reader's evidence in a candidate's model score (the rest "
+        "is query likelihood).",
+    )  # fmt: skip
+    span_threshold: float = Field(
+        default=0.4, ge=0, le=1, description="Abstention floor on that score in span read mode."
+    )
+    span_widen: float = Field(
+        default=0.6, ge=0, le=1,
+        description="A span covering at least this share of its sentence's words is answered "
+        "with the whole sentence.",
+    )  # fmt: skip
     max_new_tokens: int = Field(
         default=96, ge=1, le=2048, description="Most tokens a generated answer may have."
     )
