@@ -40,7 +40,7 @@ class BaseModel:
     lock: threading.RLock = field(default_factory=threading.RLock)
     numeric: NumericPath = field(default_factory=NumericPath)
     threads: int = 0  # torch intra-op threads set at load (0: left as torch chose)
-    gemv: str = "torch"  # what multiplies one row by a weight when decoding (overlay.model.gemv)
+    gemv: str = "torch"  # what multiplies one row by a weight when decoding (model.kernels.gemv)
 
 
 def resolve_model_source(settings: Settings) -> str:
@@ -117,8 +117,8 @@ def load_base_model(settings: Settings) -> BaseModel:
 
 def decode_kernel(model: Any, settings: Settings, threads: int) -> str:
     """Overlay's compiled one-row kernel for decoding where it can be built and torch runs
-    one thread (``overlay.model.gemv``), else torch's gemv on column-major weights."""
-    from overlay.model.gemv import install, kernel
+    one thread (``overlay.model.kernels.gemv``), else torch's gemv on column-major weights."""
+    from overlay.model.kernels.gemv import install, kernel
 
     fn = kernel(settings.models_path / ".kernels", settings.decode_kernel) if threads == 1 else None
     if fn is not None and install(model, fn):

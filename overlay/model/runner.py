@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from overlay.model.cstep import c_step
+from overlay.model.kernels.cstep import c_step
 from overlay.model.lean import LeanLlama, inner_model, supports
 from overlay.model.numeric import autocast, path_of
 from overlay.model.prefix import PREFIXES, PrefixCache

@@ -1,4 +1,4 @@
-"""C sources of the decode kernels (``overlay.model.gemv`` builds them for this CPU).
+"""C sources of the decode kernels (``overlay.model.kernels.gemv`` builds them for this CPU).
 
 ``overlay_gemv_f32``: one row times a row-major fp32 matrix, four rows at a time sharing the
 input. ``overlay_llama_step``: one decoded token through every layer of a Llama-layout model

@@ -1,9 +1,9 @@
 """A decoded token in one C call: the whole Llama step compiled for this CPU.
 
-With the one-row kernel (``overlay.model.gemv``) the weights streamed at llama.cpp's rate,
+With the one-row kernel (``overlay.model.kernels.gemv``) the weights streamed at llama.cpp's rate,
 yet a token still cost ~24 ms against llama.cpp's ~17: some 1,500 small torch operations a
 token (norms, rotary, attention, residuals) and their Python around 30 layers. This runs the
-same step — ``overlay.model.csrc``'s ``overlay_llama_step`` — in one call over the same KV
+same step — ``overlay.model.kernels.csrc``'s ``overlay_llama_step`` — in one call over the same KV
 buffers that the torch prefill filled.
 
 It runs only where the result is the base model's fp32 step: Llama layout without biases,
@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from overlay.model import gemv
+from overlay.model.kernels import gemv
 from overlay.model.lean import KV, LeanLlama
 from overlay.model.numeric import path_of
 

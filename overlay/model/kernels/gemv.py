@@ -1,6 +1,6 @@
 """The decode kernels, compiled once on this machine: a one-row fp32 matrix-vector product
-(below) and the whole Llama step built on it (``overlay.model.cstep``), one C library
-(``overlay.model.csrc``).
+(below) and the whole Llama step built on it (``overlay.model.kernels.cstep``), one C library
+(``overlay.model.kernels.csrc``).
 
 Decoding multiplies ONE row by every weight matrix, so it is bound by how fast the weights
 stream from memory. On a 2-core AVX-512 machine torch's (MKL's) gemv read SmolLM2's 538 MB
@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from overlay.model.csrc import SOURCE
+from overlay.model.kernels.csrc import SOURCE
 from overlay.model.numeric import cpu_flags
 
 log = logging.getLogger("overlay.model")
@@ -87,7 +87,7 @@ def kernel(cache_dir: Path, use: str = "auto") -> Any | None:
 
 
 def step_function() -> Any | None:
-    """The compiled whole-token decode step (``overlay.model.cstep``) of the kernel library
+    """The compiled whole-token decode step (``overlay.model.kernels.cstep``) of the kernel library
     loaded in this process, or None."""
     return _current.get("step") if _switch["on"] else None
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from overlay.adapters.registry import AdapterRegistry
-from overlay.model import gemv
 from overlay.model.base import gemv_layout
 from overlay.model.decode import Decoding, decode
+from overlay.model.kernels import gemv
 from overlay.model.prefix import PREFIXES, prefix_cache_stats
 from overlay.model.runner import HFRunner, LeanRunner, make_runner
 from tests.adapters_tiny import tiny_base, write_adapter
@@ -50,7 +50,7 @@ def test_greedy_tokens_match_generate_on_tiny_llama(
     if layout == "gemv":
         gemv_layout(bm.model)
         assert not bm.model.model.layers[0].self_attn.q_proj.weight.is_contiguous()
-    if layout == "kernel":  # Overlay's compiled kernels (overlay.model.gemv, .cstep)
+    if layout == "kernel":  # Overlay's compiled kernels (overlay.model.kernels.gemv, .cstep)
         monkeypatch.setattr(torch, "get_num_threads", lambda: 1)  # they run on one thread
         fn = gemv.kernel(tmp_path)
         if fn is None:

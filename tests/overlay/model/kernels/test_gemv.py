@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from overlay.model import gemv
+from overlay.model.kernels import gemv
 from overlay.settings import Settings
 
 
