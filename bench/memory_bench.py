@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import random
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import locomo_memory as lm  # noqa: E402
 from memory.embeddings import Embedder, HashEmbedder, SentenceEmbedder  # noqa: E402
 from overlay import remembering  # noqa: E402
 from overlay.services import Services, build_services  # noqa: E402
@@ -159,94 +159,75 @@ def recall_curve(svc: Services, gaps: list[int]) -> None:
 
 
 class CachedEmbedder:
-    """``inner`` with a fixed table of precomputed vectors (cached on disk) tried first."""
+    """``inner`` with the vectors it made kept on disk (bench/results/, gitignored)."""
 
-    def __init__(self, inner: Embedder, texts: list[str]) -> None:
+    def __init__(self, inner: Embedder) -> None:
         self.inner, self.name, self.dim = inner, inner.name, inner.dim
         self.max_tokens = inner.max_tokens
-        texts = list(dict.fromkeys(texts))
-        tag = hashlib.sha1("\n".join([inner.name, *texts]).encode()).hexdigest()[:16]
-        path = ROOT / "bench" / "results" / f"locomo-emb-{tag}.npy"
-        if path.exists():
-            vecs = np.load(path)
-        else:
-            vecs = inner.embed(texts)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(path, vecs)
-        self.table = dict(zip(texts, vecs, strict=True))
+        tag = hashlib.sha1(inner.name.encode()).hexdigest()[:8]
+        self.path = ROOT / "bench" / "results" / f"locomo-emb-{tag}.npz"
+        self.table: dict[str, np.ndarray] = {}
+        if self.path.exists():
+            got = np.load(self.path)
+            self.table = dict(zip(got["texts"].tolist(), got["vecs"], strict=True))
+        self.added = 0
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        missing = [t for t in texts if t not in self.table]
-        extra = dict(zip(missing, self.inner.embed(missing), strict=True)) if missing else {}
-        return np.stack([self.table[t] if t in self.table else extra[t] for t in texts])
+        missing = list(dict.fromkeys(t for t in texts if t not in self.table))
+        if missing:
+            self.table.update(zip(missing, self.inner.embed(missing), strict=True))
+            self.added += len(missing)
+        return np.stack([self.table[t] for t in texts])
+
+    def save(self) -> None:
+        if self.added:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            texts = list(self.table)
+            vecs = np.stack([self.table[t] for t in texts])
+            np.savez(self.path, texts=np.array(texts), vecs=vecs)
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
 
-def locomo_data() -> list[tuple[str, list[str], list[str], list[dict]]]:
-    """(name, dia ids, turn texts "Speaker: text", answerable questions) per conversation."""
-    out = []
-    for path in sorted(LOCOMO.glob("*.json")):
-        conv = json.loads(path.read_text())
-        raw = [t for n in range(1, 100) for t in conv.get(f"session_{n}") or []]
-        qas = [q for q in conv["qa"] if q.get("category") != 5 and q.get("evidence")]
-        texts = [f"{t['speaker']}: {t['text']}" for t in raw]
-        out.append((path.stem, [t["dia_id"] for t in raw], texts, qas))
-    return out
+# today's figures (before issue 20), same conversations and questions: bench at c7f41c4
+BEFORE = {"ours": {5: 0.643, 10: 0.718}, "dense": {5: 0.386, 10: 0.476}, "p50": 25.5}
+BEFORE_ROWS = {"47": 0.693, "48": 0.743, "49": 0.712, "50": 0.718}  # ours @10
 
 
-def locomo(svc: Services, ks: tuple[int, ...] = (5, 10)) -> None:
-    """Evidence-turn recall@k: plain dense search over the turns vs memory_search."""
-    data = locomo_data()
-    texts = [x for _, _, ts, qas in data for x in ts + [q["question"] for q in qas]]
-    emb = CachedEmbedder(svc.embedder, texts)
+def locomo(svc: Services) -> None:
+    """LoCoMo dev: recall (ours vs dense vs sparse), lookup times, answers from memory."""
+    emb = CachedEmbedder(svc.embedder)
+    inner = svc.embedder
     svc = Services(svc.settings, svc.redis, svc.chroma, embedder=emb, tenant=svc.tenant)
-    mem = svc.session_memory
-    rows, totals = [], {m: dict.fromkeys(ks, 0) for m in ("dense", "ours")}
-    times: dict[str, list[float]] = {"dense": [], "ours": []}
-    for name, dia, turns, qas in data:
-        sid = "loco" + name
-        for b in range(0, len(turns), 64):
-            chunk = turns[b : b + 64]
-            remembering.append_turns(svc, sid, [{"role": "user", "content": t} for t in chunk])
-        vectors = mem._vectors(sid)  # exact in Redis, or HNSW once moved to Chroma
-        got = {m: dict.fromkeys(ks, 0) for m in ("dense", "ours")}
-        for qa in qas:
-            t0 = time.perf_counter()
-            dense = vectors.search(emb.embed([qa["question"]])[0], max(ks), len(turns))
-            t1 = time.perf_counter()
-            ours = remembering.memory_search(svc, sid, qa["question"], max(ks))
-            times["dense"].append(t1 - t0)
-            times["ours"].append(time.perf_counter() - t1)
-            ranked = {
-                "dense": [int(h.metadata["turn"]) for h in dense],
-                "ours": [int(h.metadata["turn"]) for h in ours if str(h.metadata["turn"]) != ""],
-            }
-            for m, turns_found in ranked.items():
-                ids = [dia[n] for n in turns_found]
-                for k in ks:
-                    got[m][k] += any(e in ids[:k] for e in qa["evidence"])
-        for m in got:
-            for k in ks:
-                totals[m][k] += got[m][k]
-        rows.append((name, len(qas), got))
-    n = sum(r[1] for r in rows)
-
-    def fmt(label: str, got: dict[str, dict[int, int]], total: int) -> str:
-        d, o = got["dense"], got["ours"]
-        return f"  {label}: " + ", ".join(
-            f"@{k} dense {d[k] / total:.3f} vs ours {o[k] / total:.3f}" for k in ks
-        )
-
-    print(f"LoCoMo dev ({n} questions, categories 1-4, turns as 'Speaker: text'): "
-          "evidence-turn recall, plain MiniLM dense vs memory_search")  # fmt: skip
-    for name, q, got in rows:
-        print(fmt(f"conversation {name} ({q} q)", got, q))
-    print(fmt("all", totals, n) + " (ratio @10 ours/dense "
-          f"{totals['ours'][max(ks)] / max(totals['dense'][max(ks)], 1):.2f}); lookup p50 "
-          f"dense {pct(times['dense'], 50):.1f} ms vs ours {pct(times['ours'], 50):.1f} ms "
-          "(cached query embeddings)")  # fmt: skip
+    convs = lm.load(LOCOMO)
+    t = time.perf_counter()
+    lm.import_all(svc, convs)
+    print(f"LoCoMo dev: imported {sum(len(c.turns) for c in convs)} turns in "
+          f"{time.perf_counter() - t:.1f} s (speaker and date as fields)")  # fmt: skip
+    got = lm.recall(svc, convs)
+    emb.save()
+    e2e = lm.e2e_latency(svc, convs, inner)
+    rows = got["rows"]
+    print("evidence-turn recall, categories 1-4 (tuned on 47-49; 50 held out):")
+    print("  conversation       q   ours@5 ours@10 (before@10)  dense@5 dense@10  "
+          "sparse@5 sparse@10")
+    groups = {"tuned 47-49": [n for n in rows if n != lm.HELD_OUT], "held-out 50": [lm.HELD_OUT],
+              "all": list(rows)}  # fmt: skip
+    for label, names in [*((n, [n]) for n in rows), *groups.items()]:
+        n = sum(rows[x]["n"] for x in names)
+        avg = {m: {k: sum(rows[x][m][k] * rows[x]["n"] for x in names) / n for k in (5, 10)}
+               for m in ("ours", "dense", "sparse")}  # fmt: skip
+        before = (sum(BEFORE_ROWS[x] * rows[x]["n"] for x in names) / n) if names else 0
+        a, d, sp = avg["ours"], avg["dense"], avg["sparse"]
+        print(f"  {label:<16} {n:>4}   {a[5]:.3f}   {a[10]:.3f}   ({before:.3f})      {d[5]:.3f}"
+              f"   {d[10]:.3f}     {sp[5]:.3f}    {sp[10]:.3f}")  # fmt: skip
+    tm = got["times"]
+    print(f"  before: all @5 {BEFORE['ours'][5]} @10 {BEFORE['ours'][10]}, dense @5 "
+          f"{BEFORE['dense'][5]} @10 {BEFORE['dense'][10]}, lookup p50 {BEFORE['p50']} ms")
+    print(f"lookup (k=10, query embedding cached): p50 {pct(tm['ours'], 50):.1f} ms, p95 "
+          f"{pct(tm['ours'], 95):.1f} ms (before p50 {BEFORE['p50']} ms); with the query "
+          f"embedded: p50 {pct(e2e, 50):.1f} ms, p95 {pct(e2e, 95):.1f} ms")  # fmt: skip
 
 
 def main() -> None:

@@ -1,28 +1,24 @@
 """Session memory outside the context window: turn logs, facts, semantic lookup, forgetting.
 
-Layout (``ns`` = the tenant namespace, e.g. ``ov:acme``; ``{…}`` are Redis Cluster
-hash tags: one slot per session, one per tenant for the tenant-wide sets):
+Layout (``ns`` = the tenant namespace; ``{…}`` are Redis Cluster hash tags, one slot per
+session, one per tenant for the tenant-wide sets):
 
-- ``ns:mem:{ns/session}:log``   list of turns (JSON: id, role, text, ts), oldest first;
+- ``ns:mem:{ns/session}:log``   list of turns (JSON: id, role, text, ts, speaker?, when?);
 - ``ns:mem:{ns/session}:seq``   turn counter (turn ids are ``0, 1, …``);
 - ``ns:mem:{ns/session}:facts`` hash key → Fact JSON (current value + history);
-- ``ns:mem:{ns/session}:meta``  hash: user, created, embedded;
+- ``ns:mem:{ns/session}:meta``  hash: user, created, embedded, rev (moves on every change);
 - ``ns:mem:{ns}:sessions``      set of the tenant's sessions; ``ns:memuser:{ns}:user`` a user's;
-- ``ns:w:bm25:{ns/mem|session}:*`` the BM25 index of its embedded turns
-  (``memory.stores.sparse``, ``:`` in the session id written ``|``), the lexical half.
+- ``ns:w:bm25:{ns/mem|session}:*`` the BM25 index of its embedded turns (``memory.stores.sparse``).
 
-Embedded turns live in Redis beside the session's log while the session is
-small (``memory.sessions.vectors``: exact search, one round trip) and move to a
-Chroma collection of their own past ``redis_vectors_max`` turns; measured
-against per-session collections and one tenant collection with a ``where``
-filter at 1k-100k sessions in bench/sessions_scale_bench.py. Isolation stays
-structural and forgetting is a DEL plus a collection drop.
-
-Facts are scoped to their session; a session bound to a user sees the facts
-of all that user's sessions (the latest value per key wins, older values form
-the history). Nothing here calls a model except the embedder. The fact hash is
-``memory.sessions.facts``; the ranking of lookups is ``memory.sessions.recall``.
+Each embedded turn has two vectors, alone and after its previous turn, in Redis beside the log
+while the session is small (``memory.sessions.vectors``) and in a Chroma collection of its own
+past ``redis_vectors_max`` turns (bench/sessions_scale_bench.py). A lookup ranks every turn of
+the session from an in-process table (``memory.sessions.index``, reloaded when ``rev`` moves;
+ranking in ``memory.sessions.recall``). Facts are scoped to their session; a session bound to
+a user sees the facts of all that user's sessions (the latest value per key wins, older values
+form the history; ``memory.sessions.facts``). Nothing here calls a model except the embedder.
 """
+
 
 from __future__ import annotations
 
@@ -39,9 +35,12 @@ from memory.embeddings import Embedder
 from memory.errors import Conflict, OverlayError
 from memory.sessions.extract import Fact, extract_facts
 from memory.sessions.facts import SessionFacts, sessions_key
-from memory.sessions.recall import fact_hits, turn_hits
+from memory.sessions.index import TableCache, TurnTable, build_table, in_context, spoken
+from memory.sessions.lookup import top_list_hits
+from memory.sessions.recall import fact_hits, rank_turns, table_hits, turn_scores
 from memory.sessions.turns import MemoryConfig, Turn, turn_input, validate_session
 from memory.sessions.vectors import SessionVectors
+from memory.sessions.when import resolve_times
 from memory.stores.chroma import ChromaStore
 from memory.stores.redis import Client, slot_tag, store_errors
 from memory.stores.sparse import SparseIndex
@@ -70,8 +69,8 @@ class SessionMemory:
         self._weights = WeightTable(client, namespace)
         self._cols: OrderedDict[str, VectorStore] = OrderedDict()
         self._lock = threading.Lock()
+        self._tables = TableCache()
 
-    # --- keys and collections ------------------------------------------------
     def key(self, session: str, part: str) -> str:
         return f"{self.ns}:mem:{slot_tag(self.ns, session)}:{part}"
 
@@ -84,7 +83,7 @@ class SessionMemory:
     def _vectors(self, session: str) -> SessionVectors:
         return SessionVectors(self.r, self.key(session, "vec"), self.key(session, "meta"),
                               lambda: self._collection(session), self.embedder,
-                              self.cfg.redis_vectors_max)  # fmt: skip
+                              2 * self.cfg.redis_vectors_max)  # two vectors a turn; fmt: skip
 
     def _collection(self, session: str) -> VectorStore:
         with self._lock:
@@ -107,7 +106,8 @@ class SessionMemory:
         user: str | None = None,
         extract: bool = True,
     ) -> list[Turn]:
-        """Log ``turns`` ({role, content|text, ts?}), extract facts, embed; no model call."""
+        """Log ``turns`` ({role, content|text, ts?, speaker?}), extract facts, embed; no model
+        call. Relative times in a turn are resolved against its ``ts`` (``Turn.when``)."""
         validate_session(session)
         items = [turn_input(t) for t in turns]
         if not items:
@@ -115,16 +115,19 @@ class SessionMemory:
         with store_errors():
             self._bind_user(session, user)
             last = int(self.r.incrby(self.key(session, "seq"), len(items)))
+            prev = self.r.lindex(self.key(session, "log"), -1)
         logged = [
-            Turn(last - len(items) + i, role, text, ts) for i, (role, text, ts) in enumerate(items)
+            Turn(last - len(items) + i, role, text, ts, speaker, resolve_times(text, ts))
+            for i, (role, text, ts, speaker) in enumerate(items)
         ]
         # embed first: a store that fails here (Chroma down: 503) leaves nothing in the log
         # that a retry would duplicate (only the id counter moved on)
-        self._embed_turns(session, logged)
+        self._embed_turns(session, logged, Turn(**json.loads(prev)) if prev else None)
         with store_errors():
             pipe = self.r.pipeline(transaction=False)
             pipe.rpush(self.key(session, "log"), *[json.dumps(t.to_dict()) for t in logged])
             pipe.hsetnx(self.key(session, "meta"), "created", time.time())
+            pipe.hincrby(self.key(session, "meta"), "rev", 1)
             pipe.sadd(sessions_key(self.ns), session)
             pipe.execute()
         if extract:
@@ -148,24 +151,24 @@ class SessionMemory:
             pipe.sadd(self.user_key(user), session)
             pipe.execute()
 
-    def _embed_turns(self, session: str, turns: list[Turn]) -> None:
+    def _embed_turns(self, session: str, turns: list[Turn], prev: Turn | None) -> None:
+        """Each turn twice: alone (``t<id>``) and after its previous turn (``c<id>``)."""
         roles = ("user", "assistant") if self.cfg.embed_assistant else ("user",)
+        before = dict(zip([t.id for t in turns], [prev, *turns[:-1]], strict=True))
         chosen = [t for t in turns if t.role in roles]
         if not chosen:
             return
-        metas = [
-            {
-                "kind": "turn",
-                "role": t.role,
-                "ts": t.ts,
-                "turn": t.id,
-                "source": f"session:{session}",
-            }
-            for t in chosen
-        ]
-        ids = [f"t{t.id}" for t in chosen]
-        self._vectors(session).add(ids, [t.text for t in chosen], metas)
-        self._sparse(session).add([(i, t.text) for i, t in zip(ids, chosen, strict=True)])
+        gap = self.cfg.sitting_gap
+        ids, texts, metas = [], [], []
+        for t in chosen:
+            meta = {"kind": "turn", "role": t.role, "ts": t.ts, "turn": t.id,
+                    "source": f"session:{session}", "speaker": t.speaker}  # fmt: skip
+            context = in_context(before[t.id], t, gap)
+            ids += [f"t{t.id}", f"c{t.id}"]
+            texts += [spoken(t), context]
+            metas += [meta, {**meta, "vec": "context"}]
+        self._vectors(session).add(ids, texts, metas)
+        self._sparse(session).add(list(zip(ids[0::2], texts[1::2], strict=True)))
         with store_errors():
             self.r.hincrby(self.key(session, "meta"), "embedded", len(chosen))
 
@@ -214,9 +217,11 @@ class SessionMemory:
             return sorted(str(s) for s in self.r.smembers(sessions_key(self.ns)))
 
     def search(
-        self, session: str, query: str, k: int = 5, exclude: Iterable[int] = ()
-    ) -> list[Hit]:
-        """Earlier turns and facts ranked by similarity, word overlap, recency and fact priority."""
+        self, session: str, query: str, k: int = 5, exclude: Iterable[int] = (),
+        since: float | None = None, until: float | None = None,
+    ) -> list[Hit]:  # fmt: skip
+        """Earlier turns and facts ranked for ``query`` (``memory.sessions.recall``), only those
+        said within ``since``..``until`` (epoch seconds) when given."""
         validate_session(session)
         if k <= 0 or not query.strip():
             return []
@@ -224,33 +229,47 @@ class SessionMemory:
         with store_errors():
             pipe = self.r.pipeline(transaction=False)
             pipe.get(self.key(session, "seq"))
-            pipe.hget(self.key(session, "meta"), "embedded")
-            last, embedded = pipe.execute()
-        hits = self._fact_hits(session, vec, query)
-        if int(embedded or 0) > 0:
-            hits += self._turn_hits(session, vec, query, k, int(last or 0) - 1, set(exclude),
-                                    int(embedded))  # fmt: skip
+            pipe.hmget(self.key(session, "meta"), "embedded", "rev", "created")
+            last, (embedded, rev, created) = pipe.execute()
+        window = (since if since is not None else -np.inf, until if until is not None else np.inf)
+        hits = [h for h in self._fact_hits(session, vec, query)
+                if window[0] <= float(h.metadata.get("ts") or 0) <= window[1]]  # fmt: skip
+        n, excluded = int(embedded or 0), set(exclude)
+        table = None
+        if 0 < n <= self.cfg.index_max_turns:
+            stamp = (int(last or 0), n, int(rev or 0), hash(created))
+            table = self._tables.get(session, stamp, lambda: build_table(
+                self.turns(session), self._vectors(session).all(n), self.cfg.sitting_gap,
+                self.embedder.dim))  # fmt: skip
+        if table is not None and table.turns:
+            hits += self._ranked(session, table, vec, query, k, excluded, window)
+        elif n:  # too large for a table, or vectors without a log (written by older code)
+            found = self._turn_hits(session, vec, query, k, int(last or 0) - 1, excluded, n)
+            hits += [h for h in found if window[0] <= float(h.metadata["ts"] or 0) <= window[1]]
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
+
+    def _ranked(
+        self, session: str, table: TurnTable, vec: np.ndarray, query: str, k: int,
+        exclude: set[int], window: tuple[float, float],
+    ) -> list[Hit]:  # fmt: skip
+        scores = turn_scores(table, vec, query, self.cfg.weights)
+        allowed = np.array([t.id not in exclude and window[0] <= t.ts <= window[1]
+                            for t in table.turns], dtype=bool)  # fmt: skip
+        rows = rank_turns(scores, allowed, k, self.cfg.weights.spread)
+        return table_hits(session, table, rows, scores, vec, query)
 
     def _turn_hits(
         self, session: str, vec: np.ndarray, query: str, k: int, last: int, exclude: set[int],
         embedded: int,
     ) -> list[Hit]:  # fmt: skip
-        """Dense and lexical candidates (``candidates × k`` each), scored together."""
-        cfg = self.cfg
-        n = cfg.candidates * k + len(exclude)
+        args = (self._sparse(session), self.cfg, vec, query, k, last, exclude, embedded)
         try:
-            found = self._vectors(session).search(vec, n, embedded)
+            return top_list_hits(session, self._vectors(session), *args)
         except OverlayError:
             with self._lock:  # another process may have forgotten and re-created it
                 self._cols.pop(session, None)
-            found = self._vectors(session).search(vec, n, embedded)
-        lexical = dict(self._sparse(session).search(query, n)) if cfg.lexical_weight else {}
-        seen = {h.id for h in found}
-        found += self._vectors(session).score([i for i in lexical if i not in seen], vec, embedded)
-        return turn_hits(session, found, last, exclude, cfg.recency_weight,
-                         cfg.recency_halflife, lexical, cfg.lexical_weight)  # fmt: skip
+            return top_list_hits(session, self._vectors(session), *args)
 
     def _fact_hits(self, session: str, vec: np.ndarray, query: str) -> list[Hit]:
         facts = self.facts(session)
@@ -269,6 +288,7 @@ class SessionMemory:
         self._sparse(session).drop()
         with self._lock:
             self._cols.pop(session, None)
+        self._tables.drop(session)
         with store_errors():
             pipe = self.r.pipeline(transaction=False)
             for part in ("log", "seq", "facts", "meta", "vec"):  # cluster pipeline: 1 key a DEL

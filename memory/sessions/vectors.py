@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from memory.embeddings import Embedder
+from memory.stores.chroma import chroma_errors
 from memory.stores.redis import store_errors
 from memory.stores.vectors import VectorStore
 from memory.types import Hit
@@ -159,11 +160,34 @@ class SessionVectors:
                 hits += self._chroma().score(rest, vec)
         return hits
 
+    def all(self, embedded: int) -> dict[str, np.ndarray]:
+        """Every stored vector by id (Redis, and Chroma once moved)."""
+        rows, moved = self._rows(embedded)
+        ids, _, mat = _unpack(rows)
+        out = dict(zip(ids, mat, strict=True))
+        col = self._chroma().existing() if moved else None
+        if col is not None:
+            with chroma_errors("get"):
+                got = col.get(include=["embeddings"])
+            for i, v in zip(got["ids"], got["embeddings"], strict=True):
+                out.setdefault(i, np.asarray(v, dtype=np.float32))
+        return out
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove ``ids`` wherever they are (unknown ones ignored)."""
+        if not ids:
+            return
+        with store_errors():
+            self.r.hdel(self.key, *ids)
+        self._chroma().delete(list(ids))
+
     def count(self, embedded: int = 0) -> int:
-        """How many vectors the session holds (in Redis and, once moved, in Chroma)."""
+        """How many turns the session holds vectors of (in Redis and, once moved, in Chroma);
+        a turn has two (``t<id>`` alone, ``c<id>`` in context), counted once."""
         rows, moved = self._rows(embedded)
         col = self._chroma()
-        return len(rows) - (MOVED in rows) + (col.count() if moved and col.exists() else 0)
+        more = [i for i in col.ids() if i.startswith("t")] if moved and col.exists() else []
+        return sum(k.startswith("t") for k in rows) + len(more)
 
     def drop(self) -> None:
         with store_errors():

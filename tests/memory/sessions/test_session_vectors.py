@@ -35,11 +35,12 @@ def _say(mem: SessionMemory, session: str, *texts: str) -> None:
 def test_a_session_moves_to_chroma_past_the_size_and_finds_the_same(services: Services) -> None:
     mem, r = _memory(services, 5), services.redis.client
     _say(mem, "s", *[f"the {w} gauge reads low" for w in ("red", "blue", "green", "grey", "tan")])
-    assert r.hlen(mem.key("s", "vec")) == 5 and not _in_chroma(services, mem, "s")
+    # two vectors a turn: alone and after its previous turn
+    assert r.hlen(mem.key("s", "vec")) == 2 * 5 and not _in_chroma(services, mem, "s")
     before = [h.text for h in mem.search("s", "which gauge is blue", 3)]
     assert before[0] == "the blue gauge reads low"
 
-    _say(mem, "s", "the violet gauge reads high")  # the 6th vector: the session moves
+    _say(mem, "s", "the violet gauge reads high")  # the 6th turn: the session moves
     assert r.hkeys(mem.key("s", "vec")) == [MOVED] and _in_chroma(services, mem, "s")
     assert mem._vectors("s").count() == 6
     assert [h.text for h in mem.search("s", "which gauge is blue", 3)][0] == before[0]
@@ -60,5 +61,5 @@ def test_a_session_written_before_this_layout_is_read_from_chroma(services: Serv
     r.hset(mem.key("old", "meta"), "embedded", 2)
     assert mem.search("old", "what is my boat called", 1)[0].text == "my boat is called Wave"
     _say(mem, "old", "my car is called Dash")  # joins the others in Chroma
-    assert r.hkeys(mem.key("old", "vec")) == [MOVED] and old.count() == 3
+    assert r.hkeys(mem.key("old", "vec")) == [MOVED] and old.count() == 2 + 2
     assert mem.search("old", "what is my car called", 1)[0].text == "my car is called Dash"

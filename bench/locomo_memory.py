@@ -1,0 +1,108 @@
+"""LoCoMo development conversations through session memory: import, evidence recall, answers.
+
+Used by bench/memory_bench.py. LoCoMo is CC BY-NC: read from ../shared/data at run time,
+never copied into the product. Weights were tuned on conversations 47-49; 50 is held out
+(``HELD_OUT``) and reported on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memory.sessions.index import Lexical
+from overlay import remembering
+from overlay.services import Services
+
+HELD_OUT = "50"
+CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
+
+
+@dataclass
+class Conversation:
+    name: str
+    turns: list[dict[str, Any]]  # {role, content, speaker, ts} as imported
+    dia: list[str]  # dia_id of each turn, in order
+    qas: list[dict[str, Any]]  # every question, adversarial ones included
+
+
+def sitting_ts(stamp: str) -> float:
+    """``"3:47 pm on 17 March, 2022"`` as epoch seconds (UTC)."""
+    return datetime.strptime(stamp, "%I:%M %p on %d %B, %Y").replace(tzinfo=UTC).timestamp()
+
+
+def load(folder: Path) -> list[Conversation]:
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        conv = json.loads(path.read_text())
+        turns, dia = [], []
+        for n in range(1, 100):
+            raw = conv.get(f"session_{n}") or []
+            start = sitting_ts(conv[f"session_{n}_date_time"]) if raw else 0.0
+            for i, t in enumerate(raw):
+                turns.append({"role": "user", "content": t["text"], "speaker": t["speaker"],
+                              "ts": start + 30 * i})  # fmt: skip
+                dia.append(t["dia_id"])
+        out.append(Conversation(path.stem, turns, dia, conv["qa"]))
+    return out
+
+
+def import_all(svc: Services, convs: list[Conversation]) -> None:
+    for c in convs:
+        sid = "loco" + c.name
+        for b in range(0, len(c.turns), 64):
+            remembering.append_turns(svc, sid, c.turns[b : b + 64])
+
+
+def spoken(t: dict[str, Any]) -> str:
+    return f"{t['speaker']}: {t['content']}"
+
+
+def recall(svc: Services, convs: list[Conversation], ks: tuple[int, ...] = (5, 10)) -> dict:
+    """Evidence-turn recall@k per conversation for ours, plain dense and plain sparse (BM25),
+    and lookup times (query embedding cached, and end to end)."""
+    emb = svc.embedder
+    rows: dict[str, Any] = {}
+    times: dict[str, list[float]] = {"ours": [], "dense": [], "e2e": []}
+    for c in convs:
+        sid = "loco" + c.name
+        qas = [q for q in c.qas if q.get("category") != 5 and q.get("evidence")]
+        mat = emb.embed([spoken(t) for t in c.turns])  # (N, dim)
+        lex = Lexical([spoken(t) for t in c.turns])
+        got = {m: dict.fromkeys(ks, 0.0) for m in ("ours", "dense", "sparse")}
+        for qa in qas:
+            q = qa["question"]
+            t0 = time.perf_counter()
+            qv = emb.embed([q])[0]
+            dense = list(np.argsort(-(mat @ qv))[: max(ks)])
+            t1 = time.perf_counter()
+            hits = remembering.memory_search(svc, sid, q, max(ks))
+            times["dense"].append(t1 - t0)
+            times["ours"].append(time.perf_counter() - t1)
+            sparse = list(np.argsort(-lex.scores(q), kind="stable")[: max(ks)])
+            ours = [int(h.metadata["turn"]) for h in hits if str(h.metadata.get("turn", ""))]
+            for m, found in (("ours", ours), ("dense", dense), ("sparse", sparse)):
+                ids = [c.dia[n] for n in found]
+                for k in ks:
+                    got[m][k] += any(e in ids[:k] for e in qa["evidence"]) / len(qas)
+        rows[c.name] = got | {"n": len(qas)}
+    return {"rows": rows, "times": times}
+
+
+def e2e_latency(svc: Services, convs: list[Conversation], inner: Any, n: int = 60) -> list[float]:
+    """Lookup times with the query embedded by ``inner`` (the real embedder, no cache)."""
+    real = Services(svc.settings, svc.redis, svc.chroma, embedder=inner, tenant=svc.tenant)
+    out = []
+    for i in range(n):
+        c = convs[i % len(convs)]
+        q = c.qas[i % len(c.qas)]["question"] + f" ({i})"
+        t = time.perf_counter()
+        remembering.memory_search(real, "loco" + c.name, q, 10)
+        out.append(time.perf_counter() - t)
+    return out
