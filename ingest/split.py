@@ -45,6 +45,15 @@ class Chunk:
     headings: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def indexed(self) -> str:
+        """What is embedded and indexed for the chunk: a contextual header (the document's
+        name and the chunk's heading path) and its text, so a question that names the
+        document ("Under the Apache License, …") finds its chunks. The stored and shown text
+        stays the chunk's own."""
+        return (
+            f"{title_of(self.source)}{' › ' + self.headings if self.headings else ''}\n{self.text}"
+        )
+
     def metadata(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "source": self.source,
@@ -60,6 +69,14 @@ class Chunk:
             out["headings"] = self.headings
         out.update(self.meta)
         return out
+
+
+def title_of(source: str) -> str:
+    """A readable document name from a source path or URL: its file name without the
+    extension, separators as spaces (``/docs/apache-license_2.0.txt`` → ``apache license 2.0``)."""
+    name = source.rstrip("/").rsplit("/", 1)[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name[1:] and not name[-1].isdigit() else name
+    return " ".join(stem.replace("_", " ").replace("-", " ").split())
 
 
 def chunk_id(source: str, section: int, start: int, text: str) -> str:

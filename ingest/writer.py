@@ -131,12 +131,13 @@ class CollectionWriter:
             self.budget.check()
             batch = todo[i : i + BATCH]
             texts = [c.text for c in batch]
+            indexed = [c.indexed() for c in batch]  # contextual header + text
             ids = [c.id for c in batch]
-            vecs = self.vectors.embedder.embed(texts)
+            vecs = self.vectors.embedder.embed(indexed)
             self.vectors.add(ids, texts, [c.metadata() for c in batch], vecs)
             _emit(progress, "vectors", record.source, len(batch))
             self.texts.put([(c.id, c.text, c.metadata()) for c in batch])
-            self.sparse.add(list(zip(ids, texts, strict=True)))
+            self.sparse.add(list(zip(ids, indexed, strict=True)))
             _emit(progress, "sparse", record.source)
         obsolete = sorted(old_ids - set(record.chunk_ids))
         record.ingested_at = time.time()
