@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServicesDep
 from api.responses import (
@@ -23,6 +26,7 @@ from api.schemas import (
     TurnsRequest,
     TurnsResponse,
 )
+from memory.errors import InvalidInput
 from memory.tables.idempotency import Idempotency, fingerprint
 from overlay import remembering
 
@@ -67,9 +71,11 @@ def get_memory(
     services: ServicesDep,
     q: str = Query(..., min_length=1, max_length=4000, description="What to look up."),
     k: int = Query(5, ge=1, le=100),
+    since: str | None = Query(None, max_length=40, description="Said at or after (epoch or ISO)."),
+    until: str | None = Query(None, max_length=40, description="Said at or before (epoch or ISO)."),
 ) -> MemoryResponse:
     """Earlier turns and facts of the session most relevant to ``q``, best first."""
-    hits = remembering.memory_search(services, session_id, q, k)
+    hits = remembering.memory_search(services, session_id, q, k, since=since, until=until)
     results = [Memory.model_validate(remembering.memory_result(h)) for h in hits]
     return MemoryResponse(session_id=session_id, results=results)
 
@@ -97,3 +103,61 @@ def delete_session(session_id: str, services: ServicesDep) -> ForgetResponse:
     """Forget everything about the session: turns, facts, embedded memories."""
     remembering.forget_session(services, session_id)
     return ForgetResponse(session_id=session_id, forgotten=True)
+
+
+class ImportResponse(BaseModel):
+    session_id: str
+    turns: int = Field(description="Turns restored (ids, times and speakers kept).")
+    facts: int = Field(description="Facts restored with their history.")
+
+
+class FactCorrection(BaseModel):
+    value: str = Field(min_length=1, max_length=4000, examples=["Bergen"])
+
+
+class TurnRemoved(BaseModel):
+    session_id: str
+    removed: dict[str, Any]
+
+
+@router.get("/{session_id}/export", response_class=PlainTextResponse)
+def get_export(session_id: str, services: ServicesDep) -> PlainTextResponse:
+    """The session as JSON lines (``memory.sessions.portable``): turns with their times,
+    facts with their history. ``POST …/import`` of it into a new id restores it exactly."""
+    lines = remembering.export_session(services, session_id)
+    return PlainTextResponse("\n".join(lines) + "\n", media_type="application/x-ndjson")
+
+
+@router.post("/{session_id}/import")
+async def post_import(session_id: str, request: Request, services: ServicesDep) -> ImportResponse:
+    """Restore an export (the body: its JSON lines) into a session that does not exist yet."""
+    try:
+        lines = (await request.body()).decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("the import is not UTF-8 text") from exc
+    got = await run_in_threadpool(remembering.import_session, services, session_id, lines)
+    return ImportResponse(session_id=session_id, **got)
+
+
+@router.patch("/{session_id}/facts/{key}")
+def patch_fact(
+    session_id: str, key: str, body: FactCorrection, services: ServicesDep
+) -> SessionFactResponse:
+    """Correct one fact; its old value stays in the history (404 if there is no such fact)."""
+    fact = remembering.correct_fact(services, session_id, key, body.value)
+    record = SessionFactRecord.model_validate(remembering.fact_result(fact))
+    return SessionFactResponse(session_id=session_id, fact=record)
+
+
+@router.delete("/{session_id}/facts/{key}")
+def delete_fact(session_id: str, key: str, services: ServicesDep) -> ForgetResponse:
+    """Remove one fact (every value of its key this session sees)."""
+    remembering.remove_fact(services, session_id, key)
+    return ForgetResponse(session_id=session_id, forgotten=True)
+
+
+@router.delete("/{session_id}/turns/{turn_id}")
+def delete_turn(session_id: str, turn_id: int, services: ServicesDep) -> TurnRemoved:
+    """Remove one turn, its vectors and the facts it stated."""
+    return TurnRemoved(session_id=session_id,
+                       removed=remembering.delete_turn(services, session_id, turn_id))  # fmt: skip

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -67,11 +69,13 @@ def search(
     session: str = typer.Argument(..., help="Session id."),
     query: str = typer.Argument(..., help="What to look for."),
     k: int = typer.Option(5, "-k", help="How many memories."),
+    since: str | None = typer.Option(None, "--since", help="Said at or after (2023-05-07)."),
+    until: str | None = typer.Option(None, "--until", help="Said at or before (2023-05-31)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Rank a session's earlier turns and facts.  Example: overlay memory search alice "my city\""""
     # not through a server: its response model drops fields this output has (role, key, …)
-    hits = _lib().memory_search(_services(ctx), session, query, k)
+    hits = _lib().memory_search(_services(ctx), session, query, k, since=since, until=until)
     results = [_lib().memory_result(h) for h in hits]
     if as_json:
         return _print_json({"session_id": session, "results": results})
@@ -92,6 +96,60 @@ def forget(
     if as_json:
         return _print_json({"session_id": session, "forgotten": True})
     out.print(f"forgot session {session}")
+
+
+@memory_app.command("export")
+def export(
+    ctx: typer.Context,
+    session: str = typer.Argument(..., help="Session id."),
+    out_file: str = typer.Option("-", "--out", "-o", help="File to write ('-' = stdout)."),
+) -> None:
+    """Write a session as JSON lines (turns with times, facts with history).
+    Example: overlay memory export alice -o alice.jsonl"""
+    text = "".join(line + "\n" for line in _lib().export_session(_services(ctx), session))
+    if out_file == "-":
+        sys.stdout.write(text)
+    else:
+        Path(out_file).write_text(text, encoding="utf-8")
+
+
+@memory_app.command("import")
+def import_(
+    ctx: typer.Context,
+    session: str = typer.Argument(..., help="A new session id to restore into."),
+    in_file: str = typer.Argument("-", help="An export ('-' = stdin)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Restore an export into a new session.  Example: overlay memory import alice2 alice.jsonl"""
+    raw = sys.stdin.read() if in_file == "-" else Path(in_file).read_text(encoding="utf-8")
+    got = _lib().import_session(_services(ctx), session, raw.splitlines())
+    if as_json:
+        return _print_json({"session_id": session, **got})
+    out.print(f"imported {got['turns']} turns and {got['facts']} facts into {session}")
+
+
+@memory_app.command("delete-turn")
+def delete_turn(
+    ctx: typer.Context,
+    session: str = typer.Argument(..., help="Session id."),
+    turn_id: int = typer.Argument(..., help="Turn id (see overlay memory show)."),
+) -> None:
+    """Remove one turn and the facts it stated.  Example: overlay memory delete-turn alice 3"""
+    gone = _lib().delete_turn(_services(ctx), session, turn_id)
+    out.print(f"removed turn #{gone['id']}: {gone['text']}", highlight=False)
+
+
+@facts_app.command("correct")
+def facts_correct(
+    ctx: typer.Context,
+    key: str = typer.Argument(..., help="The fact's key (see overlay facts get -s S)."),
+    value: str = typer.Argument(..., help="The corrected value."),
+    session: str = typer.Option(..., "--session", "-s", help="Session id."),
+) -> None:
+    """Correct a session fact; the old value stays in its history.
+    Example: overlay facts correct -s alice city Bergen"""
+    fact = _lib().correct_fact(_services(ctx), session, key, value)
+    out.print(f"corrected: {fact.history_line()}", highlight=False)
 
 
 @facts_app.command("add")

@@ -13,10 +13,12 @@ HTTP shapes built from these functions:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from memory.errors import InvalidInput, SessionNotFound
+from memory.sessions import portable
 from memory.sessions.extract import Fact, normalise_key
 from memory.sessions.store import SessionMemory
 from memory.sessions.turns import validate_session
@@ -50,16 +52,34 @@ def log_turn(
     return services.session_memory.append(session, [{"role": role, "content": text}], user)[0].id
 
 
+def parse_time(value: str | float | None) -> float | None:
+    """Epoch seconds from ``value``: a number, or an ISO date/time ("2023-05-07",
+    "2023-05-07T14:00", UTC unless it says otherwise); None stays None."""
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        pass
+    try:
+        stamp = datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise InvalidInput(f"invalid time {value!r}: use epoch seconds or an ISO date") from exc
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+
+
 def memory_search(
-    services: Services, session: str, q: str, k: int = 5, must_exist: bool = True
-) -> list[Hit]:
-    """Earlier turns and facts of ``session`` most relevant to ``q``, best first."""
+    services: Services, session: str, q: str, k: int = 5, must_exist: bool = True,
+    since: str | float | None = None, until: str | float | None = None,
+) -> list[Hit]:  # fmt: skip
+    """Earlier turns and facts of ``session`` most relevant to ``q``, best first; with
+    ``since``/``until`` (epoch seconds or ISO dates), only those said in that window."""
     mem = services.session_memory
     if must_exist:
         _known(mem, session)
     if not 1 <= k <= 100:
         raise InvalidInput("k must be between 1 and 100")
-    return mem.search(session, q, k)
+    return mem.search(session, q, k, since=parse_time(since), until=parse_time(until))
 
 
 def show_session(services: Services, session: str, last: int | None = None) -> dict[str, Any]:
@@ -138,3 +158,35 @@ def remove_taught_fact(
     services: Services, subject: str, relation: str, obj: str | None = None
 ) -> None:
     services.taught_facts.remove(subject, relation, obj)
+
+
+# --- portable memory and single edits ---------------------------------------------------
+
+
+def export_session(services: Services, session: str) -> list[str]:
+    """The session as JSON lines: turns with their times, facts with their history."""
+    return portable.export_session(services.session_memory, session)
+
+
+def import_session(services: Services, session: str, lines: Iterable[str]) -> dict[str, int]:
+    """Restore an export into a new session id (409 if it exists); ``{"turns", "facts"}``."""
+    return portable.import_session(services.session_memory, session, lines)
+
+
+def delete_turn(services: Services, session: str, turn_id: int) -> dict[str, Any]:
+    """Remove one turn (and the facts it stated) from the session; the removed turn."""
+    return portable.delete_turn(services.session_memory, session, turn_id).to_dict()
+
+
+def correct_fact(services: Services, session: str, key: str, value: str) -> Fact:
+    """Correct an existing fact (404 if the session has none under ``key``); the old value
+    stays in its history."""
+    key = key if key.startswith("note:") else normalise_key(key)
+    if not any(f.key == key for f in session_facts(services, session)):
+        raise SessionNotFound(f"session {session!r} has no fact {key!r}")
+    if key.startswith("note:"):
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidInput("a fact needs a non-empty value")
+        services.session_memory.set_fact(session, Fact(key, value.strip(), value.strip()))
+        return next(f for f in services.session_memory.facts(session) if f.key == key)
+    return add_fact(services, session, key, value)
