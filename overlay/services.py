@@ -93,7 +93,9 @@ class Services:
             if self._s.redis is None:
                 s = self.settings
                 s.data_dir.mkdir(parents=True, exist_ok=True)
-                self._s.redis = connect_redis(s.redis_url, s.data_dir, s.redis_cluster)
+                self._s.redis = connect_redis(
+                    s.redis_url, s.data_dir, s.redis_cluster, s.redis_timeout_s, s.redis_retries
+                )
                 self._s.owned.add("redis")
             return self._s.redis
 
@@ -103,7 +105,9 @@ class Services:
             if self._s.chroma is None:
                 s = self.settings
                 s.data_dir.mkdir(parents=True, exist_ok=True)
-                self._s.chroma = connect_chroma(s.chroma_url, s.data_dir, s.chroma_mode)
+                self._s.chroma = connect_chroma(
+                    s.chroma_url, s.data_dir, s.chroma_mode, s.chroma_timeout_s
+                )
                 self._s.owned.add("chroma")
             return self._s.chroma
 

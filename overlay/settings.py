@@ -79,6 +79,20 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         default=None, description="http://host:port of a `chroma run` server; unset = embedded."
     )
+    redis_timeout_s: float = Field(
+        default=3.0, gt=0, le=120,
+        description="How long one Redis call may wait for an answer; a stalled Redis then "
+        "answers 503 with Retry-After instead of hanging the request.",
+    )  # fmt: skip
+    redis_retries: int = Field(
+        default=1, ge=0, le=5, description="Retries of a Redis call that timed out or lost its "
+        "connection (redis-py's default of several, each waiting the timeout, held a call ~2 min).",
+    )  # fmt: skip
+    chroma_timeout_s: float = Field(
+        default=15.0, gt=0, le=600,
+        description="How long one Chroma call (query, add, delete) may wait for an answer "
+        "(Chroma's HTTP client has no limit of its own); past it the request answers 503.",
+    )  # fmt: skip
     chroma_mode: Literal["server", "inprocess"] = Field(
         default="server",
         description=(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.errors import error_response
@@ -20,23 +22,46 @@ async def healthz() -> HealthResponse:
     return HealthResponse(status="ok")
 
 
-def _store_status(request: Request) -> dict[str, str]:
-    services = request.app.state.services
-    status: dict[str, str] = {}
-    for name in ("redis", "chroma"):
-        try:
-            ok = getattr(services, name).ping()
-        except OverlayError as exc:
-            status[name] = f"unreachable: {exc.message}"
-            continue
-        status[name] = "ok" if ok else "unreachable"
-    return status
+READY_WAIT_S = 1.5  # /readyz answers within 2 s even when a store stalls
+
+
+def _ping(services: Any, name: str) -> str:
+    state = str(getattr(services, name).state())
+    return "stalled: it does not answer" if state == "stalled" else state
+
+
+async def _probe(request: Request, name: str) -> str:
+    """One store's state within ``READY_WAIT_S``; at most one ping per store in flight (a
+    stalled store's pings would otherwise pile up, one per poll)."""
+    state = request.app.state
+    probes: dict[str, asyncio.Future[str]] | None = getattr(state, "ready_probes", None)
+    if probes is None:
+        state.ready_probes = probes = {}
+    fut = probes.get(name)
+    if fut is None or fut.done():
+        loop = asyncio.get_running_loop()
+        fut = probes[name] = loop.run_in_executor(None, _ping, state.services, name)
+    try:
+        return await asyncio.wait_for(asyncio.shield(fut), READY_WAIT_S)
+    except TimeoutError:
+        return f"stalled: no answer within {READY_WAIT_S:.1f} s"
+    except OverlayError as exc:
+        return f"unreachable: {exc.message}"
+
+
+async def _store_status(request: Request) -> dict[str, str]:
+    names = ("redis", "chroma")
+    found = await asyncio.gather(*(_probe(request, name) for name in names))
+    return dict(zip(names, found, strict=True))
 
 
 @router.get("/readyz", response_model=ReadyResponse, responses={503: {"model": ErrorResponse}})
 async def readyz(request: Request) -> ReadyResponse | JSONResponse:
-    """200 when Redis and Chroma answer; 503 naming the store that does not."""
-    status = await run_in_threadpool(_store_status, request)
+    """200 when Redis and Chroma answer; 503 naming the store that does not, or that is
+    stalled (alive but silent). Answers within 2 s whatever the stores do."""
+    if request.app.state.services is None:
+        return error_response(503, "store_unavailable", "not ready: starting", {"Retry-After": "5"})
+    status = await _store_status(request)
     down = [name for name, s in status.items() if s != "ok"]
     if down:
         detail = "; ".join(f"{name} {status[name]}" for name in down)

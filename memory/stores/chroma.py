@@ -43,11 +43,21 @@ class ChromaStore:
         self.url = url
 
     def ping(self) -> bool:
+        return self.state() == "ok"
+
+    def state(self) -> str:
+        """``ok``; ``stalled`` (no answer within the timeout: stopped, hung); ``unreachable``."""
+        import httpx
+
+        if self.handle is not None and self.handle.stalled:  # its watchdog knows already
+            return "stalled"
         try:
             self.client.heartbeat()
-            return True
-        except Exception:  # any transport error means "not reachable"
-            return False
+            return "ok"
+        except httpx.TimeoutException:
+            return "stalled"
+        except Exception:  # any other transport error means "not reachable"
+            return "unreachable"
 
     def logical_names(self, prefix: str) -> list[str]:
         """Logical names (``VectorStore.name``) of the collections starting with ``prefix``."""
@@ -86,8 +96,13 @@ def _chroma_binary() -> list[str]:
     raise StoreUnavailable("the `chroma` command (from the chromadb package) is not installed")
 
 
-def connect_chroma(url: str | None, data_dir: Path, mode: str = "server") -> ChromaStore:
-    """Connect to ``url``; else the data dir's shared local server, or in-process."""
+def connect_chroma(
+    url: str | None, data_dir: Path, mode: str = "server", timeout_s: float = 15.0
+) -> ChromaStore:
+    """Connect to ``url``; else the data dir's shared local server, or in-process.
+
+    Every HTTP call waits at most ``timeout_s`` (Chroma's client sets no limit: a stalled
+    server held a request, and the model worker it ran on, for as long as it stalled)."""
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     import chromadb
 
@@ -127,6 +142,8 @@ def connect_chroma(url: str | None, data_dir: Path, mode: str = "server") -> Chr
         m.group(2),
         int(m.group(3) or (443 if m.group(1) == "https" else 8000)),
     )
+    if not _answers(url, timeout_s):  # the client's own check at construction has no limit
+        raise StoreUnavailable("Chroma is not reachable", f"Chroma at {url}: no heartbeat")
     try:  # the client checks the server at construction; it reports that as ValueError
         with chroma_errors("connect"):
             client = chromadb.HttpClient(
@@ -134,7 +151,27 @@ def connect_chroma(url: str | None, data_dir: Path, mode: str = "server") -> Chr
             )
     except ValueError as exc:
         raise StoreUnavailable("Chroma is not reachable", f"Chroma at {url}: {exc}") from exc
+    _limit(client, timeout_s)
     return ChromaStore(client, handle, url)
+
+
+def _answers(url: str, timeout_s: float) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{url.rstrip('/')}/api/v2/heartbeat", timeout=timeout_s).is_success
+    except httpx.HTTPError:
+        return False
+
+
+def _limit(client: Any, timeout_s: float) -> None:
+    """Put ``timeout_s`` on the HTTP session inside chromadb's client (created with none)."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if not isinstance(session, httpx.Client):
+        raise StoreUnavailable("this chromadb version's HTTP client cannot be given a timeout")
+    session.timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0))
 
 
 class ChromaMissing(Exception):
@@ -145,10 +182,11 @@ class ChromaMissing(Exception):
 def chroma_errors(what: str) -> Iterator[None]:
     """The one place that maps Chroma failures.
 
-    A transport failure or the server's own 5xx becomes ``StoreUnavailable`` (its
-    address and words go to ``detail``, for the log); a missing collection becomes
-    ``ChromaMissing`` for the caller to decide; anything else — an argument Chroma
-    refuses is our bug, not the caller's — propagates unchanged and ends as a logged 500.
+    A transport failure, a timeout or the server's own 5xx (named or not) becomes
+    ``StoreUnavailable`` (its address and words go to ``detail``, for the log); a missing
+    collection becomes ``ChromaMissing`` for the caller to decide; anything else — an
+    argument Chroma refuses is our bug, not the caller's — propagates unchanged and ends as
+    a logged 500.
     """
     import httpx
     from chromadb import errors as cerr
@@ -163,3 +201,9 @@ def chroma_errors(what: str) -> Iterator[None]:
         ) from exc
     except (cerr.RateLimitError, cerr.QuotaError) as exc:
         raise StoreUnavailable("Chroma is overloaded; retry shortly", f"{what}: {exc}") from exc
+    except Exception as exc:
+        # chromadb raises a bare ``Exception(body)`` for a server error it has no class for
+        # (e.g. "Missing metadata segment" while a collection is dropped): the server failed
+        if type(exc) is not Exception:
+            raise
+        raise StoreUnavailable("Chroma failed; retry shortly", f"{what}: {exc}") from exc

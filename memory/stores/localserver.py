@@ -13,7 +13,9 @@ a stale claim:
   that can upgrade it to exclusive at exit is the last user and stops the server.
 
 Self-healing: every attached process watches the server (``ServerHandle``'s watcher
-thread, twice a second). When it is gone (killed, crashed), the first process to notice
+thread, twice a second; every 2 s it also asks the server to answer: a process that lives
+and holds its port open but does not answer — stopped, hung — is ``stalled``, logged and
+reported by ``/readyz``). When it is gone (killed, crashed), the first process to notice
 takes ``<name>.lock`` and starts it again **on the same port**, so every client of every
 process reconnects by itself; a failed start is retried with back-off (0.5 s doubling to
 30 s). Redis keeps acknowledged writes through this: it appends each write to its AOF
@@ -42,6 +44,7 @@ from memory.errors import StoreUnavailable
 log = logging.getLogger("overlay.stores")
 WATCH_INTERVAL = 0.5
 MAX_BACKOFF = 30.0
+PROBE_EVERY = 4  # watch ticks between two "does it answer?" probes
 
 
 @dataclass
@@ -112,8 +115,11 @@ class ServerHandle:
         server: LocalServer,
         users_fh: object,
         restart: Callable[[LocalServer], LocalServer] | None = None,
+        ready: Callable[[str, int], bool] | None = None,
     ) -> None:
         self.run_dir = run_dir
+        self.stalled_since: float | None = None  # monotonic time it stopped answering
+        self._ready = ready
         self.server = server
         self._users = users_fh
         self._released = False
@@ -124,13 +130,31 @@ class ServerHandle:
             name = f"overlay-watch-{server.name}"
             threading.Thread(target=self._watch, name=name, daemon=True).start()
 
+    @property
+    def stalled(self) -> bool:
+        """The server lives and holds its port, but did not answer the last probe."""
+        return self.stalled_since is not None
+
+    def _probe(self) -> None:
+        if self._ready is None or self._ready(self.server.host, self.server.port):
+            if self.stalled_since is not None:
+                log.warning("embedded %s answers again", self.server.name)
+            self.stalled_since = None
+        elif self.stalled_since is None:
+            self.stalled_since = time.monotonic()
+            log.warning("embedded %s is stalled: its process lives, its port is open, but it "
+                        "does not answer (stopped or hung?)", self.server.name)  # fmt: skip
+
     def _watch(self) -> None:
         assert self._restart is not None
-        delay = WATCH_INTERVAL
+        delay, ticks = WATCH_INTERVAL, 0
         while not self._stop.wait(delay):
             if server_alive(self.server):
-                delay = WATCH_INTERVAL
+                delay, ticks = WATCH_INTERVAL, ticks + 1
+                if ticks % PROBE_EVERY == 0:
+                    self._probe()
                 continue
+            self.stalled_since = None
             try:
                 old = self.server
                 self.server = self._restart(old)
@@ -222,7 +246,7 @@ def claim_server(
             server = _start(name, command, ready, log_file, start_timeout, env)
             state.write_text(json.dumps(server.__dict__))
         fcntl.flock(users, fcntl.LOCK_SH)
-    handle = ServerHandle(run_dir, server, users, restart)
+    handle = ServerHandle(run_dir, server, users, restart, ready)
     atexit.register(handle.release)
     return handle
 

@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import ClusterPipeline, RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import RedisClusterException
+from redis.retry import Retry
 
 from memory.errors import StoreUnavailable
 from memory.stores.localserver import ServerHandle, claim_server
@@ -117,10 +119,18 @@ class RedisStore:
         return f"redis://{kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
 
     def ping(self) -> bool:
+        return self.state() == "ok"
+
+    def state(self) -> str:
+        """``ok``; ``stalled`` (no answer within the timeout: stopped, hung); ``unreachable``."""
+        if self.handle is not None and self.handle.stalled:  # its watchdog knows already
+            return "stalled"
         try:
-            return bool(self.client.ping())
-        except redis.RedisError:
-            return False
+            return "ok" if self.client.ping() else "unreachable"
+        except redis.TimeoutError:
+            return "stalled"
+        except (redis.RedisError, RedisClusterException):
+            return "unreachable"
 
     def close(self) -> None:
         self.client.close()
@@ -129,13 +139,24 @@ class RedisStore:
             self.handle = None
 
 
-def connect_redis(url: str | None, data_dir: Path, cluster: bool = False) -> RedisStore:
-    """Connect to ``url`` (a seed node when ``cluster``), or start/attach the embedded server."""
+def connect_redis(
+    url: str | None,
+    data_dir: Path,
+    cluster: bool = False,
+    timeout_s: float = 3.0,
+    retries: int = 1,
+) -> RedisStore:
+    """Connect to ``url`` (a seed node when ``cluster``), or start/attach the embedded server.
+
+    One call waits at most ``timeout_s`` for an answer and is retried ``retries`` times, so a
+    stalled server (SIGSTOP, a hung disk) costs a request ~``timeout_s × (retries + 1)``,
+    then ``StoreUnavailable`` (503), never the stall's length."""
     opts: dict[str, Any] = {
         "decode_responses": True,
-        "socket_timeout": 10,
-        "socket_connect_timeout": 3,
+        "socket_timeout": timeout_s,
+        "socket_connect_timeout": min(timeout_s, 3.0),
         "health_check_interval": 30,
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries),
     }
     if cluster and not url:
         raise StoreUnavailable("OVERLAY_REDIS_CLUSTER=true needs OVERLAY_REDIS_URL (a seed node)")
@@ -162,7 +183,7 @@ def connect_redis(url: str | None, data_dir: Path, cluster: bool = False) -> Red
 
 def _cluster_client(url: str, opts: dict[str, Any]) -> RedisCluster:
     """A cluster client seeded by ``url``; redirections and failovers are retried."""
-    opts = {k: v for k, v in opts.items() if k != "health_check_interval"}
+    opts = {k: v for k, v in opts.items() if k not in ("health_check_interval", "retry")}
     return RedisCluster.from_url(url, **opts)
 
 
