@@ -162,6 +162,12 @@ class MemorySettings(_Group):
         default=0.35, ge=-1, le=2, description="Memories scoring below this are not offered."
     )
     fact_bonus: float = Field(default=0.15, ge=0, le=1, description="Fact priority.")
+    answers: bool = Field(
+        default=True,
+        description="Answer from session memory first: a statement is acknowledged with the "
+        "facts kept, a question the session's memory answers is answered from the remembered "
+        "turn or fact, cited as memory (overlay/remembering/answer.py).",
+    )
     # recency 0 and lexical 0.5: chosen on LoCoMo dev (bench/memory_bench.py --locomo-only)
     recency_weight: float = Field(
         default=0.0, ge=0, le=1, description="Bonus of the newest turn in a lookup, fading."

@@ -37,7 +37,7 @@ from overlay.choosing.fusion import Choice, Scored, dedupe
 from overlay.choosing.sentences import SentenceWeights, rank_sentences, sentence_candidates
 from overlay.choosing.views import query_view
 from overlay.model.decode import Decoding, OnText
-from overlay.remembering.step import remember_answer, session_turn
+from overlay.remembering.step import answer_from_memory, remember_answer, session_turn
 from overlay.request import METHODS, MODES, TurnRequest, resolve, resolve_retrieve
 from overlay.services import Services
 
@@ -97,7 +97,11 @@ class Answer:
 
 
 def _citation(c: Scored) -> dict[str, Any]:
-    return {"id": c.hit.id, "source": c.hit.source, "text": c.hit.text, "score": round(c.score, 4)}
+    out = {"id": c.hit.id, "source": c.hit.source, "text": c.hit.text, "score": round(c.score, 4)}
+    if c.hit.metadata.get("cite_kind") == "memory":  # answered from session memory
+        out |= {"kind": "memory", "speaker": c.hit.metadata.get("speaker"),
+                "ts": c.hit.metadata.get("ts")}  # fmt: skip
+    return out
 
 
 def retrieve(
@@ -196,10 +200,15 @@ def _turn(
     hits = _gather(services, query, req.collection, req.k, extra)
     t1 = time.perf_counter()
     span_read = req.mode == "read" and s.answer.reader == "span"
-    choice = choose_among(services, query, hits, adapter, read=span_read)
+    remembered = answer_from_memory(services, question, session, extra, on_text)
+    choice = remembered.choice if remembered else choose_among(
+        services, query, hits, adapter, read=span_read
+    )  # fmt: skip
     t2 = time.perf_counter()
     decoding = decoding or Decoding(max_new_tokens=s.answer.max_new_tokens)
-    draft = _answer(services, question, choice, req.mode, adapter, context, decoding, on_text)
+    draft = remembered.draft if remembered else _answer(
+        services, question, choice, req.mode, adapter, context, decoding, on_text
+    )  # fmt: skip
     t3 = time.perf_counter()
     if session:
         remember_answer(services, session, draft.text)

@@ -113,6 +113,7 @@ RULES: tuple[Rule, ...] = (
     ),
     _r(r"^i work (?:at|for)\s+(?P<v>.+)$", "employer", "I work at {v}", _PLACE_STOP),
     _r(r"^i work as\s+(?:an? )?(?P<v>.+)$", "job", "I work as {v}"),
+    _r(r"^i work in\s+(?P<v>.+)$", "workplace", "I work in {v}", _PLACE_STOP),
     _r(r"^i(?:'m| am)\s+(?P<v>\d{1,3})\s+years? old$", "age", "I am {v} years old"),
     _r(r"^i(?:'m| am) allergic to\s+(?P<v>.+)$", "allergy", "I am allergic to {v}"),
     _r(r"^my (?P<k>favou?rite [\w' -]{1,30}?) (?:is|are)\s+(?P<v>.+)$", "{k}", "my {k} is {v}"),
@@ -145,7 +146,8 @@ _LEAD = re.compile(
     r"yes|no|sorry|oops|just so you know|fyi|for the record|in fact|now|please)\b[\s,:;!-]*)+",
     re.IGNORECASE,
 )
-_CLAUSE = re.compile(r"(?<=[.!?;])\s+|\n+")
+# sentence ends, and "… and I/my …" (a second statement about oneself in one sentence)
+_CLAUSE = re.compile(r"(?<=[.!?;])\s+|\n+|,?\s+and\s+(?=(?:i|my|i'm|i've)\b)", re.IGNORECASE)
 # "my X is …" keys that are not facts about the user.
 _BAD_KEYS = {
     "question",

@@ -3,11 +3,12 @@ fit the session's part of the prompt, and log the answer."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from memory.types import Hit
 from overlay.knobs import MemorySettings
+from overlay.remembering.answer import Remembered, memory_answer
 from overlay.remembering.library import log_turn
 from overlay.services import Services
 
@@ -91,3 +92,28 @@ def remember_answer(services: Services, session: str, text: str) -> None:
     """Log the assistant's answer (embedded only if ``memory_embed_assistant``)."""
     if text.strip():
         services.session_memory.append(session, [{"role": "assistant", "content": text}])
+
+
+def answer_from_memory(
+    services: Services, question: str, session: str | None, hits: Sequence[Hit],
+    on_text: Callable[[str], None] | None = None,
+) -> Remembered | None:  # fmt: skip
+    """The chat turn's answer from session memory (``overlay.remembering.answer``), or None;
+    called after ``session_turn`` logged the message. ``on_text`` gets the answer's text."""
+    if not session or not services.settings.memory.answers:
+        return None
+    mem = services.session_memory
+    last = mem.turns(session, -1, -1)
+    if not last:
+        return None
+    t = last[0]
+    stated = [f for f in mem.facts(session) if f.turn == str(t.id) and f.session == session]
+    meta = {"session": session, "turn": t.id, "role": t.role, "ts": t.ts,
+            "speaker": t.speaker or None}  # fmt: skip
+    own = Hit(f"turn:{session}:{t.id}", t.text, 1.0, f"session:{session}", "turn", meta)
+    remembered = memory_answer(
+        question, [h for h in hits if h.source.startswith("session:")], stated, own
+    )
+    if remembered is not None and on_text is not None:
+        on_text(remembered.draft.text)
+    return remembered
