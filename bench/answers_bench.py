@@ -39,6 +39,7 @@ sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 from reader_data import split_titles  # noqa: E402
 from span_data import DATA, tatqa_split  # noqa: E402
 
+from bench.answers_docs import docs_check  # noqa: E402
 from bench.answers_fit import fit  # noqa: E402
 from bench.choose_questions import OFF_TOPIC  # noqa: E402
 from bench.docqa_bench import cpu_flags  # noqa: E402
@@ -161,6 +162,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--fit", action="store_true", help="fit the span knobs on DEV data")
+    ap.add_argument("--docs", action="store_true", help="only the examples/docs check")
     args = ap.parse_args()
     print(f"CPU flags: {cpu_flags()}")
     methods = args.methods.split(",")
@@ -168,6 +170,9 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp), models_dir=REPO / ".cache/ov-data/models")
         svc = build_services(settings)
         try:
+            if args.docs:
+                docs_check(svc, [m.removeprefix("read-") for m in ("read-adapter", "span")])
+                return
             sets = prepare(svc, Path(tmp) / "docs", args)
             if args.fit:
                 fit(svc, sets)

@@ -12,10 +12,10 @@ Sources, all development data that may be trained on:
 
 A context is cut into WINDOWS of whole sentences (at most ``max_tokens`` model tokens, the
 budget drawn per context from ``WINDOW_TOKENS``), the shape of the chooser's views. A question
-is paired with every window of its paragraph (SQuAD) or with the windows that hold its answer
-plus up to ``NEGATIVES`` others of the same report (TAT-QA): the window holding the gold span is
-a positive (its character span), every other window and every window of an unanswerable question
-is a no-answer example.
+(at most ``PER_PARAGRAPH`` per SQuAD paragraph, half unanswerable) is paired with the window that
+holds its answer plus ``NEGATIVES`` other windows of the same context: the window holding the
+gold span is a positive (its character span), every other window and every window of an
+unanswerable question is a no-answer example.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ DATA = next(
     Path("/work/shared/data"),
 )
 WINDOW_TOKENS = (48, 80, 112)
-NEGATIVES = 2
+NEGATIVES = 1  # other windows of the same context a question is paired with (no-answer)
+PER_PARAGRAPH = 4  # SQuAD questions per paragraph at most, half answerable, half not
 _SENT = re.compile(r"(?<=[.!?;:])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*")
 
 
@@ -110,6 +111,11 @@ def _build(
 ) -> Context:  # fmt: skip
     spans = cut_windows(context, rng.choice(WINDOW_TOKENS), count)
     ctx = Context(domain, title, split, [_window_text(context, s) for s in spans], [])
+    if pair_all:  # SQuAD: a few questions per paragraph, answerable and not alike
+        ans = [qa for qa in qas if not qa.get("is_impossible")]
+        una = [qa for qa in qas if qa.get("is_impossible")]
+        half = PER_PARAGRAPH // 2
+        qas = rng.sample(ans, min(half, len(ans))) + rng.sample(una, min(half, len(una)))
     for qa in qas:
         answers = [a["text"] for a in qa.get("answers", []) if a["text"].strip()]
         q = Question(qa["id"], qa["question"].strip(), answers)
@@ -120,8 +126,7 @@ def _build(
                 continue  # the gold span crosses windows: no clean label
             q.spans[hit[0]] = (hit[1], hit[2])
         others = [i for i in range(len(spans)) if i not in q.spans]
-        if not pair_all:
-            others = rng.sample(others, min(NEGATIVES, len(others)))
+        others = rng.sample(others, min(NEGATIVES, len(others)))
         q.windows = sorted([*q.spans, *others])
         ctx.questions.append(q)
     return ctx
@@ -131,13 +136,13 @@ def squad_contexts(count: Callable[[str], int], seed: int = 13) -> Iterator[Cont
     data = json.loads((DATA / "squad2-dev/dev-v2.0.json").read_text())["data"]
     parts = split_titles([a["title"] for a in data])
     rng = random.Random(seed)
-    for article in data:
-        split = next(p for p in ("train", "dev", "heldout") if article["title"] in parts[p])
-        if split == "heldout":
-            continue
-        for para in article["paragraphs"]:
-            yield _build("squad", article["title"], split, para["context"], para["qas"],
-                         count, rng, pair_all=True)  # fmt: skip
+    paragraphs = [(a["title"], p) for a in data if a["title"] not in parts["heldout"]
+                  for p in a["paragraphs"]]  # fmt: skip
+    rng.shuffle(paragraphs)  # a --limit takes a sample of every article
+    for title, para in paragraphs:
+        split = "dev" if title in parts["dev"] else "train"
+        yield _build("squad", title, split, para["context"], para["qas"], count, rng,
+                     pair_all=True)  # fmt: skip
 
 
 def tatqa_split(title: str) -> str:

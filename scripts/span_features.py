@@ -66,6 +66,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(REPO / ".cache/reader/features.pt"))
     ap.add_argument("--data-dir", default=str(REPO / ".cache/ov-data"))
     ap.add_argument("--limit", type=int, default=0, help="contexts per domain (0: all)")
+    ap.add_argument("--domain", choices=("tatqa", "squad", "both"), default="both")
     args = ap.parse_args()
     torch.manual_seed(0)
     bm = load_base_model(Settings(data_dir=args.data_dir, decode_kernel="torch"))
@@ -74,7 +75,11 @@ def main() -> None:
     count = lambda t: len(tok(t, add_special_tokens=False)["input_ids"])  # noqa: E731
     windows, examples, n_ctx = [], [], 0
     t0 = time.time()
-    for source in (tatqa_contexts(count), squad_contexts(count)):
+    sources = {"tatqa": [tatqa_contexts(count)], "squad": [squad_contexts(count)]}
+    chosen = (
+        [*sources["tatqa"], *sources["squad"]] if args.domain == "both" else sources[args.domain]
+    )
+    for source in chosen:
         for i, ctx in enumerate(source):
             if args.limit and i >= args.limit:
                 break

@@ -117,6 +117,18 @@ def fit_calibration(margins: list[tuple[float, bool, str]]) -> tuple[float, floa
     return best[1], best[2]
 
 
+def load_features(paths: list[str]) -> dict:
+    """Several feature files as one (window indices shifted)."""
+    out: dict = {"windows": [], "examples": [], "base": None}
+    for path in paths:
+        part = torch.load(path, weights_only=False)
+        shift = len(out["windows"])
+        out["windows"] += part["windows"]
+        out["examples"] += [{**e, "window": e["window"] + shift} for e in part["examples"]]
+        out["base"] = out["base"] or part.get("base")
+    return out
+
+
 def _base(args: argparse.Namespace) -> dict[str, int]:
     """The base model's shape, from its converted config (features saved without it)."""
     import json
@@ -127,7 +139,12 @@ def _base(args: argparse.Namespace) -> dict[str, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--features", default=str(REPO / ".cache/reader/features.pt"))
+    cache = REPO / ".cache/reader"
+    ap.add_argument(
+        "--features",
+        nargs="+",
+        default=[str(cache / "feat_tatqa.pt"), str(cache / "feat_squad.pt")],
+    )
     ap.add_argument("--out", default=str(REPO / "overlay/builtin_readers/span"))
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--lr", type=float, default=5e-4)
@@ -141,7 +158,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)  # a shared machine: 2 OpenMP threads under load crawl
     rng = random.Random(args.seed)
-    data = torch.load(args.features, weights_only=False)
+    data = load_features(args.features)
     windows, examples = data["windows"], data["examples"]
     train = [e for e in examples if e["split"] == "train"]
     train += [e for e in train if e["domain"] == "tatqa"] * (args.tatqa_repeat - 1)
