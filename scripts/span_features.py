@@ -61,6 +61,14 @@ def window_features(body, tok, window: str, questions: list[str]):
     return p_feats, chars, [qf[r, : len(q)].clone() for r, q in enumerate(q_ids)]
 
 
+def save(out: str, windows: list, examples: list, cfg) -> None:
+    base = {k: getattr(cfg, k) for k in ("hidden_size", "num_hidden_layers", "vocab_size")}
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(out).with_suffix(".tmp")
+    torch.save({"layers": LAYERS, "windows": windows, "examples": examples, "base": base}, tmp)
+    tmp.replace(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(REPO / ".cache/reader/features.pt"))
@@ -97,14 +105,11 @@ def main() -> None:
                         "question": q.text, "answers": q.answers, "domain": ctx.domain,
                         "split": ctx.split, "title": ctx.title,
                     })  # fmt: skip
-            if n_ctx % 50 == 0:
+            if n_ctx % 25 == 0:  # a checkpoint: the run can be stopped and trained on
+                save(args.out, windows, examples, bm.model.config)
                 print(f"{n_ctx} contexts, {len(windows)} windows, {len(examples)} examples, "
                       f"{time.time() - t0:.0f} s", flush=True)  # fmt: skip
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    cfg = bm.model.config
-    base = {k: getattr(cfg, k) for k in ("hidden_size", "num_hidden_layers", "vocab_size")}
-    torch.save({"layers": LAYERS, "windows": windows, "examples": examples, "base": base},
-               args.out)  # fmt: skip
+    save(args.out, windows, examples, bm.model.config)
     print(f"done: {len(windows)} windows, {len(examples)} examples, {time.time() - t0:.0f} s")
 
 
