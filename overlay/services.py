@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from memory.embeddings import CachedEmbedder, Embedder, LazyEmbedder
 from memory.errors import CollectionNotFound, InvalidInput
 from memory.minilm import load_embedder
+from memory.sessions.serial import SerialSessionMemory
 from memory.sessions.store import SessionMemory
 from memory.sessions.turns import MemoryConfig
 from memory.stores.chroma import ChromaStore, connect_chroma
@@ -155,7 +156,7 @@ class Services:
         with self._s.lock:
             mem = self._s.session_memories.get(self.tenant)
             if mem is None:
-                mem = SessionMemory(
+                mem = SerialSessionMemory(  # appends and forgets of a session in turn
                     client, chroma, LazyEmbedder(lambda: self.embedder), self.namespace,
                     _memory_config(self.settings),
                 )  # fmt: skip
