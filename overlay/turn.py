@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from memory.types import Hit
 from overlay.answering.answers import (
@@ -33,10 +32,11 @@ from overlay.choosing import candidates
 from overlay.choosing.chooser import choose_among, rerank
 from overlay.choosing.feedback import record_turn
 from overlay.choosing.followup import retrieval_query
-from overlay.choosing.fusion import Choice, Scored, dedupe
+from overlay.choosing.fusion import Choice, dedupe
 from overlay.choosing.sentences import SentenceWeights, rank_sentences, sentence_candidates
 from overlay.choosing.views import query_view
 from overlay.model.decode import Decoding, OnText
+from overlay.record import Answer
 from overlay.remembering.step import answer_from_memory, remember_answer, session_turn
 from overlay.request import METHODS, MODES, TurnRequest, resolve, resolve_retrieve
 from overlay.services import Services
@@ -50,58 +50,6 @@ class Conversation:
 
     instructions: str = ""  # the client's system message: added to ours, never replacing it
     turns: list[tuple[str, str]] = field(default_factory=list)  # (role, content), oldest first
-
-
-@dataclass(kw_only=True)
-class Answer:
-    """The outcome of one ask turn; ``to_dict`` is its one record (the CLI's ``--json``, the
-    API's ``/v1/chat`` body and ``overlay`` object are that record, or a part of it)."""
-
-    question: str
-    answer: str
-    abstained: bool
-    citations: list[Scored]
-    adapter: str | None
-    mode: str
-    collection: str
-    timings_ms: dict[str, float]
-    turn_id: str = ""
-    choice: Choice | None = field(default=None, repr=False)
-    kind: str = "sentence"  # "span" | "sentence" | "generated" | "fallback" | "abstained"
-    prompt_tokens: int = 0  # tokens the model read, all passes (scoring and answering)
-    completion_tokens: int = 0  # tokens the model generated (0: nothing generated)
-    finish_reason: str = "stop"  # "stop" | "length"
-    retrieval_query: str = ""  # what retrieval and choosing used (a follow-up borrows its topic)
-    degraded: bool = False  # a store was down: candidates came from Redis (sparse) only
-    session: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The turn's record, JSON-ready."""
-        p, c = self.prompt_tokens, self.completion_tokens
-        return {
-            "answer": self.answer,
-            "abstained": self.abstained,
-            "answer_kind": self.kind,
-            "citations": [_citation(c) for c in self.citations],
-            "adapter": self.adapter,
-            "mode": self.mode,
-            "collection": self.collection,
-            "session_id": self.session,
-            "turn_id": self.turn_id,
-            "retrieval_query": self.retrieval_query,
-            "degraded": self.degraded,
-            "finish_reason": self.finish_reason,
-            "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c},
-            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
-        }
-
-
-def _citation(c: Scored) -> dict[str, Any]:
-    out = {"id": c.hit.id, "source": c.hit.source, "text": c.hit.text, "score": round(c.score, 4)}
-    if c.hit.metadata.get("cite_kind") == "memory":  # answered from session memory
-        out |= {"kind": "memory", "speaker": c.hit.metadata.get("speaker"),
-                "ts": c.hit.metadata.get("ts")}  # fmt: skip
-    return out
 
 
 def retrieve(

@@ -1,0 +1,61 @@
+"""The outcome of one chat turn (``Answer``) and its one record (``Answer.to_dict``): the CLI's
+``--json`` and, field for field, the API's ``/v1/chat`` body and ``overlay`` object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from overlay.choosing.fusion import Choice, Scored
+
+
+@dataclass(kw_only=True)
+class Answer:
+    """The outcome of one ask turn; ``to_dict`` is its one record (the CLI's ``--json``, the
+    API's ``/v1/chat`` body and ``overlay`` object are that record, or a part of it)."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Scored]
+    adapter: str | None
+    mode: str
+    collection: str
+    timings_ms: dict[str, float]
+    turn_id: str = ""
+    choice: Choice | None = field(default=None, repr=False)
+    kind: str = "sentence"  # "span" | "sentence" | "generated" | "fallback" | "abstained"
+    prompt_tokens: int = 0  # tokens the model read, all passes (scoring and answering)
+    completion_tokens: int = 0  # tokens the model generated (0: nothing generated)
+    finish_reason: str = "stop"  # "stop" | "length"
+    retrieval_query: str = ""  # what retrieval and choosing used (a follow-up borrows its topic)
+    degraded: bool = False  # a store was down: candidates came from Redis (sparse) only
+    session: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The turn's record, JSON-ready."""
+        p, c = self.prompt_tokens, self.completion_tokens
+        return {
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "answer_kind": self.kind,
+            "citations": [_citation(c) for c in self.citations],
+            "adapter": self.adapter,
+            "mode": self.mode,
+            "collection": self.collection,
+            "session_id": self.session,
+            "turn_id": self.turn_id,
+            "retrieval_query": self.retrieval_query,
+            "degraded": self.degraded,
+            "finish_reason": self.finish_reason,
+            "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c},
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
+
+
+def _citation(c: Scored) -> dict[str, Any]:
+    out = {"id": c.hit.id, "source": c.hit.source, "text": c.hit.text, "score": round(c.score, 4)}
+    if c.hit.metadata.get("cite_kind") == "memory":  # answered from session memory
+        out |= {"kind": "memory", "speaker": c.hit.metadata.get("speaker"),
+                "ts": c.hit.metadata.get("ts")}  # fmt: skip
+    return out
