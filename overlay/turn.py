@@ -32,7 +32,7 @@ from overlay.choosing import candidates
 from overlay.choosing.chooser import choose_among, rerank
 from overlay.choosing.feedback import record_turn
 from overlay.choosing.followup import retrieval_query
-from overlay.choosing.fusion import Choice, dedupe
+from overlay.choosing.fusion import Choice, Scored, dedupe
 from overlay.choosing.sentences import SentenceWeights, rank_sentences, sentence_candidates
 from overlay.choosing.views import query_view
 from overlay.model.decode import Decoding, OnText
@@ -160,7 +160,7 @@ def _turn(
     t3 = time.perf_counter()
     if session:
         remember_answer(services, session, draft.text)
-    cited = [choice.chosen[n - 1] for n in draft.cited]
+    cited = cited_passages(choice, draft)
     turn = record_turn(
         services, question, [h.id for h in hits], [c.hit.id for c in cited], req.collection
     )
@@ -184,6 +184,17 @@ def _turn(
         retrieval_query=query,
         degraded=any(h.metadata.get("degraded") for h in hits),
     )
+
+
+def cited_passages(choice: Choice, draft: Draft) -> list[Scored]:
+    """The citations returned, so that every marker ``[n]`` of the text is the n-th of them:
+    the cited passages themselves when the text numbers them 1..k in order, else the passages
+    as the model was shown them, up to the highest marker."""
+    if not draft.cited:
+        return []
+    if draft.cited == list(range(1, len(draft.cited) + 1)):
+        return [choice.chosen[n - 1] for n in draft.cited]
+    return choice.chosen[: max(draft.cited)]
 
 
 def _answer(

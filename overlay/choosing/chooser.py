@@ -81,9 +81,11 @@ def choose_among(
     decides abstention. A stored memory's ``metadata["memory_evidence"]`` is a floor under its
     model score."""
     s = services.settings
-    reader = load_reader() if read and hits and has_reader() else None
+    # the head read the bare base model's states: a request wearing its own adapter, or
+    # another base model, is read by the reader adapter instead (``turn._read``)
+    reader = load_reader() if read and hits and not adapter and has_reader() else None
     if reader is not None and not reader.fits(services.model.model.config):
-        reader = None  # another base model: read mode falls back to the reader adapter
+        reader = None
     layers = LAYERS if reader is not None else ()
     scored = query_scores(services, question, hits, adapter, layers=layers) if hits else None
     scores = scored.calibrated if scored else []

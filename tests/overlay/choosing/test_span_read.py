@@ -103,3 +103,14 @@ def test_the_builtin_reader_loads_and_knows_its_base_model() -> None:
     assert reader.base["hidden_size"] == reader.head.config.hidden
     assert not reader.fits(type("Tiny", (), {"hidden_size": 16})())
     assert 0.0 < reader.evidence(reader.center) < 1.0
+
+
+def test_citations_returned_match_every_marker() -> None:
+    from overlay.turn import cited_passages
+
+    choice = choose(_hits(3), [0.9, 0.8, 0.7], threshold=0.5, top_n=3)
+    ordered = cited_passages(choice, Draft("a [1] b [2]", [1, 2], 3))
+    assert [c.hit.id for c in ordered] == ["h0", "h1"]
+    skipping = cited_passages(choice, Draft("a [2]", [2], 3, "generated"))
+    assert [c.hit.id for c in skipping] == ["h0", "h1"]  # [2] is the second shown
+    assert cited_passages(choice, Draft("I don't know", [], 3)) == []
