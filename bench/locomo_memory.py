@@ -8,7 +8,9 @@ never copied into the product. Weights were tuned on conversations 47-49; 50 is 
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +20,8 @@ import numpy as np
 
 from memory.sessions.index import Lexical
 from overlay import remembering
+from overlay.remembering.answer import from_memory
+from overlay.remembering.step import memory_candidates
 from overlay.services import Services
 
 HELD_OUT = "50"
@@ -105,4 +109,37 @@ def e2e_latency(svc: Services, convs: list[Conversation], inner: Any, n: int = 6
         t = time.perf_counter()
         remembering.memory_search(real, "loco" + c.name, q, 10)
         out.append(time.perf_counter() - t)
+    return out
+
+
+def _tokens(text: str) -> list[str]:
+    text = re.sub(r"[^\w\s]", " ", str(text).lower())
+    return [w for w in text.split() if w not in ("a", "an", "the", "and")]
+
+
+def token_f1(pred: str, gold: str) -> float:
+    """SQuAD-style token F1 (lower-cased, punctuation and articles dropped)."""
+    p, g = _tokens(pred), _tokens(gold)
+    common = sum((Counter(p) & Counter(g)).values())
+    if not p or not g or not common:
+        return 0.0
+    prec, rec = common / len(p), common / len(g)
+    return 2 * prec * rec / (prec + rec)
+
+
+def answers(svc: Services, convs: list[Conversation]) -> dict[str, dict[int, list[float]]]:
+    """Per conversation and category: token F1 of the chat turn's memory answer (cat 1-4) and
+    1.0 per abstention (cat 5). The library call behind ``POST /v1/chat``'s memory step
+    (``memory_candidates`` → ``from_memory``); a question memory does not answer counts as
+    abstained (F1 0), as the document path has no documents here."""
+    out: dict[str, dict[int, list[float]]] = {}
+    for c in convs:
+        got: dict[int, list[float]] = {k: [] for k in CATEGORIES}
+        for qa in c.qas:
+            hits = memory_candidates(svc, qa["question"], "loco" + c.name)
+            draft = from_memory(qa["question"], hits)
+            text = draft.draft.text if draft else ""
+            cat = int(qa["category"])
+            got[cat].append(float(not text) if cat == 5 else token_f1(text, str(qa["answer"])))
+        out[c.name] = got
     return out

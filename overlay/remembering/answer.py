@@ -8,7 +8,7 @@ fact or turn, cited as memory with its speaker and date. No model call.
 - "when did …" answered by a remembered turn: the date it names ("yesterday" resolved against
   the turn's date, ``Turn.when``), else the date it was said (kind ``memory``);
 - another question a remembered turn answers well (``memory_evidence`` ≥ ``MIN_EVIDENCE``):
-  the turn's own words.
+  the turn's own words (its lookup score ≥ ``MIN_SCORE``).
 Otherwise None: the document path answers.
 """
 
@@ -31,8 +31,10 @@ _QUESTION = re.compile(
     re.IGNORECASE,
 )
 _WHEN = re.compile(r"^\s*(?:when|what (?:day|date|time|year|month))\b", re.IGNORECASE)
-# a turn's lookup evidence (``remembering.step.memory_evidence``) that answers on its own
-MIN_EVIDENCE = 0.5
+# a turn's lookup score (``memory.sessions.recall``) that answers on its own; on LoCoMo 47-49
+# (bench/memory_bench.py) 0.9: F1 1-4 0.147, adversarial abstained 0.17; 1.0: 0.123, 0.41;
+# 1.1: 0.059, 0.71 — the turn's whole text is a long answer to a short question
+MIN_SCORE = 1.0
 
 
 @dataclass
@@ -79,7 +81,7 @@ def from_memory(question: str, hits: Sequence[Hit]) -> Remembered | None:
         if h.kind == "fact" and h.metadata.get("cue") and h.metadata.get("scope") != "taught":
             return _cited(h, str(h.metadata.get("value") or h.text), "memory")
     turns = [h for h in hits if h.kind == "turn" and h.metadata.get("ts") is not None]
-    if not turns or float(turns[0].metadata.get("memory_evidence", 0.0)) < MIN_EVIDENCE:
+    if not turns or turns[0].score < MIN_SCORE:
         return None
     best = turns[0]
     return _cited(best, _when(best) if _WHEN.match(question) else best.text, "memory")

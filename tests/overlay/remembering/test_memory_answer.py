@@ -15,9 +15,9 @@ from overlay.services import Services
 TS = datetime(2023, 5, 8, 12, tzinfo=UTC).timestamp()
 
 
-def _turn(text: str, evidence: float, when: list | None = None) -> Hit:
-    meta = {"turn": 3, "ts": TS, "speaker": "Evan", "memory_evidence": evidence, "when": when}
-    return Hit("turn:s:3", text, 0.9, "session:s", "turn", meta)
+def _turn(text: str, score: float, when: list | None = None) -> Hit:
+    meta = {"turn": 3, "ts": TS, "speaker": "Evan", "when": when}
+    return Hit("turn:s:3", text, score, "session:s", "turn", meta)
 
 
 def test_statements_and_questions() -> None:
@@ -33,10 +33,10 @@ def test_a_statement_is_acknowledged_with_its_facts() -> None:
 
 
 def test_when_questions_answer_with_the_date() -> None:
-    said = _turn("I went to Banff yesterday.", 0.8, [{"label": "7 May 2023"}])
+    said = _turn("I went to Banff yesterday.", 1.2, [{"label": "7 May 2023"}])
     got = from_memory("When did Evan go to Banff?", [said])
     assert got is not None and got.draft.text == "7 May 2023" and got.draft.kind == "memory"
-    plain = from_memory("When did Evan say it?", [_turn("I like Banff.", 0.8)])
+    plain = from_memory("When did Evan say it?", [_turn("I like Banff.", 1.2)])
     assert plain is not None and plain.draft.text == "8 May 2023"
     assert from_memory("What did Evan like?", [_turn("I like Banff.", 0.1)]) is None
 
