@@ -118,9 +118,10 @@ class ServerHandle:
         ready: Callable[[str, int], bool] | None = None,
     ) -> None:
         self.run_dir = run_dir
+        self._swap = threading.RLock()  # held while a dead server is replaced
         self.stalled_since: float | None = None  # monotonic time it stopped answering
         self._ready = ready
-        self.server = server
+        self._server = server
         self._users = users_fh
         self._released = False
         self.restarts = 0
@@ -145,6 +146,12 @@ class ServerHandle:
             log.warning("embedded %s is stalled: its process lives, its port is open, but it "
                         "does not answer (stopped or hung?)", self.server.name)  # fmt: skip
 
+    @property
+    def server(self) -> LocalServer:
+        """The live server: while a dead one is replaced, this waits for its successor."""
+        with self._swap:
+            return self._server
+
     def _watch(self) -> None:
         assert self._restart is not None
         delay, ticks = WATCH_INTERVAL, 0
@@ -155,18 +162,19 @@ class ServerHandle:
                     self._probe()
                 continue
             self.stalled_since = None
-            try:
-                old = self.server
-                self.server = self._restart(old)
+            old = self.server
+            try:  # the successor answers before the swap: readers of .server wait for it
+                with self._swap:
+                    self._server = self._restart(old)
+                    if self._server.pid != old.pid:
+                        self.restarts += 1
+                        log.warning("embedded %s was down; running again on port %d",
+                                    old.name, self._server.port)  # fmt: skip
             except StoreUnavailable as exc:
                 delay = min(delay * 2, MAX_BACKOFF)
                 log.warning("embedded %s is down: %s (%s); next try in %.1f s",
                             old.name, exc.message, exc.detail, delay)  # fmt: skip
                 continue
-            if self.server.pid != old.pid:
-                self.restarts += 1
-                log.warning("embedded %s was down; running again on port %d",
-                            old.name, self.server.port)  # fmt: skip
             delay = WATCH_INTERVAL
 
     def release(self, stop_if_last: bool = True) -> None:
