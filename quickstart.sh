@@ -60,7 +60,7 @@ case "${1:-demo}" in
     setup
     [ -x /usr/bin/chromium ] || say "note: /usr/bin/chromium is absent, so the browser tests" \
       "skip (as root: apt-get install -y chromium)" >&2
-    say "running the tests: pytest ${*:2}"
+    say "running the tests (pytest${2:+ ${*:2}})"
     exec "$VENV/bin/python" -m pytest "${@:2}"
     ;;
   demo)
