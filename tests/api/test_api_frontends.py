@@ -61,7 +61,8 @@ def test_front_end_request_replayed(server: str, req: dict[str, Any]) -> None:
     assert deltas[0]["role"] == "assistant"
     assert "".join(d.get("content") or "" for d in deltas).strip()
     final = [c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]]
-    assert len(final) == 1 and final[0]["overlay"]["session_id"]
+    # the session is the request's user; without one no memory is kept (issue 21)
+    assert len(final) == 1 and final[0]["overlay"]["session_id"] == body.get("user")
     wants_usage = body.get("stream_options", {}).get("include_usage")
     assert (chunks[-1]["choices"] == []) == bool(wants_usage)
     if wants_usage:
