@@ -77,7 +77,8 @@ def _with_progress(services: object, paths: list[Path], kwargs: dict[str, object
         TextColumn("{task.fields[chunks]} chunks"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, transient=True) as bar:
+    # at a terminal only: piped, rich's transient bar would still leave an empty line
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("ingesting", total=None, chunks=0)
         chunks = 0
 

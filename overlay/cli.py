@@ -58,6 +58,7 @@ def main() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    quiet_progress_when_piped()
     _register()
     try:
         code = app(standalone_mode=False)  # returns typer.Exit's code instead of exiting
@@ -77,6 +78,21 @@ def main() -> None:
         if _is_click(exc, "Abort"):
             sys.exit(1)
         raise
+
+
+def quiet_progress_when_piped() -> None:
+    """Progress bars (tqdm's, Hugging Face's "Loading weights") only when stderr is a terminal:
+    piped or logged, each frame is one more line of noise. Set before anything heavy is imported:
+    huggingface_hub reads ``HF_HUB_DISABLE_PROGRESS_BARS`` once at import and transformers
+    derives its own switch from it; should transformers already be loaded, it is told directly."""
+    if sys.stderr.isatty():
+        return
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    if "transformers" in sys.modules:  # never imported here just for this: it costs seconds
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
 
 def exit_code(exc: OverlayError) -> int:
