@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import typer
@@ -51,13 +52,34 @@ def _render_answer(data: dict[str, Any]) -> None:
     style = "yellow" if data["abstained"] else "bold"
     out.print(data["answer"], style=style, highlight=False, markup=False)
     for i, cite in enumerate(data["citations"], 1):
-        snippet = " ".join(cite["text"].split())[:120]
-        out.print(f"  [{i}] {cite['source']} ({cite['score']:.2f}): {snippet}", highlight=False)
+        context = cited_sentence(data["answer"], cite["text"])
+        out.print(f"  [{i}] {cite['source']} ({cite['score']:.2f}): {context}", highlight=False)
     t = data["timings_ms"]
     out.print(
         f"[dim]retrieve {t['retrieve']:.0f} ms · choose {t['choose']:.0f} ms · "
         f"generate {t['generate']:.0f} ms · total {t['total']:.0f} ms[/]"
     )
+
+
+def cited_sentence(answer: str, text: str, limit: int = 240) -> str:
+    """The sentence of a citation's ``text`` that holds the answer (its ``[n]`` markers out;
+    compared case- and whitespace-insensitively, as whole words), else the text's start."""
+    from overlay.choosing.views import split_sentences
+
+    needle = _norm(_MARKER.sub(" ", answer)).strip(" .,;:!?\"'()")
+    if needle:
+        found = re.compile(rf"(?<!\w){re.escape(needle)}(?!\w)")
+        for sentence in split_sentences(text):
+            if found.search(_norm(sentence)):
+                return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"
+    return " ".join(text.split())[:120]
+
+
+_MARKER = re.compile(r"\[\d+\]")
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).casefold()
 
 
 @models_app.command("pull")
