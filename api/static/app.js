@@ -104,7 +104,7 @@ function startConversation() {
 
 // --- messages ------------------------------------------------------------------------
 function renderMessage(m) {
-  const div = el("div", "msg " + m.role + (m.abstained ? " abstained" : ""));
+  const div = el("div", "msg " + m.role + (m.abstained ? " abstained" : "") + (m.forgotten ? " forgotten" : ""));
   const role = el("div", "role", m.role === "user" ? "You" : "Overlay");
   if (m.kind) {
     const badge = el("span", "badge" + (m.abstained ? " abstained" : ""),
@@ -119,6 +119,7 @@ function renderMessage(m) {
   if (m.citations && m.citations.length) div.append(renderCitations(m.citations));
   if (m.turnId) div.append(renderFeedback(m));
   if (m.error) div.append(el("div", "error", m.error));
+  if (m.forgotten) div.append(el("div", "hint", "Deleted from memory: no longer sent as history."));
   return div;
 }
 function renderCitations(citations) {
@@ -157,7 +158,7 @@ function renderFeedback(m) {
 // --- a streamed turn -------------------------------------------------------------------
 async function send(question) {
   const c = current;
-  const history = c.messages.filter((m) => !m.error).map((m) => ({ role: m.role, content: m.content }));
+  const history = c.messages.filter((m) => !m.error && !m.forgotten).map((m) => ({ role: m.role, content: m.content }));
   const user = { role: "user", content: question };
   c.messages.push(user);
   if (!c.title) c.title = question.slice(0, 60);
@@ -221,23 +222,158 @@ async function readStream(response, onEvent) {
 }
 
 // --- memory panel ------------------------------------------------------------------------
-async function loadMemory() {
-  const facts = $("facts"), turns = $("turns"), status = $("memory-status");
-  facts.replaceChildren(); turns.replaceChildren(); status.textContent = "";
-  if (!current) return;
-  const r = await api("/v1/sessions/" + encodeURIComponent(current.id));
-  if (r.status === 404) { status.textContent = "Nothing remembered yet."; return; }
-  if (!r.ok) { status.textContent = await errorText(r); return; }
-  const s = await r.json();
-  for (const f of s.facts) facts.append(el("li", "fact", f.key + ": " + f.value));
-  for (const t of s.turns) turns.append(el("li", "turn " + t.role, (t.role === "user" ? "You: " : "Overlay: ") + t.text));
-  if (!s.facts.length) facts.append(el("li", "hint", "none"));
+// Facts and turns the server holds for this conversation; each can be deleted, a fact corrected
+// (PATCH keeps its old value in the history). Everything is rendered as text, never as HTML.
+let shownFacts = [];
+function sessionPath(suffix) { return "/v1/sessions/" + encodeURIComponent(current.id) + (suffix || ""); }
+function factPath(f) { return sessionPath("/facts/" + encodeURIComponent(f.key)); }
+function factName(f) { return f.key.startsWith("note:") ? "note" : f.key; }
+function when(ts) { return ts ? new Date(ts * 1000).toLocaleString() : ""; }
+function say(text, isError) {
+  const status = $("memory-status");
+  status.textContent = text || "";
+  status.className = isError ? "error" : "hint";
+}
+function button(label, cls, onclick, aria) {
+  const b = el("button", cls, label);
+  b.type = "button";
+  b.onclick = onclick;
+  if (aria) b.setAttribute("aria-label", aria);
+  return b;
+}
+async function loadMemory(note, isError) {
+  const c = current;
+  if (!c) return null;
+  const r = await api(sessionPath());
+  let s = null, empty = "";
+  if (r.ok) s = await r.json();
+  else if (r.status === 404) empty = "Nothing remembered yet.";
+  else { note = await errorText(r); isError = true; }
+  if (c !== current) return null;  // another conversation was picked meanwhile
+  const facts = s ? s.facts.map(renderFact) : [];
+  if (s && !facts.length) facts.push(el("li", "hint", "none"));
+  $("facts").replaceChildren(...facts);
+  $("turns").replaceChildren(...(s ? s.turns.map(renderTurn) : []));
+  shownFacts = s ? s.facts : [];
+  say(note || empty, isError);
+  return s;
+}
+function renderFact(f) {
+  const li = el("li", "fact");
+  li.dataset.key = f.key;
+  const what = el("span", "what");
+  what.append(el("span", "key", factName(f)), el("span", "value", f.value));
+  what.title = f.text + (f.ts ? " · " + when(f.ts) : "");
+  const actions = el("span", "actions");
+  actions.append(
+    button("Edit", "edit", () => editFact(li, f), "Correct " + factName(f)),
+    button("Delete", "delete", () => confirmDelete(li, "Delete this fact?", () => deleteFact(f)),
+      "Delete " + factName(f)));
+  const row = el("div", "item");
+  row.append(what, actions);
+  li.append(row);
+  if (f.history.length) {
+    const values = [...f.history.map((h) => h.value), f.value];
+    const history = el("div", "history", "history: " + values.join(" → "));
+    history.title = f.history.map((h) => h.value + (h.ts ? " until " + when(h.ts) : "")).join("\n");
+    li.append(history);
+  }
+  return li;
+}
+function renderTurn(t) {
+  const li = el("li", "turn " + t.role);
+  li.dataset.id = t.id;
+  const what = el("span", "what", (t.role === "user" ? "You: " : "Overlay: ") + t.text);
+  what.title = when(t.ts);
+  const actions = el("span", "actions");
+  actions.append(button("Delete", "delete",
+    () => confirmDelete(li, "Delete this turn from memory?", () => deleteTurn(t)), "Delete turn " + t.id));
+  const row = el("div", "item");
+  row.append(what, actions);
+  li.append(row);
+  return li;
+}
+// A destructive action asks once, inline: "Delete this fact? [Delete] [Cancel]".
+function confirmDelete(li, question, action) {
+  if (li.querySelector(".confirm")) return;
+  say("");  // an earlier note is stale once the next action starts
+  const bar = el("div", "confirm");
+  const cancel = () => { bar.remove(); li.classList.remove("confirming"); };
+  const yes = button("Delete", "danger", async () => { yes.disabled = true; await action(); });
+  bar.append(el("span", null, question), yes, button("Cancel", "cancel", cancel));
+  bar.onkeydown = (e) => { if (e.key === "Escape") cancel(); };
+  li.classList.add("confirming");
+  li.append(bar);
+  yes.focus();
+}
+function editFact(li, f) {
+  say("");
+  const form = el("form", "edit");
+  const input = el("input");
+  input.value = f.value;
+  input.maxLength = 4000;
+  input.setAttribute("aria-label", "New value of " + factName(f));
+  const shown = [...li.childNodes];
+  const back = () => { li.classList.remove("editing"); li.replaceChildren(...shown); };
+  const cancel = button("Cancel", "cancel", back);
+  const saveButton = el("button", "save", "Save");
+  saveButton.type = "submit";
+  form.append(el("span", "key", factName(f)), input, saveButton, cancel);
+  input.onkeydown = (e) => { if (e.key === "Escape") { e.preventDefault(); back(); } };
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const value = input.value.trim();
+    if (!value) { say("A fact needs a value; delete it instead to drop it.", true); input.focus(); return; }
+    if (value === f.value) { back(); return; }
+    saveButton.disabled = true;
+    const r = await api(factPath(f), { method: "PATCH", body: JSON.stringify({ value }) });
+    if (r.ok) {
+      const fact = (await r.json()).fact;
+      await loadMemory("Corrected " + factName(f) + ": " + f.value + " → " + fact.value +
+        " (the old value stays in its history).");
+    } else if (r.status === 404) {
+      await loadMemory(await errorText(r), true);  // gone meanwhile: show what is there now
+    } else {
+      say(await errorText(r), true);
+      saveButton.disabled = false;
+      input.focus();
+    }
+  };
+  li.classList.add("editing");
+  li.replaceChildren(form);
+  input.focus();
+  input.select();
+}
+async function deleteFact(f) {
+  const r = await api(factPath(f), { method: "DELETE" });
+  const note = r.ok ? "Deleted the fact " + factName(f) + " (" + f.value + ")." : await errorText(r);
+  await loadMemory(note, !r.ok);
+}
+async function deleteTurn(t) {
+  const before = shownFacts.map((f) => f.key);
+  const r = await api(sessionPath("/turns/" + encodeURIComponent(t.id)), { method: "DELETE" });
+  if (!r.ok) { await loadMemory(await errorText(r), true); return; }
+  unsend((await r.json()).removed);
+  const s = await loadMemory("");
+  if (!s) return;
+  const kept = new Set(s.facts.map((f) => f.key));
+  const gone = before.filter((k) => !kept.has(k)).map((k) => k.startsWith("note:") ? "a note" : k);
+  const facts = gone.length ? "; the facts it stated went with it: " + gone.join(", ") : "";
+  say("Deleted the turn from memory" + facts + ".");
+}
+// The deleted turn's message stays on screen, marked, and is no longer sent as history.
+function unsend(turn) {
+  const m = current.messages.find((x) => !x.forgotten && x.role === turn.role && x.content === turn.text);
+  if (!m) return;
+  m.forgotten = true;
+  save();
+  $("messages").replaceChildren(...current.messages.map(renderMessage));
 }
 async function forget() {
   if (!current) return;
-  const r = await api("/v1/sessions/" + encodeURIComponent(current.id), { method: "DELETE" });
+  const r = await api(sessionPath(), { method: "DELETE" });
   await loadMemory();
-  $("memory-status").textContent = r.ok ? "Forgotten: the server holds nothing of this conversation." : await errorText(r);
+  say(r.ok ? "Forgotten: the server holds nothing of this conversation." : await errorText(r), !r.ok);
 }
 
 // --- wiring ----------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """The chat page in a real headless Chromium (Debian's ``/usr/bin/chromium``) driven by
 Playwright: ask, watch the answer stream in, see its citation, ask a follow-up, open the
-memory panel, forget; at desktop and phone width, with API keys on.
+memory panel, forget; at desktop and phone width, with API keys on. In the memory panel:
+correct a fact (its history shows the old value), delete a fact, delete a turn, and an error
+shown as text.
 
 Screenshots land in ``bench/results/browser/`` (gitignored; CI keeps them as artefacts).
 Skipped, with the reason, only where chromium or playwright is absent.
@@ -8,6 +10,7 @@ Skipped, with the reason, only where chromium or playwright is absent.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,4 +154,95 @@ def test_real_model_answers_cite_and_follow_up(
         _ingest(url)
         page = browser.new_page(viewport={"width": 1200, "height": 800})
         _conversation(page, url, "real", "products.md")
+        page.close()
+
+
+HOSTILE = '<img src=x onerror="window.__pwned=1">'  # a fact key the page must show as text
+
+
+def _fact(page: Any, key: str) -> Any:
+    exact = re.compile(f"^{re.escape(key)}$")
+    return page.locator("#facts li.fact").filter(has=page.locator(".key", has_text=exact))
+
+
+def _confirm_delete(page: Any, item: Any, note: str) -> None:
+    item.locator(".actions button.delete").click()
+    item.locator(".confirm button.danger").click()
+    page.wait_for_selector(f"#memory-status:has-text('{note}')")
+
+
+def test_memory_panel_edits_single_memories(
+    services: Services, tiny_model: Any, browser: Any
+) -> None:
+    """Correct a fact (its history shows the old value), delete a fact, delete a turn, from
+    the memory panel; an error (a fact deleted behind the page's back) is shown as text."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    app = make_app(services, model=tiny_model, max_new_tokens=8)
+    with live_server(app) as url:
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        page.goto(url)
+        page.wait_for_selector("body[data-ready]")
+        _ask(page, "My name is Alex and I work in the Oslo office.", 0)
+        sid = page.evaluate("JSON.parse(localStorage.getItem('overlay.conversations'))[0].id")
+        sessions = f"{url}/v1/sessions/{sid}"
+        for key, value in ((HOSTILE, "<b>Rex</b>"), ("dog", "Fido")):
+            r = httpx.post(f"{sessions}/facts", json={"key": key, "value": value})
+            assert r.status_code == 200, r.text
+        page.click("#toggle-memory")
+        page.wait_for_selector("#facts li.fact >> nth=3")
+        keys = {f["key"]: f for f in httpx.get(f"{sessions}/facts").json()["facts"]}
+        assert keys.keys() == {"name", "workplace", HOSTILE, "dog"}, keys
+        assert "<b>Rex</b>" in _fact(page, HOSTILE).inner_text()  # as text, not markup
+        assert page.locator("#memory img, #memory b").count() == 0
+
+        # correct a fact: the new value shows, and its history keeps the old one
+        name = _fact(page, "name")
+        old = keys["name"]["value"]
+        name.locator("button.edit").click()
+        page.fill("#facts form.edit input", "Bob")
+        page.press("#facts form.edit input", "Enter")
+        page.wait_for_selector("#memory-status:has-text('Corrected name')")
+        assert name.locator(".value").inner_text() == "Bob"
+        assert f"{old} → Bob" in name.locator(".history").inner_text()
+        fact = next(f for f in httpx.get(f"{sessions}/facts").json()["facts"] if f["key"] == "name")
+        assert fact["value"] == "Bob" and [h["value"] for h in fact["history"]] == [old]
+        page.screenshot(path=str(SHOTS / "memory-corrected.png"), full_page=True)
+
+        # a correction of a fact gone meanwhile: the server's 404, rendered as text
+        assert httpx.delete(f"{sessions}/facts/{HOSTILE}").status_code == 200
+        _fact(page, HOSTILE).locator("button.edit").click()
+        page.fill("#facts form.edit input", "Fido")
+        page.press("#facts form.edit input", "Enter")
+        page.wait_for_selector("#memory-status.error:has-text('no fact')")
+        assert HOSTILE in page.locator("#memory-status").inner_text()
+        page.screenshot(path=str(SHOTS / "memory-error.png"), full_page=True)
+        assert _fact(page, HOSTILE).count() == 0  # the panel shows what is there now
+
+        # delete a fact (asked once, inline; Cancel keeps it)
+        dog = _fact(page, "dog")
+        dog.locator(".actions button.delete").click()
+        page.screenshot(path=str(SHOTS / "memory-confirm.png"), full_page=True)
+        dog.locator(".confirm button.cancel").click()
+        assert dog.locator(".confirm").count() == 0 and dog.count() == 1
+        _confirm_delete(page, dog, "Deleted the fact dog (Fido)")
+        left = {f["key"] for f in httpx.get(f"{sessions}/facts").json()["facts"]}
+        assert left == {"name", "workplace"} and page.locator("#facts li.fact").count() == 2
+
+        # delete a turn: gone from memory with the fact it stated (the corrected name, set by
+        # hand, stays); its chat message is marked and no longer sent as history
+        said = page.locator("#turns li.turn.user").filter(has_text="My name is Alex")
+        _confirm_delete(page, said, "went with it: workplace")
+        left = {f["key"] for f in httpx.get(f"{sessions}/facts").json()["facts"]}
+        assert left == {"name"} and page.locator("#facts li.fact").count() == 1
+        turns = httpx.get(sessions).json()["turns"]
+        assert not any("My name is Alex" in t["text"] for t in turns) and turns
+        assert page.locator("#turns").inner_text().count("My name is Alex") == 0
+        assert page.locator(".msg.user.forgotten").count() == 1
+        assert page.locator("#memory img").count() == 0
+        assert page.evaluate("window.__pwned") is None
+        page.screenshot(path=str(SHOTS / "memory-edited.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        name.locator("button.edit").click()  # the edit form fits a phone too
+        page.screenshot(path=str(SHOTS / "memory-phone.png"), full_page=True)
         page.close()
