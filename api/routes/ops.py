@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -12,6 +11,7 @@ from api.errors import error_response
 from api.responses import HealthResponse, ReadyResponse
 from api.schemas import ErrorResponse
 from memory.errors import OverlayError
+from overlay.services import Services
 
 router = APIRouter(tags=["operations"])
 
@@ -25,7 +25,7 @@ async def healthz() -> HealthResponse:
 READY_WAIT_S = 1.5  # /readyz answers within 2 s even when a store stalls
 
 
-def _ping(services: Any, name: str) -> str:
+def _ping(services: Services, name: str) -> str:
     state = str(getattr(services, name).state())
     return "stalled: it does not answer" if state == "stalled" else state
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:  # the stores and the model load only when a command runs
+    from overlay.services import Services
 
 MAX_K = 100  # overlay.knobs.MAX_K (a test checks they agree; importing it here costs 0.1 s)
 out = Console()
@@ -50,7 +53,7 @@ def retrieve(
     out.print(table)
 
 
-def _local(services: Any, query: str, coll: str, k: int, method: str) -> list[dict]:
+def _local(services: Services, query: str, coll: str, k: int, method: str) -> list[dict]:
     """Cold: Chroma starts and the embedder loads while Redis starts and the request is
     checked (``overlay.request``: an unknown collection fails here, before any search)."""
     from overlay.request import resolve_retrieve
