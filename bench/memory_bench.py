@@ -210,8 +210,9 @@ def locomo(svc: Services) -> None:
     e2e = lm.e2e_latency(svc, convs, inner)
     rows = got["rows"]
     print("evidence-turn recall, categories 1-4 (tuned on 47-49; 50 held out):")
-    print("  conversation       q   ours@5 ours@10 (before@10)  dense@5 dense@10  "
-          "sparse@5 sparse@10")
+    print(
+        "  conversation       q   ours@5 ours@10 (before@10)  dense@5 dense@10  sparse@5 sparse@10"
+    )
     groups = {"tuned 47-49": [n for n in rows if n != lm.HELD_OUT], "held-out 50": [lm.HELD_OUT],
               "all": list(rows)}  # fmt: skip
     for label, names in [*((n, [n]) for n in rows), *groups.items()]:
@@ -223,8 +224,10 @@ def locomo(svc: Services) -> None:
         print(f"  {label:<16} {n:>4}   {a[5]:.3f}   {a[10]:.3f}   ({before:.3f})      {d[5]:.3f}"
               f"   {d[10]:.3f}     {sp[5]:.3f}    {sp[10]:.3f}")  # fmt: skip
     tm = got["times"]
-    print(f"  before: all @5 {BEFORE['ours'][5]} @10 {BEFORE['ours'][10]}, dense @5 "
-          f"{BEFORE['dense'][5]} @10 {BEFORE['dense'][10]}, lookup p50 {BEFORE['p50']} ms")
+    print(
+        f"  before: all @5 {BEFORE['ours'][5]} @10 {BEFORE['ours'][10]}, dense @5 "
+        f"{BEFORE['dense'][5]} @10 {BEFORE['dense'][10]}, lookup p50 {BEFORE['p50']} ms"
+    )
     print(f"lookup (k=10, query embedding cached): p50 {pct(tm['ours'], 50):.1f} ms, p95 "
           f"{pct(tm['ours'], 95):.1f} ms (before p50 {BEFORE['p50']} ms); with the query "
           f"embedded: p50 {pct(e2e, 50):.1f} ms, p95 {pct(e2e, 95):.1f} ms")  # fmt: skip

@@ -19,7 +19,6 @@ a user sees the facts of all that user's sessions (the latest value per key wins
 form the history; ``memory.sessions.facts``). Nothing here calls a model except the embedder.
 """
 
-
 from __future__ import annotations
 
 import json
@@ -83,7 +82,7 @@ class SessionMemory:
     def _vectors(self, session: str) -> SessionVectors:
         return SessionVectors(self.r, self.key(session, "vec"), self.key(session, "meta"),
                               lambda: self._collection(session), self.embedder,
-                              2 * self.cfg.redis_vectors_max)  # two vectors a turn; fmt: skip
+                              2 * self.cfg.redis_vectors_max)  # two vectors a turn  # fmt: skip
 
     def _collection(self, session: str) -> VectorStore:
         with self._lock:

@@ -63,7 +63,7 @@ def _cited(hit: Hit, text: str, kind: str) -> Remembered:
 
 
 def acknowledge(text: str, facts: Sequence[Fact], hit: Hit) -> Remembered:
-    """"Noted: …" with the facts the statement gave (or just "Noted.")."""
+    """A "Noted: …" reply with the facts the statement gave (or just "Noted.")."""
     kept = "; ".join(_you(f.text).rstrip(".") for f in facts)
     return _cited(hit, f"Noted: {kept}." if kept else "Noted.", "noted")
 
