@@ -151,7 +151,7 @@ def connect_chroma(
             )
     except ValueError as exc:
         raise StoreUnavailable("Chroma is not reachable", f"Chroma at {url}: {exc}") from exc
-    _limit(client, timeout_s)
+    _limit(client, timeout_s, handle)
     return ChromaStore(client, handle, url)
 
 
@@ -164,14 +164,22 @@ def _answers(url: str, timeout_s: float) -> bool:
         return False
 
 
-def _limit(client: Any, timeout_s: float) -> None:
-    """Put ``timeout_s`` on the HTTP session inside chromadb's client (created with none)."""
+def _limit(client: Any, timeout_s: float, handle: ServerHandle | None) -> None:
+    """Put ``timeout_s`` on the HTTP session inside chromadb's client (created with none);
+    for the embedded server, refuse calls at once while its watchdog finds it stalled."""
     import httpx
 
     session = getattr(getattr(client, "_server", None), "_session", None)
     if not isinstance(session, httpx.Client):
         raise StoreUnavailable("this chromadb version's HTTP client cannot be given a timeout")
     session.timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0))
+    if handle is not None:
+
+        def refuse_if_stalled(request: httpx.Request) -> None:
+            if handle.stalled:
+                raise httpx.ConnectError("the embedded Chroma is stalled", request=request)
+
+        session.event_hooks["request"].append(refuse_if_stalled)
 
 
 class ChromaMissing(Exception):

@@ -120,7 +120,7 @@ class ServerHandle:
         self.run_dir = run_dir
         self._swap = threading.RLock()  # held while a dead server is replaced
         self.stalled_since: float | None = None  # monotonic time it stopped answering
-        self._ready = ready
+        self._ready, self._misses = ready, 0
         self._server = server
         self._users = users_fh
         self._released = False
@@ -137,11 +137,14 @@ class ServerHandle:
         return self.stalled_since is not None
 
     def _probe(self) -> None:
+        """Two probes in a row without an answer make it ``stalled`` (one may be load)."""
         if self._ready is None or self._ready(self.server.host, self.server.port):
             if self.stalled_since is not None:
                 log.warning("embedded %s answers again", self.server.name)
-            self.stalled_since = None
-        elif self.stalled_since is None:
+            self.stalled_since, self._misses = None, 0
+            return
+        self._misses += 1
+        if self.stalled_since is None and self._misses >= 2:
             self.stalled_since = time.monotonic()
             log.warning("embedded %s is stalled: its process lives, its port is open, but it "
                         "does not answer (stopped or hung?)", self.server.name)  # fmt: skip

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import redis
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.cluster import ClusterPipeline, RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import RedisClusterException
@@ -93,10 +93,20 @@ def _embedded_command(data_dir: Path) -> Callable[[int], list[str]]:
 
 
 def _ping(host: str, port: int) -> bool:
+    """One PING, one second, no retry (the watchdog's probe: a stalled server answers none)."""
+    client = redis.Redis(
+        host=host,
+        port=port,
+        socket_timeout=1,
+        socket_connect_timeout=1,
+        retry=Retry(NoBackoff(), 0),
+    )
     try:
-        return bool(redis.Redis(host=host, port=port, socket_timeout=1).ping())
+        return bool(client.ping())
     except redis.RedisError:
         return False
+    finally:
+        client.close()
 
 
 class RedisStore:
@@ -177,8 +187,27 @@ def connect_redis(
     handle = claim_server(
         run_dir, "redis", _embedded_command(data_dir), _ping, log_file=run_dir / "redis.log"
     )
-    client = redis.Redis(host=handle.server.host, port=handle.server.port, **opts)
+    pool = _StallGuard(lambda: handle.stalled, handle.server.host, handle.server.port, opts)
+    client = redis.Redis(connection_pool=pool)
+    client.auto_close_connection_pool = True  # as from_url does: close() closes the pool
     return RedisStore(client, handle)
+
+
+class _StallGuard(redis.ConnectionPool):
+    """A pool that refuses connections while the embedded server's watchdog finds it stalled:
+    a call fails at once (503) instead of waiting out its timeout and, with the others that
+    wait, filling the lookup threads."""
+
+    def __init__(
+        self, stalled: Callable[[], bool], host: str, port: int, opts: dict[str, Any]
+    ) -> None:
+        super().__init__(host=host, port=port, **opts)
+        self._stalled = stalled
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        if self._stalled():
+            raise redis.ConnectionError("the embedded Redis is stalled (alive, not answering)")
+        return super().get_connection(*args, **kwargs)
 
 
 def _cluster_client(url: str, opts: dict[str, Any]) -> RedisCluster:

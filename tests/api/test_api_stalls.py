@@ -73,6 +73,8 @@ def test_a_stalled_redis_costs_a_request_its_timeout_not_the_stall(
                 assert r.status_code == 503 and took < bound, (path, r.text, took)
                 assert r.headers["Retry-After"] and "127.0.0.1" not in r.text
             assert _until(lambda: store.handle.stalled, 8)  # type: ignore[union-attr]
+            r, took = _timed("POST", f"{url}/v1/sessions/s1/turns", json=turn)
+            assert r.status_code == 503 and took < 1.0, took  # known stalled: refused at once
             os.kill(stopped.pop(), signal.SIGCONT)
             assert _until(lambda: not store.handle.stalled, 8)  # type: ignore[union-attr]
             assert _until(lambda: httpx.get(f"{url}/readyz").status_code == 200, 15)
