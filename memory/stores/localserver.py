@@ -133,21 +133,17 @@ class ServerHandle:
 
     @property
     def stalled(self) -> bool:
-        """The server lives and holds its port, but did not answer the last probe."""
+        """The server lives and holds its port, but the last two probes got no answer."""
         return self.stalled_since is not None
 
     def _probe(self) -> None:
-        """Two probes in a row without an answer make it ``stalled`` (one may be load)."""
-        if self._ready is None or self._ready(self.server.host, self.server.port):
-            if self.stalled_since is not None:
-                log.warning("embedded %s answers again", self.server.name)
-            self.stalled_since, self._misses = None, 0
-            return
-        self._misses += 1
-        if self.stalled_since is None and self._misses >= 2:
-            self.stalled_since = time.monotonic()
-            log.warning("embedded %s is stalled: its process lives, its port is open, but it "
-                        "does not answer (stopped or hung?)", self.server.name)  # fmt: skip
+        answered = self._ready is None or self._ready(self.server.host, self.server.port)
+        self._misses = 0 if answered else self._misses + 1  # one silent probe may be load
+        now = self.stalled if self._misses == 1 else not answered
+        if now != self.stalled:
+            self.stalled_since = time.monotonic() if now else None
+            state = "is stalled (alive, port open, silent)" if now else "answers again"
+            log.warning("embedded %s %s", self.server.name, state)
 
     @property
     def server(self) -> LocalServer:
