@@ -55,11 +55,28 @@ class DocumentRemoveResponse(BaseModel):
 # --- sessions ----------------------------------------------------------------------
 
 
+def _empty(value: object) -> bool:
+    return not value
+
+
+class TimeMention(BaseModel):
+    """A relative time in a turn resolved against when it was said (``memory.sessions.when``)."""
+
+    text: str = Field(examples=["last week"])
+    start: float = Field(description="Start of the span it names (epoch seconds, UTC).")
+    end: float
+    label: str = Field(examples=["the week before 9 June 2023"])
+
+
 class SessionTurnRecord(BaseModel):
+    """A logged turn (``Turn.to_dict``: ``speaker`` and ``when`` only when there are some)."""
+
     id: int = Field(description="Position in the session's log, from 0.")
     role: str
     text: str
     ts: float
+    speaker: str = Field("", exclude_if=_empty, description="Who said it, when known.")
+    when: list[TimeMention] = Field(default_factory=list, exclude_if=_empty)
 
 
 class FactChange(BaseModel):
@@ -103,6 +120,17 @@ class SessionFactResponse(BaseModel):
 class ForgetResponse(BaseModel):
     session_id: str
     forgotten: bool
+
+
+class TurnRemoved(BaseModel):
+    session_id: str
+    removed: SessionTurnRecord = Field(description="The turn as it was logged.")
+
+
+class ImportResponse(BaseModel):
+    session_id: str
+    turns: int = Field(description="Turns restored (ids, times and speakers kept).")
+    facts: int = Field(description="Facts restored with their history.")
 
 
 # --- taught facts, feedback, adapters -------------------------------------------------

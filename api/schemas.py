@@ -164,6 +164,10 @@ class SessionFactRequest(Strict):
     value: str = Field(min_length=1, max_length=4000, examples=["Ada"])
 
 
+class FactCorrection(Strict):
+    value: str = Field(min_length=1, max_length=4000, examples=["Bergen"])
+
+
 # --- documents --------------------------------------------------------------------
 class DocumentRequest(Strict):
     source: str = Field(min_length=1, max_length=MAX_SOURCE_CHARS, examples=["notes/leave.md"])

@@ -7,19 +7,23 @@ from typing import Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServicesDep
 from api.responses import (
     ForgetResponse,
+    ImportResponse,
     SessionFactRecord,
     SessionFactResponse,
     SessionFactsResponse,
     SessionResponse,
+    SessionTurnRecord,
+    TurnRemoved,
 )
 from api.schemas import (
     ERRORS,
+    ErrorResponse,
+    FactCorrection,
     Memory,
     MemoryResponse,
     SessionFactRequest,
@@ -105,30 +109,39 @@ def delete_session(session_id: str, services: ServicesDep) -> ForgetResponse:
     return ForgetResponse(session_id=session_id, forgotten=True)
 
 
-class ImportResponse(BaseModel):
-    session_id: str
-    turns: int = Field(description="Turns restored (ids, times and speakers kept).")
-    facts: int = Field(description="Facts restored with their history.")
+class NDJSONResponse(PlainTextResponse):
+    media_type = "application/x-ndjson"
 
 
-class FactCorrection(BaseModel):
-    value: str = Field(min_length=1, max_length=4000, examples=["Bergen"])
+_LINES = "JSON lines (`memory.sessions.portable`): a session line, then its turns, then its facts."
+_EXPORT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": _LINES,
+        "content": {NDJSONResponse.media_type: {"schema": {"type": "string"}}},
+    }
+}
+_IMPORT_BODY = {  # the route reads the raw body, so OpenAPI is told what it takes
+    "requestBody": {
+        "required": True,
+        "description": "An export's lines, as `GET …/export` sent them.",
+        "content": {NDJSONResponse.media_type: {"schema": {"type": "string"}}},
+    }
+}
 
 
-class TurnRemoved(BaseModel):
-    session_id: str
-    removed: dict[str, Any]
-
-
-@router.get("/{session_id}/export", response_class=PlainTextResponse)
-def get_export(session_id: str, services: ServicesDep) -> PlainTextResponse:
+@router.get("/{session_id}/export", response_class=NDJSONResponse, responses=_EXPORT)
+def get_export(session_id: str, services: ServicesDep) -> NDJSONResponse:
     """The session as JSON lines (``memory.sessions.portable``): turns with their times,
     facts with their history. ``POST …/import`` of it into a new id restores it exactly."""
     lines = remembering.export_session(services, session_id)
-    return PlainTextResponse("\n".join(lines) + "\n", media_type="application/x-ndjson")
+    return NDJSONResponse("\n".join(lines) + "\n")
 
 
-@router.post("/{session_id}/import")
+@router.post(
+    "/{session_id}/import",
+    responses={409: {"model": ErrorResponse, "description": "The session exists."}},
+    openapi_extra=_IMPORT_BODY,
+)
 async def post_import(session_id: str, request: Request, services: ServicesDep) -> ImportResponse:
     """Restore an export (the body: its JSON lines) into a session that does not exist yet."""
     try:
@@ -159,5 +172,5 @@ def delete_fact(session_id: str, key: str, services: ServicesDep) -> ForgetRespo
 @router.delete("/{session_id}/turns/{turn_id}")
 def delete_turn(session_id: str, turn_id: int, services: ServicesDep) -> TurnRemoved:
     """Remove one turn, its vectors and the facts it stated."""
-    return TurnRemoved(session_id=session_id,
-                       removed=remembering.delete_turn(services, session_id, turn_id))  # fmt: skip
+    removed = remembering.delete_turn(services, session_id, turn_id)
+    return TurnRemoved(session_id=session_id, removed=SessionTurnRecord.model_validate(removed))

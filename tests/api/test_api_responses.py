@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from api import chat_responses, responses, schemas
 from ingest.pipeline import list_sources
 from ingest.types import SourceResult
+from memory.sessions.when import resolve_times
 from overlay import remembering
 from overlay.adapters.files import list_adapters
 from overlay.choosing.feedback import learned_boosts, record_turn
@@ -22,7 +23,10 @@ from overlay.turn import retrieve
 from tests.adapters_tiny import tiny_base, write_adapter
 from tests.apiserver import make_app
 
-NOT_JSON = {"/metrics": "text/plain"}  # Prometheus text (the chat page is not in the schema)
+NOT_JSON = {  # Prometheus text, a session's JSON lines (the chat page is not in the schema)
+    "/metrics": "text/plain",
+    "/v1/sessions/{session_id}/export": "application/x-ndjson",
+}
 LEAVE = "Employees get 27 days of paid annual leave. Leave requests go through the HR portal."
 
 
@@ -124,6 +128,54 @@ def test_sessions_send_the_library_shapes(services: Services) -> None:
         assert forgotten == {"session_id": "typed-1", "forgotten": True}
 
 
+def test_session_export_import_and_edits_send_the_library_shapes(services: Services) -> None:
+    said, dog = 1_686_300_000.0, "Last week I adopted a dog called Rex."  # said 9 June 2023
+    lines = [
+        {"kind": "session", "format": 1, "user": None},
+        {
+            "kind": "turn",
+            "id": 0,
+            "role": "user",
+            "text": dog,
+            "ts": said,
+            "speaker": "Caroline",
+            "when": resolve_times(dog, said),
+        },
+        {"kind": "turn", "id": 1, "role": "user", "text": "My name is Ada.", "ts": said},
+    ]
+    body = "\n".join(json.dumps(x) for x in lines).encode()
+    with TestClient(make_app(services)) as client:
+        call = _Caller(client)
+        sid, copy = {"session_id": "typed-2"}, {"session_id": "typed-3"}
+        got = call("POST", "/v1/sessions/{session_id}/import", path=sid, content=body)
+        assert got == {"session_id": "typed-2", "turns": 2, "facts": 0}
+        city = {"key": "city", "value": "Oslo"}
+        call("POST", "/v1/sessions/{session_id}/facts", path=sid, json=city)
+        exported = client.get("/v1/sessions/typed-2/export")
+        assert exported.headers["content-type"].startswith("application/x-ndjson")
+        assert exported.text == "\n".join(remembering.export_session(services, "typed-2")) + "\n"
+        body = exported.content
+        again = call("POST", "/v1/sessions/{session_id}/import", path=copy, content=body)
+        assert again == {"session_id": "typed-3", "turns": 2, "facts": 1}
+        assert client.get("/v1/sessions/typed-3/export").text == exported.text
+        shown = call("GET", "/v1/sessions/{session_id}", path=copy)
+        assert shown == remembering.show_session(services, "typed-3")  # speaker, when kept
+        first = shown["turns"][0]
+        assert first["speaker"] == "Caroline" and first["when"][0]["text"] == "Last week"
+        key, value = {**copy, "key": "city"}, {"value": "Bergen"}
+        fixed = call("PATCH", "/v1/sessions/{session_id}/facts/{key}", path=key, json=value)
+        stored = remembering.session_facts(services, "typed-3")
+        assert fixed == {"session_id": "typed-3", "fact": remembering.fact_result(stored[0])}
+        assert fixed["fact"]["history_line"] == "city: Oslo → Bergen"
+        gone = call("DELETE", "/v1/sessions/{session_id}/facts/{key}", path=key)
+        assert gone == {"session_id": "typed-3", "forgotten": True}
+        assert remembering.session_facts(services, "typed-3") == []
+        turn = {**copy, "turn_id": 0}
+        removed = call("DELETE", "/v1/sessions/{session_id}/turns/{turn_id}", path=turn)
+        assert removed == {"session_id": "typed-3", "removed": first}
+        assert [t["id"] for t in remembering.show_session(services, "typed-3")["turns"]] == [1]
+
+
 def test_facts_feedback_adapters_and_ops_send_the_library_shapes(
     services: Services, tmp_path: Path
 ) -> None:
@@ -171,6 +223,10 @@ def test_the_scenarios_above_cover_every_route(services: Services) -> None:
         ("DELETE", "/v1/sessions/{session_id}"), ("POST", "/v1/facts"), ("GET", "/v1/facts"),
         ("POST", "/v1/feedback"), ("GET", "/v1/adapters"), ("GET", "/healthz"),
         ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/v1/collections"),
+        ("GET", "/v1/sessions/{session_id}/export"), ("POST", "/v1/sessions/{session_id}/import"),
+        ("PATCH", "/v1/sessions/{session_id}/facts/{key}"),
+        ("DELETE", "/v1/sessions/{session_id}/facts/{key}"),
+        ("DELETE", "/v1/sessions/{session_id}/turns/{turn_id}"),
     }  # fmt: skip
     # the chat routes' shapes are checked with real clients in test_api_frontends.py and
     # test_api_conversation.py (official client, Open WebUI / LibreChat bodies)
