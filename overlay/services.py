@@ -178,10 +178,10 @@ class Services:
         with self._s.locks["embedder"]:
             if self._s.embedder is None:
                 s = self.settings
-                set_threads(s)  # torch's threads, as the model sets them (one core spare)
-                self._s.embedder = CachedEmbedder(
-                    load_embedder(s.embedder, "cpu", s.embed_batch_size)
+                inner = load_embedder(  # torch's threads set as the model sets them, if it loads
+                    s.embedder, "cpu", s.embed_batch_size, s.embed_runtime, lambda: set_threads(s)
                 )
+                self._s.embedder = CachedEmbedder(inner)
             return self._s.embedder.scoped(self.tenant)  # no cache hit across tenants
 
     @property

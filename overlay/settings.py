@@ -106,6 +106,13 @@ class Settings(BaseSettings):
         description="Sentence-transformers folder, cached id, or the built-in all-MiniLM-L6-v2.",
     )
     embed_batch_size: int = Field(default=32, ge=1, description="Texts embedded per batch.")
+    embed_runtime: Literal["auto", "torch", "numpy"] = Field(
+        default="auto",
+        description="What runs a plain-BERT embedder (the built-in one). auto: numpy for a call "
+        "of at most 16 texts while torch is not loaded (a cold `overlay retrieve` never imports "
+        "torch), torch for bigger batches or once torch is loaded; torch or numpy: always. "
+        "Vectors agree to 1e-5, so a collection takes either.",
+    )
     model: str = Field(
         default="smollm2-135m-instruct",
         description="Built-in name, local transformers folder, .gguf file, or cached model id.",
