@@ -83,10 +83,19 @@ def _chroma_ready(host: str, port: int) -> bool:
         return False
 
 
+# What the `chroma` script does, less its `import chromadb` (~2 s of CPU, beside the client's
+# own start-up on a cold CLI command): the server is the Rust one, its arguments passed as is.
+_RUST_CLI = "import sys, chromadb_rust_bindings as b; b.cli(['chroma', *sys.argv[1:]])"
+
+
 def _chroma_binary() -> list[str]:
+    """The command line that starts ``chroma ...`` (e.g. ``run``): the Rust CLI in-process."""
+    import importlib.util
     import shutil
     import sys
 
+    if importlib.util.find_spec("chromadb_rust_bindings") is not None:
+        return [sys.executable, "-c", _RUST_CLI]
     exe = Path(sys.executable).parent / "chroma"
     if exe.exists():
         return [str(exe)]
