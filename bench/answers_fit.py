@@ -1,10 +1,14 @@
-"""Fit the span reader's knobs (``answer.span_weight``, ``span_threshold``, ``span_widen``) on
-DEVELOPMENT questions only (``answers_bench.py --fit``).
+"""Fit the span read mode's knobs on DEVELOPMENT questions only (``answers_bench.py --fit``).
 
-Every question is scored once (the candidates, their query likelihood and the span reader's
-reads at each widening share); the grid then replays choosing offline. Constraints, per domain:
-answerable questions abstained ≤ 10 %, off-corpus abstained ≥ 90 %; among the configurations
-that meet them, the best mean answer F1 (+ 0.2 × SQuAD's unanswerable abstention) wins.
+1. Every question is scored once (its candidates, their query likelihood, the span head's
+   evidence per candidate, and which candidates hold a gold answer); choosing is then replayed
+   offline for ``answer.span_weight`` × ``answer.span_threshold``. Constraints, per domain:
+   answerable questions abstained ≤ 10 %, off-corpus ≥ 90 %; among the configurations that meet
+   them, the most answerable questions whose first citation holds the answer (+ 0.2 × SQuAD's
+   unanswerable abstention) wins.
+2. With the winner, the reader adapter reads each answerable question's chosen passages once and
+   the widening rules (``answer.span_widen``, the clause-question rule) are compared by F1; the
+   head's own span is scored beside them.
 """
 
 from __future__ import annotations
@@ -13,56 +17,53 @@ import itertools
 import statistics
 import sys
 
-from bench.docqa_score import best_f1
+from bench.docqa_score import best_f1, holds
+from overlay.answering.reading import read_answer, widen
 from overlay.choosing import candidates
 from overlay.choosing.chooser import candidate_views, fusion_weights, query_scores
-from overlay.choosing.fusion import choose, dedupe
+from overlay.choosing.fusion import Choice, choose, dedupe
 from overlay.choosing.span_head import LAYERS
 from overlay.choosing.span_read import load_reader, read_spans
 from overlay.services import Services
+from overlay.turn import _read
 
-WEIGHTS = (0.0, 0.3, 0.5, 0.7, 0.85, 1.0)
+WEIGHTS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 19))
-WIDEN = (0.5, 0.6, 0.7, 0.8, 1.01)
+SHARES = (0.5, 0.6, 0.7, 0.8, 1.01)
 
 
 def observe(svc: Services, row: dict) -> dict:
-    """One question's candidates, query likelihood and reads (per widening share)."""
+    """One question's candidates, query likelihood, span evidence, and gold holders."""
     m = svc.settings.choose.top_m
     hits = dedupe(candidates.retrieve(svc, row["q"], row["coll"], k=m, method="hybrid"))[:m]
     scored = query_scores(svc, row["q"], hits, layers=LAYERS)
     views = candidate_views(svc, row["q"], hits)
-    reader = load_reader()
-    reads = {w: read_spans(reader, scored.features, views, w) for w in WIDEN}
-    return {"row": row, "hits": hits, "ql": scored.calibrated, "reads": reads}
+    reads = read_spans(load_reader(), scored.features, views, 0.6)
+    gold = [bool(row["golds"]) and holds(h.text, row["golds"]) for h in hits]
+    return {"row": row, "hits": hits, "ql": scored.calibrated, "reads": reads, "gold": gold}
 
 
-def replay(svc: Services, obs: dict, w: float, thr: float, widen: float) -> tuple[str, bool]:
-    reads = obs["reads"][widen]
-    ev = [r.evidence if r else 0.0 for r in reads]
+def replay(svc: Services, obs: dict, w: float, thr: float) -> Choice:
+    ev = [r.evidence if r else 0.0 for r in obs["reads"]]
     scores = [(1 - w) * q + w * e for q, e in zip(obs["ql"], ev, strict=True)]
     choice = choose(obs["hits"], scores, weights=fusion_weights(svc), threshold=thr, top_n=3)
-    if choice.abstained:
-        return "", True
-    by_id = {h.id: r for h, r in zip(obs["hits"], reads, strict=True)}
-    for c in choice.chosen:
-        if by_id.get(c.hit.id) is not None:
-            return by_id[c.hit.id].text, False
-    return "", False
+    choice.reads = {h.id: r for h, r in zip(obs["hits"], obs["reads"], strict=True) if r}
+    return choice
 
 
-def evaluate(svc: Services, observed: dict[str, list[dict]], cfg: tuple) -> dict[str, float]:
+def evaluate(svc: Services, observed: dict[str, list[dict]], w: float, thr: float) -> dict:
     out: dict[str, float] = {}
     for domain, items in observed.items():
-        f1s, abst = [], {"answerable": [], "unanswerable": [], "off": []}
+        first, abst = [], {"answerable": [], "unanswerable": [], "off": []}
         for obs in items:
-            text, abstained = replay(svc, obs, *cfg)
+            choice = replay(svc, obs, w, thr)
             kind = obs["row"]["kind"]
-            abst[kind].append(float(abstained))
+            abst[kind].append(float(choice.abstained))
             if kind == "answerable":
-                f1s.append(0.0 if abstained else best_f1(text, obs["row"]["golds"]))
-        if f1s:
-            out[f"{domain} F1"] = statistics.mean(f1s)
+                ok = not choice.abstained and holds(choice.chosen[0].hit.text, obs["row"]["golds"])
+                first.append(float(ok))
+        if first:
+            out[f"{domain} chunk@1"] = statistics.mean(first)
         for kind, v in abst.items():
             if v:
                 out[f"{domain} abst {kind}"] = statistics.mean(v)
@@ -80,17 +81,48 @@ def fit(svc: Services, sets: dict[str, list[dict]]) -> None:
             print(f"\r{n}/{total} observed", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     ranked = []
-    for cfg in itertools.product(WEIGHTS, THRESHOLDS, WIDEN):
-        res = evaluate(svc, observed, cfg)
+    for w, thr in itertools.product(WEIGHTS, THRESHOLDS):
+        res = evaluate(svc, observed, w, thr)
         ok = all(v <= 0.10 for k, v in res.items() if k.endswith("abst answerable"))
         ok = ok and res.get("off-corpus abst off", 1.0) >= 0.90
-        f1 = statistics.mean(v for k, v in res.items() if k.endswith(" F1"))
-        objective = f1 + 0.2 * res.get("squad abst unanswerable", 0.0)
-        ranked.append((ok, objective, cfg, res))
+        first = statistics.mean(v for k, v in res.items() if k.endswith("chunk@1"))
+        ranked.append((ok, first + 0.2 * res.get("squad abst unanswerable", 0.0), (w, thr), res))
     ranked.sort(key=lambda r: (r[0], r[1]), reverse=True)
-    print(
-        "| feasible | objective | weight | threshold | widen | figures |\n|---|---|---|---|---|---|"
-    )
-    for ok, obj, cfg, res in ranked[:12]:
+    print("| feasible | objective | weight | threshold | figures |\n|---|---|---|---|---|")
+    for ok, obj, cfg, res in ranked[:10]:
         figs = ", ".join(f"{k} {v:.2f}" for k, v in res.items())
-        print(f"| {ok} | {obj:.3f} | {cfg[0]} | {cfg[1]} | {cfg[2]} | {figs} |")
+        print(f"| {ok} | {obj:.3f} | {cfg[0]} | {cfg[1]} | {figs} |")
+    best = [r for r in ranked if r[2][0] == 0.0][0]  # query likelihood alone, for comparison
+    print(f"\nquery likelihood alone at its best threshold {best[2][1]}: {best[3]}")
+    fit_widening(svc, observed, *ranked[0][2])
+
+
+def fit_widening(svc: Services, observed: dict[str, list[dict]], w: float, thr: float) -> None:
+    """F1 of the adapter's span, widened by each rule, and of the head's own span."""
+    rules = [(f"share {s:g}", s, False) for s in SHARES] + [
+        (f"share {s:g} + clause questions", s, True) for s in SHARES
+    ]
+    scores: dict[str, dict[str, list[float]]] = {}
+    for domain, items in observed.items():
+        for obs in items:
+            row = obs["row"]
+            if row["kind"] != "answerable":
+                continue
+            choice = replay(svc, obs, w, thr)
+            by = scores.setdefault(domain, {})
+            if choice.abstained:
+                for name, *_ in [*rules, ("head span",)]:
+                    by.setdefault(name, []).append(0.0)
+                continue
+            draft = _read(svc, row["q"], choice)
+            for name, share, clause in rules:
+                text = widen(row["q"], draft, share, clause).text
+                by.setdefault(name, []).append(best_f1(text, row["golds"]))
+            by.setdefault("head span", []).append(best_f1(read_answer(choice).text, row["golds"]))
+    print(f"\n## answer F1 on dev answerable questions (weight {w}, threshold {thr})")
+    doms = list(scores)
+    print(f"| rule | {' | '.join(doms)} | mean |\n|---|{'---|' * (len(doms) + 1)}")
+    for name in scores[doms[0]]:
+        vals = [statistics.mean(scores[d][name]) for d in doms]
+        cells = " | ".join(f"{v:.3f}" for v in vals)
+        print(f"| {name} | {cells} | {statistics.mean(vals):.3f} |")

@@ -18,6 +18,11 @@ from typing import Any
 from memory.errors import InvalidInput, OverlayError, TooLarge
 
 Check = Callable[[], None]
+_BLOCKS = frozenset(
+    "address article aside blockquote body caption dd details div dl dt figcaption figure footer "
+    "form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table td th title tr "
+    "ul".split()
+)
 EVERY = 256  # operators or elements between two checks (a check costs ~100 ns)
 MAX_PAGES = 5000
 
@@ -70,10 +75,20 @@ def html_text(html: str, check: Check = _no_check) -> str:
             check()
         tag.decompose()
     pieces: list[str] = []
+    block: Any = None
     for n, node in enumerate(soup.descendants):
         if n % EVERY == 0:
             check()
         if type(node) in (NavigableString, CData):  # as get_text: no comments, doctypes
+            owner = next((p for p in node.parents if p.name in _BLOCKS), None)
+            if owner is not block and pieces:
+                pieces.append("\n\n")  # a new block: a heading is never glued to its text
+            block = owner
             pieces.append(str(node))
-    lines = (line.strip() for line in "\n".join(pieces).splitlines())
-    return "\n".join(line for line in lines if line)
+        elif getattr(node, "name", None) == "br":
+            pieces.append("\n")
+    paragraphs = (
+        "\n".join(" ".join(ln.split()) for ln in p.splitlines())
+        for p in "".join(pieces).split("\n\n")
+    )
+    return "\n\n".join(p.strip() for p in paragraphs if p.strip())

@@ -104,10 +104,13 @@ class AnswerSettings(_Group):
     reader_weight: float = Field(
         default=0.5, ge=0, description="Weight of the reader's confidence against the sentence's."
     )
-    reader: Literal["span", "adapter"] = Field(
+    reader: Literal["span", "adapter", "head"] = Field(
         default="span",
-        description="How read mode reads: span (the span head over the choosing pass: one pass "
-        "chooses and reads) or adapter (the reader adapter decodes a span per sentence).",
+        description="How read mode chooses and reads. span: the span head reads every candidate "
+        "in the choosing pass and its evidence orders and abstains, the reader adapter reads the "
+        "chosen passages and a span that would cut a clause is answered with its sentence; "
+        "head: the span head's own span is the answer (no decoding); adapter: query likelihood "
+        "chooses and the reader adapter's span is the answer (before the span head).",
     )
     # span reader knobs: fitted with bench/answers_bench.py --fit on DEVELOPMENT data only
     # (SQuAD dev articles, TAT-QA dev reports of scripts/span_data.py, off-corpus questions)

@@ -27,7 +27,7 @@ from overlay.answering.answers import (
     extractive,
     grounded,
 )
-from overlay.answering.reading import lead_citation, read_answer, read_span
+from overlay.answering.reading import lead_citation, read_answer, read_span, widen
 from overlay.choosing import candidates
 from overlay.choosing.chooser import choose_among, rerank
 from overlay.choosing.feedback import record_turn
@@ -147,7 +147,7 @@ def _turn(
     query = retrieval_query(question, [c for r, c in context.turns if r == "user"])
     hits = _gather(services, query, req.collection, req.k, extra)
     t1 = time.perf_counter()
-    span_read = req.mode == "read" and s.answer.reader == "span"
+    span_read = req.mode == "read" and s.answer.reader in ("span", "head")
     remembered = answer_from_memory(services, question, session, extra, on_text)
     choice = remembered.choice if remembered else choose_among(
         services, query, hits, adapter, read=span_read
@@ -212,10 +212,8 @@ def _answer(
     if choice.abstained or mode != "generate":
         if choice.abstained:
             draft = Draft(ABSTAIN_TEXT, [])
-        elif mode == "read" and choice.reads:
-            draft = lead_citation(choice, read_answer(choice))
         elif mode == "read":
-            draft = lead_citation(choice, _read(services, question, choice))
+            draft = lead_citation(choice, _read_mode(services, question, choice))
         else:
             draft = extractive(question, [c.hit.text for c in choice.chosen])
         if on_text is not None:
@@ -230,6 +228,17 @@ def _answer(
             model, services.model.tokenizer, question, views, context=context,
             budget=s.answer.context_budget, params=decoding, on_text=on_text, count=count,
         )  # fmt: skip
+
+
+def _read_mode(services: Services, question: str, choice: Choice) -> Draft:
+    """Read mode by ``answer.reader``: ``head``, the span head's own span (no decoding);
+    ``span``, the reader adapter reads the chosen passages and a span that would cut a clause
+    is answered with its sentence; ``adapter``, the reader adapter's span as it is."""
+    s = services.settings.answer
+    if s.reader == "head" and choice.reads:
+        return read_answer(choice)
+    draft = _read(services, question, choice)
+    return widen(question, draft, s.span_widen) if s.reader == "span" else draft
 
 
 def _read(services: Services, question: str, choice: Choice) -> Draft:

@@ -75,6 +75,7 @@ def main() -> None:
     ap.add_argument("--data-dir", default=str(REPO / ".cache/ov-data"))
     ap.add_argument("--limit", type=int, default=0, help="contexts per domain (0: all)")
     ap.add_argument("--domain", choices=("tatqa", "squad", "both"), default="both")
+    ap.add_argument("--skip", type=int, default=0, help="contexts per domain to skip first")
     args = ap.parse_args()
     torch.manual_seed(0)
     bm = load_base_model(Settings(data_dir=args.data_dir, decode_kernel="torch"))
@@ -89,7 +90,9 @@ def main() -> None:
     )
     for source in chosen:
         for i, ctx in enumerate(source):
-            if args.limit and i >= args.limit:
+            if i < args.skip:
+                continue
+            if args.limit and i >= args.skip + args.limit:
                 break
             n_ctx += 1
             for w, text in enumerate(ctx.windows):

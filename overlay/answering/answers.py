@@ -53,6 +53,7 @@ class Draft:
     prompt_tokens: int = 0  # tokens the model read to write it (0: nothing generated)
     completion_tokens: int = 0  # tokens the model generated
     finish_reason: str = "stop"  # "stop" | "length"
+    sentence: str = ""  # a span's whole sentence (read mode), for widening
 
 
 def clean_citations(text: str, given: int) -> tuple[str, list[int]]:

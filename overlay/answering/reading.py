@@ -17,6 +17,7 @@ a question instead of 3.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -30,6 +31,7 @@ from overlay.model.decode import Decoding, decode
 
 _ANSWER = AnswerSettings()  # the defaults are the settings' (overlay/knobs.py), never a copy
 READER_DECODING = Decoding(max_new_tokens=24, repetition_penalty=1.0)
+_CITE_TAIL = re.compile(r"\s*\[\d+\]\s*$")
 
 
 def reader_prompt(tokenizer: Any, question: str, passage: str) -> list[int]:
@@ -60,7 +62,7 @@ def read_span(
         raise ValueError("no sentence to read")
     p = params or READER_DECODING
     read = generated = 0
-    found: list[tuple[float, SentenceCandidate, str, str]] = []  # (rank key, cand, span, end)
+    found: list[tuple[float, SentenceCandidate, str, str, str]] = []  # key, cand, span, end, sent
     for i, cand in enumerate(ranked[:tries]):
         shown = window(sentences[cand.passage], cand.index)
         ids = reader_prompt(tokenizer, question, " ".join(shown))
@@ -70,16 +72,17 @@ def read_span(
         if span is None:
             continue
         confidence = out.logprob / (len(out.token_ids) + 1)  # the end token counts
-        found.append((cand.score + weight * confidence, cand, span.text, out.finish_reason))
+        key = cand.score + weight * confidence
+        found.append((key, cand, span.text, out.finish_reason, shown[span.sentence]))
         if i == 0 and confidence >= confident:
             break
     if found:
-        _, cand, text, finish = max(found, key=lambda f: f[0])
+        _, cand, text, finish, sentence = max(found, key=lambda f: f[0])
         n = cand.passage + 1
-        return Draft(f"{text} [{n}]", [n], 0, "span", read, generated, finish)
+        return Draft(f"{text} [{n}]", [n], 0, "span", read, generated, finish, sentence)
     top = ranked[0]
     n = top.passage + 1
-    return Draft(f"{top.text} [{n}]", [n], 0, "fallback", read, generated)
+    return Draft(f"{top.text} [{n}]", [n], 0, "fallback", read, generated, sentence=top.text)
 
 
 def read_answer(choice: Choice) -> Draft:
@@ -104,3 +107,29 @@ def lead_citation(choice: Choice, draft: Draft) -> Draft:
     choice.chosen.insert(0, choice.chosen.pop(n - 1))
     text = draft.text.replace(f"[{n}]", "[1]")
     return replace(draft, text=text, cited=[1])
+
+
+# Questions whose answer is a clause or a whole statement, not a name or a number: how (not
+# "how many/much/long/…"), why, yes/no questions, "what happens / what does … say / under what
+# conditions". Fitted with bench/answers_bench.py --fit on DEVELOPMENT data only.
+_CLAUSE = re.compile(
+    r"^\s*(why\b|how\b(?!\s+(many|much|long|old|far|often|big|large|tall|high|fast|soon)\b)|"
+    r"(do|does|did|is|are|was|were|can|could|will|would|may|must|should|has|have)\b|"
+    r"what\s+(happens|does\s.*\b(say|state|mean)|is\s+the\s+(purpose|reason|policy))|"
+    r"under\s+what|in\s+what\s+(way|case)|describe|explain)",
+    re.I,
+)
+
+
+def widen(question: str, draft: Draft, share: float, clause: bool = True) -> Draft:
+    """A span answered as its whole sentence where a short span would cut the answer: the span
+    already covers at least ``share`` of the sentence's words, or (``clause``) the question asks
+    for a clause or a statement. Never cuts: the sentence holds the span."""
+    if draft.kind != "span" or not draft.sentence or not draft.cited:
+        return draft
+    span = _CITE_TAIL.sub("", draft.text)
+    words, total = len(span.split()), max(1, len(draft.sentence.split()))
+    if words / total >= share or (clause and _CLAUSE.search(question)):
+        n = draft.cited[0]
+        return replace(draft, text=f"{draft.sentence.strip()} [{n}]", kind="sentence")
+    return draft

@@ -53,6 +53,9 @@ def pdf_bomb(pages: int = 20, stream_mb: float = 2.0) -> bytes:
 def test_a_pdf_bomb_upload_hits_its_budget_quickly(services) -> None:
     bomb = pdf_bomb()
     assert len(bomb) < 16_384
+    t0 = time.monotonic()  # one page's parse on this machine, now: the unit of overshoot
+    pdf_pages(pdf_bomb(pages=1))
+    one_page = time.monotonic() - t0
     with live_server(make_app(services, ingest_budget_s=2)) as url:
         t0 = time.monotonic()
         files = {"file": ("bomb.pdf", bomb, "application/pdf")}
@@ -60,9 +63,10 @@ def test_a_pdf_bomb_upload_hits_its_budget_quickly(services) -> None:
         took = time.monotonic() - t0
         assert r.status_code == 413, r.text
         assert r.json()["error"]["type"] == "time_budget_exceeded"
-        # the budget is checked per page and per operator: past it, at most the parse of
-        # one page's stream (~5 s on a busy 2-core machine), not 20 pages' (~80 s)
-        assert took < 2 + 12, took
+        # the budget is checked per page and per operator: past it, at most about the parse
+        # of one page's stream, not 20 pages'; bounded relative to that page's parse timed
+        # just now, so a loaded machine slows both sides alike
+        assert took < 2 + 3 * max(one_page, 1.0) + 3, (took, one_page)
 
 
 def test_a_client_that_goes_away_stops_the_parse_and_frees_the_collection(services) -> None:
@@ -111,7 +115,11 @@ def test_html_text_checks_the_budget_per_element() -> None:
     with pytest.raises(BudgetExceeded):
         html_text(html, check)
     assert html_text("<head><title>t</title></head><p>a<!-- c -->b</p><script>x</script>") == (
-        "a\nb"
+        "ab"  # inline text runs on, as a browser shows it
+    )
+    # a new block starts a new paragraph: a heading is never glued to the text under it
+    assert html_text("<h2>Support</h2><p>Call <b>us</b>.<br>Or write.</p>") == (
+        "Support\n\nCall us.\nOr write."
     )
 
 
