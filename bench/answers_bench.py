@@ -15,8 +15,10 @@ Domains (each ingested into a fresh data dir, asked through ``overlay.turn.ask``
   (the second half of ``OFF_TOPIC``; ``--fit`` uses the first half).
 
 Methods: hybrid (its top chunk as the answer), naive (that chunk's sentence with most question
-words), read-adapter (read mode with the reader adapter: today's default before the span
-reader), span (read mode with the span reader: the new default). Columns as in docqa_bench:
+words), read-adapter (read mode as it was: query likelihood chooses, the reader adapter's span),
+head (the span head chooses and its own span is the answer: one pass, nothing decoded), span
+(the new default: the span head's evidence chooses and abstains, the reader adapter reads, a
+clause is never cut to a word). Columns as in docqa_bench:
 F1, EM, first citation holds a gold answer (chunk@1), abstention, median words, latency.
 With ``--fit``: SQuAD DEV articles and TAT-QA DEV reports (``scripts/span_data.py``'s split)
 are asked once; the span weight, abstention floor and widening share are fitted on them by grid.
@@ -50,7 +52,7 @@ from overlay.services import Services, build_services  # noqa: E402
 from overlay.settings import Settings  # noqa: E402
 from overlay.turn import ask, retrieve  # noqa: E402
 
-METHODS = ("hybrid", "naive", "read-adapter", "span")
+METHODS = ("hybrid", "naive", "read-adapter", "head", "span")
 
 
 def _load(rel: str) -> list[dict]:
@@ -141,7 +143,7 @@ def run_row(svc: Services, row: dict, methods: list[str], slow: bool = True) -> 
         outs["hybrid"] = outcome(row, top.text, False, top.text, secs)
         outs["naive"] = outcome(row, best_sentence(row["q"], top.text), False, top.text, secs)
     base = svc.settings
-    for method, reader in (("read-adapter", "adapter"), ("span", "span")):
+    for method, reader in (("read-adapter", "adapter"), ("head", "head"), ("span", "span")):
         if method not in methods or (method == "read-adapter" and not slow):
             continue
         svc.settings = base.updated(answer={**base.answer.model_dump(), "reader": reader})

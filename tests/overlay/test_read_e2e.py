@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,3 +75,26 @@ def test_generate_streams_only_checked_sentences(docs: Services) -> None:
               decoding=Decoding(max_new_tokens=40), on_text=pieces.append)  # fmt: skip
     assert out.kind in ("generated", "fallback") and out.completion_tokens > 0
     assert "".join(pieces) == out.answer  # nothing sent was later replaced
+
+
+def test_a_how_question_is_answered_with_its_whole_sentence(docs: Services) -> None:
+    out = ask(docs, "How do I contact support?", collection=COLL)
+    assert not out.abstained and out.kind == "sentence"
+    assert "phone" in out.answer and out.answer.endswith("[1]")
+    assert Path(out.citations[0].hit.source).name == "support.html"
+    assert out.answer.rsplit(" [", 1)[0] in " ".join(out.citations[0].hit.text.split())
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who founded Halvorsen Instruments?",
+        "How long is parental leave?",
+        "Where is the equipment desk?",
+    ],
+)
+def test_every_marker_numbers_a_citation_returned(docs: Services, question: str) -> None:
+    out = ask(docs, question, collection=COLL)
+    markers = [int(m) for m in re.findall(r"\[(\d+)\]", out.answer)]
+    assert markers and all(1 <= m <= len(out.citations) for m in markers)
+    assert markers[0] == 1  # the passage read is the first citation shown
