@@ -39,7 +39,7 @@ def docs(base_services: Services, minilm: SentenceEmbedder, real_model: Any) -> 
         ("Who founded Halvorsen Instruments?", "Halvorsen", "history.txt"),
     ],
 )
-def test_default_mode_answers_with_a_short_streamed_span_in_one_pass(
+def test_default_mode_answers_with_a_short_streamed_span(
     docs: Services, question: str, expected: str, source: str
 ) -> None:
     pieces: list[str] = []
@@ -51,8 +51,8 @@ def test_default_mode_answers_with_a_short_streamed_span_in_one_pass(
     body = out.answer.rsplit(" [", 1)[0]
     assert body in out.citations[0].hit.text  # the passage's own words
     assert "".join(pieces) == out.answer
-    # one pass chose and read: the scoring pass's tokens, nothing generated
-    assert out.prompt_tokens > 0 and out.completion_tokens == 0
+    # one scoring pass chose (and the span head read it); the reader adapter wrote a few tokens
+    assert out.prompt_tokens > out.completion_tokens > 0
 
 
 def test_default_mode_abstains_off_corpus(docs: Services) -> None:
