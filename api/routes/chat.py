@@ -134,8 +134,8 @@ async def chat_completions(
     header_session: HeaderSessionDep,
 ) -> Any:
     """OpenAI's chat completion. ``messages`` is the conversation (history and system
-    instructions); the session is ``X-Session-Id``, else ``user``, else derived from the
-    conversation; ``model`` picks the adapter (``overlay:<adapter>``)."""
+    instructions); the session is ``X-Session-Id``, else ``user``, else none (no memory is
+    kept); ``model`` picks the adapter (``overlay:<adapter>``)."""
     adapter = parse_model(body.model)
     turn = read_turn(services.tenant, header_session, body)
     decoding = decoding_of(body, services.settings.answer.max_new_tokens)
