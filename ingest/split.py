@@ -23,11 +23,11 @@ from memory.errors import InvalidInput
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
 _FENCE = re.compile(r"^(```|~~~)", re.MULTILINE)
 _SPECIAL_TOKENS = 2  # [CLS] and [SEP] count against the embedder's maximum
-# A run this long without whitespace (one letter repeated, base64, minified code) gives the
-# recursive splitter nothing to split at but single characters, each one then counted by
-# the tokenizer: minutes per MB. Such runs are cut in windows of this many characters.
+# A run without whitespace (one letter repeated, base64, minified code) that does not fit a
+# chunk gives the recursive splitter nothing to split at but single characters, each one then
+# counted by the tokenizer three times: minutes per MB. Such runs, and any run this long, are
+# cut in windows of at most this many characters instead.
 RUN_CHARS = 1000
-_LONG_RUN = re.compile(rf"\S{{{RUN_CHARS},}}")
 
 
 @dataclass
@@ -104,6 +104,8 @@ class Splitter:
         self.size = min(chunk_size, self.limit)
         self.overlap = min(chunk_overlap, self.size // 2)
         self._cache: dict[str, Any] = {}
+        # a token is at least one character, so a shorter run always fits a chunk
+        self._run = re.compile(rf"\S{{{min(self.size, RUN_CHARS)},}}")
 
     def _lc(self, kind: str) -> Any:
         if kind not in self._cache:
@@ -159,10 +161,12 @@ class Splitter:
         return chunks
 
     def _pieces(self, text: str, kind: str) -> Iterator[tuple[str, int]]:
-        """``(chunk text, char offset)`` in order: long whitespace-free runs in windows,
-        the text between them through the recursive splitter."""
+        """``(chunk text, char offset)`` in order: whitespace-free runs that do not fit a
+        chunk in windows, the text between them through the recursive splitter."""
         pos = 0
-        for run in _LONG_RUN.finditer(text):
+        for run in self._run.finditer(text):
+            if run.end() - run.start() < RUN_CHARS and self.count(run.group()) < self.size:
+                continue  # it fits a chunk: the recursive splitter keeps it whole
             yield from self._split(text[pos : run.start()], kind, pos)
             yield from self._windows(run.group(), run.start())
             pos = run.end()
