@@ -24,6 +24,9 @@ FUZZ = settings(
 )  # fmt: skip
 
 
+# POST /v1/sessions/{id}/import takes an export's JSON lines: a string, sent as text
+schemathesis.serializer.alias("application/x-ndjson", "text/plain")
+
 SEEN: list[int] = []
 
 
