@@ -46,11 +46,13 @@ def query_scores(
     adapter: str | None = None,
     *,
     layers: Sequence[int] = (),
+    views: Sequence[str] | None = None,
 ) -> Scores:
     """Query-likelihood log-probs, the passage-free baseline and calibrated scores (and, with
-    ``layers``, the span reader's features from the same pass)."""
+    ``layers``, the span reader's features from the same pass). ``views``: the candidates'
+    views when the caller has them (``candidate_views``)."""
     s = services.settings
-    views = candidate_views(services, question, hits)
+    views = candidate_views(services, question, hits) if views is None else views
     cal = Calibration(s.choose.margin_scale, s.choose.margin_center)
     with services.run_model(adapter) as model:
         return score_views(
@@ -87,11 +89,15 @@ def choose_among(
     if reader is not None and not reader.fits(services.model.model.config):
         reader = None
     layers = LAYERS if reader is not None else ()
-    scored = query_scores(services, question, hits, adapter, layers=layers) if hits else None
+    views = candidate_views(services, question, hits)
+    scored = (
+        query_scores(services, question, hits, adapter, layers=layers, views=views)
+        if hits
+        else None
+    )
     scores = scored.calibrated if scored else []
     reads: dict[str, ReadSpan] = {}
     if reader is not None and scored is not None and len(scored.features) == len(hits):
-        views = candidate_views(services, question, hits)
         spans = read_spans(reader, scored.features, views, s.answer.span_widen)
         w = s.answer.span_weight
         scores = [

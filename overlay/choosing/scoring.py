@@ -37,7 +37,8 @@ class Calibration:
     center: float = 1.0
 
     def __call__(self, margin: float) -> float:
-        return 1.0 / (1.0 + math.exp(-self.scale * (margin - self.center)))
+        z = max(-30.0, min(30.0, self.scale * (margin - self.center)))  # exp never overflows
+        return 1.0 / (1.0 + math.exp(-z))
 
 
 @dataclass
@@ -92,7 +93,7 @@ def query_logprobs(
     q_ids = _encode(tokenizer, " " + query.strip())[:MAX_QUERY_TOKENS]
     if not q_ids or not views:
         return [0.0] * len(views)
-    encoded = [_encode_prefix(tokenizer, v) for v in views]
+    encoded = [_encode_prefix(tokenizer, v, bool(layers)) for v in views]
     prefixes = [e[0] for e in encoded]
     order = sorted(range(len(views)), key=lambda i: len(prefixes[i]))
     out = [0.0] * len(views)
@@ -110,10 +111,11 @@ def query_logprobs(
     return out
 
 
-def _encode_prefix(tokenizer: Any, view: str) -> tuple[list[int], int, int, list]:
-    """The prompt's ids, the passage's token range ``[first, last)`` and char spans."""
+def _encode_prefix(tokenizer: Any, view: str, offsets: bool) -> tuple[list[int], int, int, list]:
+    """The prompt's ids and, with ``offsets`` (the span reader's features are wanted), the
+    passage's token range ``[first, last)`` and char spans."""
     text = PROMPT.format(text=view)
-    if not view:
+    if not view or not offsets:
         return _encode(tokenizer, text), 0, 0, []
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     first, last, chars = passage_tokens(enc["offset_mapping"], len("Passage: "), len(view))

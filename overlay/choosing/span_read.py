@@ -12,7 +12,6 @@ head's ``config.json`` (``scripts/train_span_head.py``).
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from pathlib import Path
 import torch
 
 from overlay.choosing.fusion import ReadSpan
-from overlay.choosing.scoring import Features
+from overlay.choosing.scoring import Calibration, Features
 from overlay.choosing.span_head import SpanHead, best_spans, load_head
 
 BUILTIN_READER = Path(__file__).resolve().parent.parent / "builtin_readers" / "span"
@@ -36,8 +35,7 @@ class SpanReader:
     """A trained span head, its evidence calibration and the base model it reads."""
 
     head: SpanHead
-    scale: float
-    center: float
+    calibration: Calibration  # span margin → evidence, fitted on development data
     base: dict[str, int]  # hidden_size, num_hidden_layers, vocab_size of the model it read
 
     def fits(self, config: object) -> bool:
@@ -45,8 +43,7 @@ class SpanReader:
         return all(getattr(config, k, None) == v for k, v in self.base.items())
 
     def evidence(self, margin: float) -> float:
-        z = max(-30.0, min(30.0, self.scale * (margin - self.center)))
-        return 1.0 / (1.0 + math.exp(-z))
+        return self.calibration(margin)
 
 
 def has_reader(folder: Path | None = None) -> bool:
@@ -63,7 +60,8 @@ def load_reader(folder: Path | None = None) -> SpanReader:
             cal, base = meta.get("calibration"), meta.get("base")
             if not isinstance(cal, dict) or not isinstance(base, dict):
                 raise ValueError(f"span reader {path.name}: config.json lacks calibration/base")
-            _loaded[path] = SpanReader(head, float(cal["scale"]), float(cal["center"]), base)
+            calibration = Calibration(float(cal["scale"]), float(cal["center"]))
+            _loaded[path] = SpanReader(head, calibration, base)
         return _loaded[path]
 
 

@@ -102,7 +102,7 @@ def test_the_builtin_reader_loads_and_knows_its_base_model() -> None:
     reader = load_reader(BUILTIN_READER)
     assert reader.base["hidden_size"] == reader.head.config.hidden
     assert not reader.fits(type("Tiny", (), {"hidden_size": 16})())
-    assert 0.0 < reader.evidence(reader.center) < 1.0
+    assert 0.0 < reader.evidence(reader.calibration.center) < 1.0
 
 
 def test_citations_returned_match_every_marker() -> None:
