@@ -38,7 +38,7 @@ def observe(svc: Services, row: dict) -> dict:
     hits = dedupe(candidates.retrieve(svc, row["q"], row["coll"], k=m, method="hybrid"))[:m]
     views = candidate_views(svc, row["q"], hits)
     scored = query_scores(svc, row["q"], hits, layers=LAYERS, views=views)
-    reads = read_spans(load_reader(), scored.features, views, 0.6)
+    reads = read_spans(load_reader(), scored.features, views)
     gold = [bool(row["golds"]) and holds(h.text, row["golds"]) for h in hits]
     return {"row": row, "hits": hits, "ql": scored.calibrated, "reads": reads, "gold": gold}
 

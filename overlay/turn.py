@@ -232,11 +232,12 @@ def _answer(
 
 def _read_mode(services: Services, question: str, choice: Choice) -> Draft:
     """Read mode by ``answer.reader``: ``head``, the span head's own span (no decoding);
-    ``span``, the reader adapter reads the chosen passages and a span that would cut a clause
-    is answered with its sentence; ``adapter``, the reader adapter's span as it is."""
+    ``span``, the reader adapter reads the chosen passages; ``adapter``, the reader adapter's
+    span as it is. ``head`` and ``span`` answer a span that would cut a clause with its
+    sentence (``widen``, the one widening rule)."""
     s = services.settings.answer
     if s.reader == "head" and choice.reads:
-        return read_answer(choice)
+        return widen(question, read_answer(choice), s.span_widen)
     draft = _read(services, question, choice)
     return widen(question, draft, s.span_widen) if s.reader == "span" else draft
 

@@ -93,7 +93,8 @@ def read_answer(choice: Choice) -> Draft:
         read = choice.reads.get(c.hit.id)
         if read is not None:
             kind = "sentence" if read.text == read.sentence else "span"
-            return Draft(f"{read.text} [{n}]", [n], len(choice.chosen), kind)
+            given = len(choice.chosen)
+            return Draft(f"{read.text} [{n}]", [n], given, kind, sentence=read.sentence)
     top = choice.chosen[0]
     return Draft(f"{top.hit.text.strip()} [1]", [1], len(choice.chosen), "fallback")
 

@@ -98,7 +98,7 @@ def choose_among(
     scores = scored.calibrated if scored else []
     reads: dict[str, ReadSpan] = {}
     if reader is not None and scored is not None and len(scored.features) == len(hits):
-        spans = read_spans(reader, scored.features, views, s.answer.span_widen)
+        spans = read_spans(reader, scored.features, views)
         w = s.answer.span_weight
         scores = [
             (1 - w) * sc + w * (sp.evidence if sp else 0.0)

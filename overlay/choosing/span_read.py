@@ -3,8 +3,8 @@ its best answer span, a margin over "no answer here", and evidence in [0, 1].
 
     scoring pass (features at span_head.LAYERS) ─► SpanHead, all candidates in one batch
         ─► best span per candidate ─► margin ─► evidence σ(scale · (margin − center))
-        ─► the span's words as the view shows them; widened to its whole sentence when it
-           already covers most of it (an answer is never a clause cut short)
+        ─► the span's words as the view shows them, and its sentence (the answer widens a
+           span to that sentence where it would cut a clause: ``answering.reading.widen``)
 
 The calibration (``scale``, ``center``) was fitted on development data only and ships in the
 head's ``config.json`` (``scripts/train_span_head.py``).
@@ -67,9 +67,10 @@ def load_reader(folder: Path | None = None) -> SpanReader:
 
 @torch.inference_mode()
 def read_spans(
-    reader: SpanReader, features: Sequence[Features], views: Sequence[str], widen: float
+    reader: SpanReader, features: Sequence[Features], views: Sequence[str]
 ) -> list[ReadSpan | None]:
-    """Each view's best span (``None`` where the view has no passage tokens)."""
+    """Each view's best span and its sentence (``None`` where the view has no passage tokens);
+    widening a span to its sentence is the answer's step (``overlay.answering.reading.widen``)."""
     rows = [i for i, f in enumerate(features) if f.chars]
     out: list[ReadSpan | None] = [None] * len(features)
     if not rows:
@@ -92,7 +93,7 @@ def read_spans(
             continue
         chars = features[i].chars
         a, b = chars[g.start][0], chars[g.end][1]
-        text, sentence = answer_text(views[i], a, b, widen)
+        text, sentence = answer_text(views[i], a, b)
         out[i] = ReadSpan(text, sentence, g.margin, reader.evidence(g.margin))
     return out
 
@@ -106,14 +107,11 @@ def sentence_bounds(text: str, a: int, b: int) -> tuple[int, int]:
     return s, e
 
 
-def answer_text(view: str, a: int, b: int, widen: float) -> tuple[str, str]:
-    """The span ``view[a:b]`` tidied, or its whole sentence where the span already covers at
-    least ``widen`` of the sentence's words; and that sentence."""
+def answer_text(view: str, a: int, b: int) -> tuple[str, str]:
+    """The span ``view[a:b]`` tidied, and the sentence(s) holding it."""
     s, e = sentence_bounds(view, a, b)
     sentence = view[s:e].strip()
     span = view[a:b].strip(" ,;:\"'()[]")
     if span.endswith(".") and not re.search(r"\b\w\.$", span):
         span = span[:-1]
-    if len(span.split()) >= widen * max(1, len(sentence.split())):
-        return sentence, sentence
     return span, sentence

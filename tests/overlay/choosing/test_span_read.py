@@ -56,14 +56,14 @@ def test_passage_tokens_and_token_span_map_characters() -> None:
     assert token_span(chars, 40, 41) is None
 
 
-def test_answer_text_widens_to_the_sentence_only_when_the_span_covers_most_of_it() -> None:
+def test_answer_text_is_the_tidied_span_and_its_sentence() -> None:
     view = "The desk answers by phone on weekdays. Email is answered within two days."
     a = view.index("by phone")
-    text, sentence = answer_text(view, a, a + len("by phone"), widen=0.6)
+    text, sentence = answer_text(view, a, a + len("by phone"))
     assert text == "by phone" and sentence == "The desk answers by phone on weekdays."
-    b = view.index("answers")
-    text, _ = answer_text(view, b, view.index("."), widen=0.6)
-    assert text == "The desk answers by phone on weekdays."
+    b = view.index("Email")
+    text, sentence = answer_text(view, b, len(view))
+    assert text == "Email is answered within two days" and sentence == view[b:]
 
 
 def _hits(n: int) -> list[Hit]:
