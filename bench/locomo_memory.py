@@ -21,7 +21,7 @@ import numpy as np
 from memory.sessions.index import Lexical
 from overlay import remembering
 from overlay.remembering.answer import from_memory
-from overlay.remembering.step import memory_candidates
+from overlay.remembering.step import memory_candidates, memory_reader
 from overlay.services import Services
 
 HELD_OUT = "50"
@@ -127,19 +127,33 @@ def token_f1(pred: str, gold: str) -> float:
     return 2 * prec * rec / (prec + rec)
 
 
-def answers(svc: Services, convs: list[Conversation]) -> dict[str, dict[int, list[float]]]:
-    """Per conversation and category: token F1 of the chat turn's memory answer (cat 1-4) and
-    1.0 per abstention (cat 5). The library call behind ``POST /v1/chat``'s memory step
-    (``memory_candidates`` → ``from_memory``); a question memory does not answer counts as
+def answers(
+    svc: Services, convs: list[Conversation], progress: Any = None
+) -> dict[str, dict[str, dict[int, list[float]]]]:
+    """Per method, conversation and category: token F1 of the chat turn's memory answer (cat
+    1-4) and 1.0 per abstention (cat 5). ``read``: today's answer, the library call behind
+    ``POST /v1/chat``'s memory step (``memory_candidates`` → ``from_memory`` with the reader
+    adapter and the settings' floor); ``whole turn``: the answer before it (the best turn's
+    own words at lookup score ≥ 1.0, no reader). A question memory does not answer counts as
     abstained (F1 0), as the document path has no documents here."""
-    out: dict[str, dict[int, list[float]]] = {}
+    m = svc.settings.memory
+    methods = {
+        "whole turn": lambda q, hits: from_memory(q, hits, None, floor=1.0),
+        "read": lambda q, hits: from_memory(q, hits, memory_reader(svc), floor=m.answer_floor,
+                                            read_turns=m.read_turns),
+    }  # fmt: skip
+    out: dict[str, dict[str, dict[int, list[float]]]] = {name: {} for name in methods}
     for c in convs:
-        got: dict[int, list[float]] = {k: [] for k in CATEGORIES}
+        for name in methods:
+            out[name][c.name] = {k: [] for k in CATEGORIES}
         for qa in c.qas:
             hits = memory_candidates(svc, qa["question"], "loco" + c.name)
-            draft = from_memory(qa["question"], hits)
-            text = draft.draft.text if draft else ""
             cat = int(qa["category"])
-            got[cat].append(float(not text) if cat == 5 else token_f1(text, str(qa["answer"])))
-        out[c.name] = got
+            for name, answer in methods.items():
+                got = answer(qa["question"], hits)
+                text = got.draft.text if got else ""
+                score = float(not text) if cat == 5 else token_f1(text, str(qa["answer"]))
+                out[name][c.name][cat].append(score)
+            if progress is not None:
+                progress()
     return out

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from rich.progress import Progress
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -231,20 +232,27 @@ def locomo(svc: Services) -> None:
     print(f"lookup (k=10, query embedding cached): p50 {pct(tm['ours'], 50):.1f} ms, p95 "
           f"{pct(tm['ours'], 95):.1f} ms (before p50 {BEFORE['p50']} ms); with the query "
           f"embedded: p50 {pct(e2e, 50):.1f} ms, p95 {pct(e2e, 95):.1f} ms")  # fmt: skip
-    print_answers(lm.answers(svc, convs))
+    n = sum(len(c.qas) for c in convs)
+    with Progress(disable=not sys.stdout.isatty(), transient=True) as bar:
+        task = bar.add_task("answering from memory", total=n)
+        got = lm.answers(svc, convs, lambda: bar.advance(task))
+    print_answers(got)
 
 
-def print_answers(got: dict[str, dict[int, list[float]]]) -> None:
-    print("answers from memory (library call behind POST /v1/chat's memory step; before: none):")
-    print("  conversations     " + "  ".join(f"{lm.CATEGORIES[k]:>11}" for k in (1, 2, 3, 4))
-          + "   F1 1-4   abstained(5)")  # fmt: skip
-    groups = {"tuned 47-49": [n for n in got if n != lm.HELD_OUT], "held-out 50": [lm.HELD_OUT],
-              "all": list(got)}  # fmt: skip
-    for label, names in groups.items():
-        cat = {k: [x for n in names for x in got[n][k]] for k in lm.CATEGORIES}
-        f1 = [x for k in (1, 2, 3, 4) for x in cat[k]]
-        cells = "  ".join(f"{np.mean(cat[k]) if cat[k] else 0:>11.3f}" for k in (1, 2, 3, 4))
-        print(f"  {label:<16}  {cells}   {np.mean(f1):.3f}    {np.mean(cat[5]):.2f}")
+def print_answers(got: dict[str, dict[str, dict[int, list[float]]]]) -> None:
+    print("answers from memory (library call behind POST /v1/chat's memory step; token F1 per "
+          "category, adversarial questions abstained):")  # fmt: skip
+    print("  method       conversations   " + "  ".join(f"{lm.CATEGORIES[k]:>11}" for k in
+          (1, 2, 3, 4)) + "   F1 1-4   abstained(5)")  # fmt: skip
+    for method, rows in got.items():
+        groups = {"tuned 47-49": [n for n in rows if n != lm.HELD_OUT],
+                  "held-out 50": [lm.HELD_OUT], "all": list(rows)}  # fmt: skip
+        for label, names in groups.items():
+            cat = {k: [x for n in names for x in rows[n][k]] for k in lm.CATEGORIES}
+            f1 = [x for k in (1, 2, 3, 4) for x in cat[k]]
+            cells = "  ".join(f"{np.mean(cat[k]) if cat[k] else 0:>11.3f}" for k in (1, 2, 3, 4))
+            print(f"  {method:<12} {label:<14}  {cells}   {np.mean(f1):.3f}    "
+                  f"{np.mean(cat[5]):.2f}")  # fmt: skip
 
 
 def main() -> None:

@@ -177,6 +177,11 @@ class MemorySettings(_Group):
         "facts kept, a question the session's memory answers is answered from the remembered "
         "turn or fact, cited as memory (overlay/remembering/answer.py).",
     )
+    # both fitted on LoCoMo 47-49, 50 held out (bench/memory_bench.py; docs/memory.md)
+    answer_floor: float = Field(default=0.8, ge=-1, le=3, description="Lookup score the best "
+                                "remembered turn needs to answer a question itself.")  # fmt: skip
+    read_turns: int = Field(default=3, ge=1, le=10, description="Remembered turns the reader "
+                            "adapter reads for an answer from memory.")  # fmt: skip
     # recency 0 and lexical 0.5: chosen on LoCoMo dev (bench/memory_bench.py --locomo-only)
     recency_weight: float = Field(
         default=0.0, ge=0, le=1, description="Bonus of the newest turn in a lookup, fading."

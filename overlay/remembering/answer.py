@@ -1,21 +1,26 @@
 """Answers from session memory, before the documents are asked: a statement is acknowledged
 with what was kept, a question whose answer the session holds is answered from the remembered
-fact or turn, cited as memory with its speaker and date. No model call.
+fact or turn, cited as memory with its speaker and date.
 
 - a statement (no question mark, no question word first): "Noted: your name is Alex; you work
   in the Oslo office." — the facts its turn stated (kind ``noted``);
 - a question a remembered fact answers (the question names the fact's key): the fact's value;
-- "when did …" answered by a remembered turn: the date it names ("yesterday" resolved against
-  the turn's date, ``Turn.when``), else the date it was said (kind ``memory``);
-- another question a remembered turn answers well (``memory_evidence`` ≥ ``MIN_EVIDENCE``):
-  the turn's own words (its lookup score ≥ ``MIN_SCORE``).
-Otherwise None: the document path answers.
+- a question whose best remembered turn scores at least ``floor`` in the lookup: the reader
+  adapter reads the best ``read_turns`` turns (``Speaker: words``) and answers with the span
+  it copies, in the words of the turn that holds it — the one turn cited. A question that names
+  a speaker of the session is answered only from that speaker's own words: "What did John
+  adopt?" is not answered from James's "I adopted a pup" (LoCoMo's adversarial questions swap
+  the speaker). No span found in a turn: the best turn's own words.
+- "when did …": the date the cited turn names ("yesterday" resolved against the turn's date,
+  ``Turn.when``), else the date it was said (kind ``memory``).
+Otherwise None: the document path answers. Without a reader (``read=None``) the best turn's
+own words answer (no model call).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,18 +28,29 @@ from memory.sessions.extract import Fact
 from memory.sessions.when import day_label
 from memory.types import Hit
 from overlay.answering.answers import Draft
+from overlay.answering.spans import find_span, normalize
 from overlay.choosing.fusion import Choice, Scored
+from overlay.choosing.views import split_sentences
 
 _QUESTION = re.compile(
     r"^\s*(?:who|whom|whose|what|when|where|which|why|how|is|are|am|was|were|do|does|did|"
     r"can|could|will|would|should|shall|has|have|had|may|might)\b",
     re.IGNORECASE,
 )
-_WHEN = re.compile(r"^\s*(?:when|what (?:day|date|time|year|month))\b", re.IGNORECASE)
-# a turn's lookup score (``memory.sessions.recall``) that answers on its own; on LoCoMo 47-49
-# (bench/memory_bench.py) 0.9: F1 1-4 0.147, adversarial abstained 0.17; 1.0: 0.123, 0.41;
-# 1.1: 0.059, 0.71 — the turn's whole text is a long answer to a short question
-MIN_SCORE = 1.0
+_WHEN = re.compile(
+    r"^\s*(?:when|(?:what|which) (?:day|date|time|year|month)|how long ago)\b", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Read:
+    """What the reader copied from a passage, and its mean log-prob per token."""
+
+    text: str
+    confidence: float
+
+
+Reader = Callable[[str, str], Read]  # (question, passage) → the reader's span
 
 
 @dataclass
@@ -68,32 +84,79 @@ def acknowledge(text: str, facts: Sequence[Fact], hit: Hit) -> Remembered:
     return _cited(hit, f"Noted: {kept}." if kept else "Noted.", "noted")
 
 
-def _when(hit: Hit) -> str:
+def _when(hit: Hit, span: str = "") -> str:
+    """The date ``hit`` names (the one in ``span`` first), else the date it was said."""
     named = hit.metadata.get("when") or []
+    said = normalize(span)
+    for w in named:
+        if said and normalize(str(w.get("text", ""))) in said:
+            return str(w["label"])
     if named:
         return str(named[0]["label"])
     return day_label(datetime.fromtimestamp(float(hit.metadata["ts"]), UTC).date())
 
 
-def from_memory(question: str, hits: Sequence[Hit]) -> Remembered | None:
-    """The answer the remembered ``hits`` (best first) give ``question``, or None."""
+def _speaker(h: Hit) -> str:
+    return str(h.metadata.get("speaker") or "")
+
+
+def passage(turns: Sequence[Hit]) -> str:
+    """The turns as the reader reads them: ``Speaker: words`` each, in lookup order."""
+    return " ".join(f"{_speaker(h)}: {h.text.strip()}" if _speaker(h) else h.text.strip()
+                    for h in turns)  # fmt: skip
+
+
+def locate(span: str, turns: Sequence[Hit]) -> tuple[Hit, str] | None:
+    """The first of ``turns`` whose words hold ``span`` (``find_span``: one sentence, after
+    normalisation) and the span in that turn's own words; a span that is a turn's speaker
+    ("Who …?" → "Jolene") is found in that turn. None where no turn holds it."""
+    for h in turns:
+        got = find_span(span, split_sentences(h.text))
+        if got is not None:
+            return h, got.text
+    want = normalize(span)
+    return next(((h, _speaker(h)) for h in turns if want and normalize(_speaker(h)) == want),
+                None)  # fmt: skip
+
+
+def named_speakers(question: str, turns: Sequence[Hit]) -> set[str]:
+    """The speakers of ``turns`` that ``question`` names."""
+    low = question.lower()
+    return {s for s in map(_speaker, turns) if s and re.search(rf"\b{re.escape(s.lower())}\b", low)}
+
+
+def from_memory(
+    question: str, hits: Sequence[Hit], read: Reader | None = None, *,
+    floor: float = 0.8, read_turns: int = 3,
+) -> Remembered | None:  # fmt: skip
+    """The answer the remembered ``hits`` (best first) give ``question``, or None (see the
+    module docstring). ``read``: the reader adapter over a passage of turns."""
     for h in hits:
         if h.kind == "fact" and h.metadata.get("cue") and h.metadata.get("scope") != "taught":
             return _cited(h, str(h.metadata.get("value") or h.text), "memory")
     turns = [h for h in hits if h.kind == "turn" and h.metadata.get("ts") is not None]
-    if not turns or turns[0].score < MIN_SCORE:
+    if not turns or turns[0].score < floor:
         return None
-    best = turns[0]
-    return _cited(best, _when(best) if _WHEN.match(question) else best.text, "memory")
+    best, text = turns[0], turns[0].text
+    if read is not None:
+        shown = turns[:read_turns]
+        found = locate(read(question, passage(shown)).text, shown)
+        if found is not None:
+            best, text = found
+        named = named_speakers(question, turns)
+        if named and _speaker(best) not in named:
+            return None  # the question is about someone else's words
+    return _cited(best, _when(best, text) if _WHEN.match(question) else text, "memory")
 
 
 def memory_answer(
-    question: str, hits: Sequence[Hit], stated: Sequence[Fact], turn: Hit | None
-) -> Remembered | None:
+    question: str, hits: Sequence[Hit], stated: Sequence[Fact], turn: Hit | None,
+    read: Reader | None = None, *, floor: float = 0.8, read_turns: int = 3,
+) -> Remembered | None:  # fmt: skip
     """The chat turn's answer from memory (see the module docstring), or None.
 
     ``hits``: the session's memory candidates, best first; ``stated``: facts this message
     stated; ``turn``: this message as a memory hit (what an acknowledgment cites)."""
     if is_statement(question):
         return acknowledge(question, stated, turn) if turn is not None and stated else None
-    return from_memory(question, hits)
+    return from_memory(question, hits, read, floor=floor, read_turns=read_turns)

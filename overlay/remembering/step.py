@@ -7,8 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from memory.types import Hit
+from overlay.answering.reading import READER_DECODING, reader_prompt
 from overlay.knobs import MemorySettings
-from overlay.remembering.answer import Remembered, memory_answer
+from overlay.model.decode import decode
+from overlay.remembering.answer import Read, Reader, Remembered, memory_answer
 from overlay.remembering.library import log_turn
 from overlay.services import Services
 
@@ -94,6 +96,20 @@ def remember_answer(services: Services, session: str, text: str) -> None:
         services.session_memory.append(session, [{"role": "assistant", "content": text}])
 
 
+def memory_reader(services: Services) -> Reader:
+    """The reader adapter (``answer.reader_adapter``) as a memory answer's reader: one greedy
+    read of a passage of remembered turns."""
+
+    def read(question: str, passage: str) -> Read:
+        tokenizer = services.model.tokenizer
+        with services.run_model(services.settings.answer.reader_adapter) as model:
+            out = decode(model, tokenizer, reader_prompt(tokenizer, question, passage),
+                         READER_DECODING)  # fmt: skip
+        return Read(out.text.strip(), out.logprob / (len(out.token_ids) + 1))
+
+    return read
+
+
 def answer_from_memory(
     services: Services, question: str, session: str | None, hits: Sequence[Hit],
     on_text: Callable[[str], None] | None = None,
@@ -111,9 +127,11 @@ def answer_from_memory(
     meta = {"session": session, "turn": t.id, "role": t.role, "ts": t.ts,
             "speaker": t.speaker or None}  # fmt: skip
     own = Hit(f"turn:{session}:{t.id}", t.text, 1.0, f"session:{session}", "turn", meta)
+    m = services.settings.memory
     remembered = memory_answer(
-        question, [h for h in hits if h.source.startswith("session:")], stated, own
-    )
+        question, [h for h in hits if h.source.startswith("session:")], stated, own,
+        memory_reader(services), floor=m.answer_floor, read_turns=m.read_turns,
+    )  # fmt: skip
     if remembered is not None and on_text is not None:
         on_text(remembered.draft.text)
     return remembered

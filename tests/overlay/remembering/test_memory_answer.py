@@ -1,5 +1,7 @@
 """Answers from session memory: a statement acknowledged with what was kept, a question the
-memory answers answered from the remembered fact or turn, cited as memory (no model call)."""
+memory answers answered from the remembered fact or turn, cited as memory; the reader's span
+found in the turn that holds it, and a question about one speaker never answered from the
+other's words."""
 
 from __future__ import annotations
 
@@ -9,15 +11,25 @@ from datetime import UTC, datetime
 from memory.sessions.extract import Fact
 from memory.types import Hit
 from overlay import turn
-from overlay.remembering.answer import from_memory, is_statement, memory_answer
+from overlay.remembering.answer import Read, from_memory, is_statement, memory_answer, passage
 from overlay.services import Services
 
 TS = datetime(2023, 5, 8, 12, tzinfo=UTC).timestamp()
 
 
-def _turn(text: str, score: float, when: list | None = None) -> Hit:
-    meta = {"turn": 3, "ts": TS, "speaker": "Evan", "when": when}
+def _turn(text: str, score: float, when: list | None = None, speaker: str = "Evan") -> Hit:
+    meta = {"turn": 3, "ts": TS, "speaker": speaker, "when": when}
     return Hit("turn:s:3", text, score, "session:s", "turn", meta)
+
+
+def _reader(span: str) -> tuple[list[str], object]:
+    seen: list[str] = []
+
+    def read(question: str, text: str) -> Read:
+        seen.append(text)
+        return Read(span, -0.1)
+
+    return seen, read
 
 
 def test_statements_and_questions() -> None:
@@ -39,6 +51,40 @@ def test_when_questions_answer_with_the_date() -> None:
     plain = from_memory("When did Evan say it?", [_turn("I like Banff.", 1.2)])
     assert plain is not None and plain.draft.text == "8 May 2023"
     assert from_memory("What did Evan like?", [_turn("I like Banff.", 0.1)]) is None
+
+
+def test_the_readers_span_is_answered_in_the_words_of_the_turn_that_holds_it() -> None:
+    turns = [_turn("We had a great time!", 1.1, speaker="Sam"),
+             _turn("I adopted a puppy. His name's Ned, and he is awesome.", 1.0)]  # fmt: skip
+    seen, read = _reader("his names ned")
+    got = from_memory("What is the name of Evan's puppy?", turns, read)
+    assert seen == [passage(turns)] and seen[0].startswith("Sam: We had a great time! Evan: I")
+    assert got is not None and got.draft.text == "His name's Ned"
+    assert got.choice.chosen[0].hit is turns[1]  # the one turn cited is the one holding it
+    _, lost = _reader("a kitten")  # the reader's words are in no turn: the best turn answers
+    missed = from_memory("What is the puppy called?", turns, lost)
+    assert missed is not None and missed.draft.text == "We had a great time!"
+    # … unless the question names a speaker who did not say it
+    assert from_memory("What is the name of Evan's puppy?", turns, lost) is None
+
+
+def test_a_question_about_one_speaker_is_not_answered_from_the_others_words() -> None:
+    turns = [_turn("I adopted a puppy last week.", 1.2, speaker="James"),
+             _turn("Congrats on the pup!", 1.0, speaker="John")]  # fmt: skip
+    _, read = _reader("a puppy")
+    assert from_memory("What did John adopt?", turns, read) is None
+    got = from_memory("What did James adopt?", turns, read)
+    assert got is not None and got.draft.text == "puppy"  # find_span drops articles
+
+
+def test_a_when_answer_takes_the_date_the_span_names() -> None:
+    when = [{"text": "last week", "label": "the week before 8 May 2023"},
+            {"text": "yesterday", "label": "7 May 2023"}]  # fmt: skip
+    said = _turn("I booked it last week and flew yesterday.", 1.2, when)
+    _, read = _reader("yesterday")
+    got = from_memory("When did Evan fly?", [said], read)
+    assert got is not None and got.draft.text == "7 May 2023"
+    assert from_memory("When did Evan fly?", [_turn("I flew.", 0.79)], read) is None  # floor
 
 
 def test_the_chat_turn_acknowledges_and_answers_from_memory(services: Services) -> None:
