@@ -178,7 +178,7 @@ class MemorySettings(_Group):
         "turn or fact, cited as memory (overlay/remembering/answer.py).",
     )
     # both fitted on LoCoMo 47-49, 50 held out (bench/memory_bench.py; docs/memory.md)
-    answer_floor: float = Field(default=0.8, ge=-1, le=3, description="Lookup score the best "
+    answer_floor: float = Field(default=0.9, ge=-1, le=3, description="Lookup score the best "
                                 "remembered turn needs to answer a question itself.")  # fmt: skip
     read_turns: int = Field(default=3, ge=1, le=10, description="Remembered turns the reader "
                             "adapter reads for an answer from memory.")  # fmt: skip
