@@ -11,8 +11,8 @@ fact or turn, cited as memory with its speaker and date.
   a speaker of the session is answered only from that speaker's own words: "What did John
   adopt?" is not answered from James's "I adopted a pup" (LoCoMo's adversarial questions swap
   the speaker). No span found in a turn: the best turn's own words.
-- "when did …": the date the cited turn names ("yesterday" resolved against the turn's date,
-  ``Turn.when``), else the date it was said (kind ``memory``).
+- "when did …": a span that is a date ("in 2021") as it is; else the date the cited turn names
+  ("yesterday" resolved against the turn's date, ``Turn.when``), else the date it was said.
 Otherwise None: the document path answers. Without a reader (``read=None``) the best turn's
 own words answer (no model call).
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from memory.sessions.extract import Fact
-from memory.sessions.when import day_label
+from memory.sessions.when import day_label, named_spans
 from memory.types import Hit
 from overlay.answering.answers import Draft
 from overlay.answering.spans import find_span, normalize
@@ -143,7 +143,7 @@ def from_memory(
     turns = [h for h in hits if h.kind == "turn" and h.metadata.get("ts") is not None]
     if not turns or turns[0].score < floor:
         return None
-    best, text = turns[0], turns[0].text
+    best, text, found = turns[0], turns[0].text, None
     if read is not None:
         shown = turns[:read_turns]
         found = locate(read(question, passage(shown)).text, shown)
@@ -152,7 +152,9 @@ def from_memory(
         named = named_speakers(question, turns)
         if named and _speaker(best) not in named:
             return None  # the question is about someone else's words
-    return _cited(best, _when(best, text) if _WHEN.match(question) else text, "memory")
+    if _WHEN.match(question) and not (found and named_spans(text)):  # "in 2021" answers itself
+        text = _when(best, text)
+    return _cited(best, text, "memory")
 
 
 def memory_answer(

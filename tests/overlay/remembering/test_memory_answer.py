@@ -85,6 +85,9 @@ def test_a_when_answer_takes_the_date_the_span_names() -> None:
     got = from_memory("When did Evan fly?", [said], read)
     assert got is not None and got.draft.text == "7 May 2023"
     assert from_memory("When did Evan fly?", [_turn("I flew.", 0.79)], read) is None  # floor
+    _, year = _reader("2021")
+    got = from_memory("When did Evan visit Italy?", [_turn("I was in Italy in 2021.", 1.2)], year)
+    assert got is not None and got.draft.text == "2021"
 
 
 def test_the_chat_turn_acknowledges_and_answers_from_memory(services: Services) -> None:
