@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from nltk.stem import PorterStemmer
 
 from memory.sessions.index import Lexical
 from overlay import remembering
@@ -117,9 +119,7 @@ def _tokens(text: str) -> list[str]:
     return [w for w in text.split() if w not in ("a", "an", "the", "and")]
 
 
-def token_f1(pred: str, gold: str) -> float:
-    """SQuAD-style token F1 (lower-cased, punctuation and articles dropped)."""
-    p, g = _tokens(pred), _tokens(gold)
+def _f1(p: list[str], g: list[str]) -> float:
     common = sum((Counter(p) & Counter(g)).values())
     if not p or not g or not common:
         return 0.0
@@ -127,33 +127,67 @@ def token_f1(pred: str, gold: str) -> float:
     return 2 * prec * rec / (prec + rec)
 
 
+def token_f1(pred: str, gold: str) -> float:
+    """SQuAD-style token F1 (lower-cased, punctuation and articles dropped)."""
+    return _f1(_tokens(pred), _tokens(gold))
+
+
+_STEM = PorterStemmer()
+
+
+def _stemmed(text: str) -> list[str]:
+    """LoCoMo's normalisation (task_eval/evaluation.py): commas, punctuation, articles and
+    "and" dropped, lower case, each word Porter-stemmed."""
+    text = "".join(ch for ch in str(text).replace(",", "").lower() if ch not in string.punctuation)
+    return [_STEM.stem(w) for w in text.split() if w not in ("a", "an", "the", "and")]
+
+
+def locomo_f1(pred: str, gold: str, category: int) -> float:
+    """LoCoMo's own answer F1, the metric its paper's figures use: stemmed token F1; for
+    multi-hop (1) each comma-separated gold part scores its best predicted part, averaged; for
+    category 3 only the gold before the first ";" counts."""
+    if category == 3:
+        gold = gold.split(";")[0].strip()
+    if category != 1:
+        return _f1(_stemmed(pred), _stemmed(gold))
+    preds = [_stemmed(p) for p in pred.split(",")]
+    golds = [_stemmed(g) for g in gold.split(",")]
+    return float(np.mean([max(_f1(p, g) for p in preds) for g in golds]))
+
+
+METRICS = {"token F1": lambda pred, gold, cat: token_f1(pred, gold), "LoCoMo F1": locomo_f1}
+
+
 def answers(
     svc: Services, convs: list[Conversation], progress: Any = None
 ) -> dict[str, dict[str, dict[int, list[float]]]]:
-    """Per method, conversation and category: token F1 of the chat turn's memory answer (cat
-    1-4) and 1.0 per abstention (cat 5). ``read``: today's answer, the library call behind
-    ``POST /v1/chat``'s memory step (``memory_candidates`` → ``from_memory`` with the reader
-    adapter and the settings' floor); ``whole turn``: the answer before it (the best turn's
-    own words at lookup score ≥ 1.0, no reader). A question memory does not answer counts as
-    abstained (F1 0), as the document path has no documents here."""
+    """Per method · metric, conversation and category: the answer F1 of the chat turn's memory
+    answer (cat 1-4) and 1.0 per abstention (cat 5). ``read``: today's answer, the library call
+    behind ``POST /v1/chat``'s memory step (``memory_candidates`` → ``from_memory`` with the
+    reader adapter and the settings' floor); ``whole turn``: the answer before it (the best
+    turn's own words at lookup score ≥ 1.0, no reader). A question memory does not answer counts
+    as abstained (F1 0), as the document path has no documents here. Metrics: ``token F1``
+    (SQuAD's, as before) and ``LoCoMo F1`` (``locomo_f1``)."""
     m = svc.settings.memory
     methods = {
         "whole turn": lambda q, hits: from_memory(q, hits, None, floor=1.0),
         "read": lambda q, hits: from_memory(q, hits, memory_reader(svc), floor=m.answer_floor,
                                             read_turns=m.read_turns),
     }  # fmt: skip
-    out: dict[str, dict[str, dict[int, list[float]]]] = {name: {} for name in methods}
+    keys = [f"{name} · {metric}" for name in methods for metric in METRICS]
+    out: dict[str, dict[str, dict[int, list[float]]]] = {key: {} for key in keys}
     for c in convs:
-        for name in methods:
-            out[name][c.name] = {k: [] for k in CATEGORIES}
+        for key in keys:
+            out[key][c.name] = {k: [] for k in CATEGORIES}
         for qa in c.qas:
             hits = memory_candidates(svc, qa["question"], "loco" + c.name)
-            cat = int(qa["category"])
+            cat, gold = int(qa["category"]), str(qa.get("answer", ""))
             for name, answer in methods.items():
                 got = answer(qa["question"], hits)
                 text = got.draft.text if got else ""
-                score = float(not text) if cat == 5 else token_f1(text, str(qa["answer"]))
-                out[name][c.name][cat].append(score)
+                for metric, score in METRICS.items():
+                    value = float(not text) if cat == 5 else score(text, gold, cat)
+                    out[f"{name} · {metric}"][c.name][cat].append(value)
             if progress is not None:
                 progress()
     return out

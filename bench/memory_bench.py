@@ -240,10 +240,10 @@ def locomo(svc: Services) -> None:
 
 
 def print_answers(got: dict[str, dict[str, dict[int, list[float]]]]) -> None:
-    print("answers from memory (library call behind POST /v1/chat's memory step; token F1 per "
+    print("answers from memory (library call behind POST /v1/chat's memory step; answer F1 per "
           "category, adversarial questions abstained):")  # fmt: skip
-    print("  method       conversations   " + "  ".join(f"{lm.CATEGORIES[k]:>11}" for k in
-          (1, 2, 3, 4)) + "   F1 1-4   abstained(5)")  # fmt: skip
+    cats = "  ".join(f"{lm.CATEGORIES[k]:>11}" for k in (1, 2, 3, 4))
+    print(f"  method · metric         conversations   {cats}   F1 1-4   abstained(5)")
     for method, rows in got.items():
         groups = {"tuned 47-49": [n for n in rows if n != lm.HELD_OUT],
                   "held-out 50": [lm.HELD_OUT], "all": list(rows)}  # fmt: skip
@@ -251,7 +251,7 @@ def print_answers(got: dict[str, dict[str, dict[int, list[float]]]]) -> None:
             cat = {k: [x for n in names for x in rows[n][k]] for k in lm.CATEGORIES}
             f1 = [x for k in (1, 2, 3, 4) for x in cat[k]]
             cells = "  ".join(f"{np.mean(cat[k]) if cat[k] else 0:>11.3f}" for k in (1, 2, 3, 4))
-            print(f"  {method:<12} {label:<14}  {cells}   {np.mean(f1):.3f}    "
+            print(f"  {method:<22} {label:<14}  {cells}   {np.mean(f1):.3f}    "
                   f"{np.mean(cat[5]):.2f}")  # fmt: skip
 
 

@@ -4,7 +4,8 @@ fact or turn, cited as memory with its speaker and date.
 
 - a statement (no question mark, no question word first): "Noted: your name is Alex; you work
   in the Oslo office." — the facts its turn stated (kind ``noted``);
-- a question a remembered fact answers (the question names the fact's key): the fact's value;
+- a question a remembered fact answers (the question names the fact's key, and no speaker of
+  the session: a user's facts answer questions about the user): the fact's value;
 - a question whose best remembered turn scores at least ``floor`` in the lookup: the reader
   adapter reads the best ``read_turns`` turns (``Speaker: words``) and answers with the span
   it copies, in the words of the turn that holds it — the one turn cited. A question that names
@@ -137,10 +138,11 @@ def from_memory(
 ) -> Remembered | None:  # fmt: skip
     """The answer the remembered ``hits`` (best first) give ``question``, or None (see the
     module docstring). ``read``: the reader adapter over a passage of turns."""
-    for h in hits:
+    turns = [h for h in hits if h.kind == "turn" and h.metadata.get("ts") is not None]
+    named = named_speakers(question, turns)
+    for h in hits if not named else ():  # a user's facts answer questions about the user
         if h.kind == "fact" and h.metadata.get("cue") and h.metadata.get("scope") != "taught":
             return _cited(h, str(h.metadata.get("value") or h.text), "memory")
-    turns = [h for h in hits if h.kind == "turn" and h.metadata.get("ts") is not None]
     if not turns or turns[0].score < floor:
         return None
     best, text, found = turns[0], turns[0].text, None
@@ -149,7 +151,6 @@ def from_memory(
         found = locate(read(question, passage(shown)).text, shown)
         if found is not None:
             best, text = found
-        named = named_speakers(question, turns)
         if named and _speaker(best) not in named:
             return None  # the question is about someone else's words
     if _WHEN.match(question) and not (found and named_spans(text)):  # "in 2021" answers itself
