@@ -11,7 +11,8 @@ fact or turn, cited as memory with its speaker and date.
   it copies, in the words of the turn that holds it — the one turn cited. A question that names
   a speaker of the session is answered only from that speaker's own words: "What did John
   adopt?" is not answered from James's "I adopted a pup" (LoCoMo's adversarial questions swap
-  the speaker). No span found in a turn: the best turn's own words.
+  the speaker). No span found in a turn: the best turn's sentence sharing most words with the
+  question.
 - "when did …": a span that is a date ("in 2021") as it is; else the date the cited turn names
   ("yesterday" resolved against the turn's date, ``Turn.when``), else the date it was said.
 Otherwise None: the document path answers. Without a reader (``read=None``) the best turn's
@@ -37,7 +38,7 @@ from memory.types import Hit
 from overlay.answering.answers import Draft
 from overlay.answering.spans import find_span, normalize
 from overlay.choosing.fusion import Choice, Scored
-from overlay.choosing.views import split_sentences
+from overlay.choosing.views import split_sentences, terms
 
 _QUESTION = re.compile(
     r"^\s*(?:who|whom|whose|what|when|where|which|why|how|is|are|am|was|were|do|does|did|"
@@ -151,6 +152,10 @@ def from_memory(
         found = locate(read(question, passage(shown)).text, shown)
         if found is not None:
             best, text = found
+        else:  # the reader's words are in no turn: the best turn's sentence the question names
+            asked = set(terms(question))
+            text = max(split_sentences(best.text) or [best.text],
+                       key=lambda sent: len(asked & set(terms(sent))))  # fmt: skip
         if named and _speaker(best) not in named:
             return None  # the question is about someone else's words
     if _WHEN.match(question) and not (found and named_spans(text)):  # "in 2021" answers itself

@@ -54,16 +54,16 @@ def test_when_questions_answer_with_the_date() -> None:
 
 
 def test_the_readers_span_is_answered_in_the_words_of_the_turn_that_holds_it() -> None:
-    turns = [_turn("We had a great time!", 1.1, speaker="Sam"),
+    turns = [_turn("We had a great time! The puppy is lovely.", 1.1, speaker="Sam"),
              _turn("I adopted a puppy. His name's Ned, and he is awesome.", 1.0)]  # fmt: skip
     seen, read = _reader("his names ned")
     got = from_memory("What is the name of Evan's puppy?", turns, read)
-    assert seen == [passage(turns)] and seen[0].startswith("Sam: We had a great time! Evan: I")
+    assert seen == [passage(turns)] and seen[0].startswith("Sam: We had a great time! The")
     assert got is not None and got.draft.text == "His name's Ned"
     assert got.choice.chosen[0].hit is turns[1]  # the one turn cited is the one holding it
-    _, lost = _reader("a kitten")  # the reader's words are in no turn: the best turn answers
+    _, lost = _reader("a kitten")  # in no turn: the best turn's sentence the question names
     missed = from_memory("What is the puppy called?", turns, lost)
-    assert missed is not None and missed.draft.text == "We had a great time!"
+    assert missed is not None and missed.draft.text == "The puppy is lovely."
     # … unless the question names a speaker who did not say it
     assert from_memory("What is the name of Evan's puppy?", turns, lost) is None
 
