@@ -21,7 +21,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from memory.bert_tokens import BertConfig, BertTokenizer, plain_bert_config
+from memory.bert_tokens import (
+    BertConfig,
+    BertTokenizer,
+    plain_bert_config,
+    read_weights,
+    require_plain_bert,
+)
 
 __all__ = ["BertConfig", "BertEncoder", "BertTokenizer", "plain_bert_config"]
 
@@ -150,21 +156,10 @@ class BertEncoder(nn.Module):
     @classmethod
     def from_folder(cls, folder: Path, config: BertConfig | None = None) -> BertEncoder:
         """The encoder with ``folder/model.safetensors`` loaded (float32, eval mode)."""
-        from safetensors.torch import load_file
-
-        config = config or plain_bert_config(folder)
-        if config is None:
-            raise ValueError(f"{folder} is not a plain BERT folder")
+        config = require_plain_bert(folder, config)
         model = cls(config)
-        try:
-            stored = load_file(str(folder / "model.safetensors"))
-        except Exception as exc:  # safetensors' own error type for a bad file
-            raise ValueError(f"{folder}/model.safetensors: {exc}") from exc
-        stored = {k.removeprefix("bert."): v for k, v in stored.items()}
         wanted = model.state_dict().keys()
-        missing = sorted(set(wanted) - stored.keys())
-        if missing:
-            raise ValueError(f"{folder}/model.safetensors lacks {missing[:3]}")
+        stored = read_weights(folder, wanted, "pt")
         # pooler.*, embeddings.position_ids and task heads are not needed here
         model.load_state_dict({k: stored[k].float() for k in wanted}, strict=True, assign=True)
         return model.eval()

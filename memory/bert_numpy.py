@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from memory.bert_tokens import BertConfig, plain_bert_config
+from memory.bert_tokens import BertConfig, read_weights, require_plain_bert
 
 ONE_THREAD_ROWS = 512  # tokens in a batch (B * T) up to which BLAS runs on one thread
 _F32 = np.float32
@@ -57,23 +57,9 @@ class NumpyBertEncoder:
     @classmethod
     def from_folder(cls, folder: Path, config: BertConfig | None = None) -> NumpyBertEncoder:
         """The encoder with ``folder/model.safetensors`` loaded (float32)."""
-        from safetensors import safe_open
-
-        config = config or plain_bert_config(folder)
-        if config is None:
-            raise ValueError(f"{folder} is not a plain BERT folder")
-        wanted = _names(config)
-        try:
-            with safe_open(str(folder / "model.safetensors"), framework="np") as fh:
-                keys = {k.removeprefix("bert."): k for k in fh.keys()}  # noqa: SIM118
-                missing = sorted(set(wanted) - keys.keys())
-                if missing:
-                    raise ValueError(f"{folder}/model.safetensors lacks {missing[:3]}")
-                weights = {k: np.asarray(fh.get_tensor(keys[k]), dtype=_F32) for k in wanted}
-        except ValueError:
-            raise
-        except Exception as exc:  # safetensors' own error type for a bad file
-            raise ValueError(f"{folder}/model.safetensors: {exc}") from exc
+        config = require_plain_bert(folder, config)
+        stored = read_weights(folder, _names(config), "np")
+        weights = {k: np.asarray(v, dtype=_F32) for k, v in stored.items()}
         return cls(config, weights)
 
     def _norm(self, x: np.ndarray, name: str) -> np.ndarray:

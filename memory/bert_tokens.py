@@ -9,6 +9,7 @@ truncated and padded as transformers' fast tokenizer does.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,33 @@ def plain_bert_config(folder: Path) -> BertConfig | None:
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return out if out.hidden_size % out.num_attention_heads == 0 else None
+
+
+def require_plain_bert(folder: Path, config: BertConfig | None = None) -> BertConfig:
+    """``config``, else ``folder``'s plain BERT config; ValueError when it is not one."""
+    config = config or plain_bert_config(folder)
+    if config is None:
+        raise ValueError(f"{folder} is not a plain BERT folder")
+    return config
+
+
+def read_weights(folder: Path, wanted: Collection[str], framework: str) -> dict[str, Any]:
+    """The ``wanted`` tensors of ``folder/model.safetensors`` by their names without a
+    ``bert.`` prefix, as ``framework``'s arrays ("np" or "pt"; the pooler and task heads are
+    never read); ValueError naming the file when it is unreadable or lacks one."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(folder / "model.safetensors"), framework=framework) as fh:
+            keys = {k.removeprefix("bert."): k for k in fh.keys()}  # noqa: SIM118
+            missing = sorted(set(wanted) - keys.keys())
+            if missing:
+                raise ValueError(f"{folder}/model.safetensors lacks {missing[:3]}")
+            return {k: fh.get_tensor(keys[k]) for k in wanted}
+    except ValueError:
+        raise
+    except Exception as exc:  # safetensors' own error type for a bad file
+        raise ValueError(f"{folder}/model.safetensors: {exc}") from exc
 
 
 class BertTokenizer:
