@@ -15,6 +15,7 @@ import torch
 from memory.bert import BertEncoder, BertTokenizer, plain_bert_config
 from memory.embeddings import resolve_embedder_path
 from memory.minilm import MeanPoolEmbedder
+from tests.memory.texts import UNUSUAL
 
 FOLDER = Path(resolve_embedder_path("all-MiniLM-L6-v2"))
 REPO = Path(__file__).resolve().parents[2]
@@ -24,12 +25,7 @@ TEXTS = [
     "",
     "   ",
     "\t\n  ",
-    "Ünïcödé — text, with punctuation!?",
-    "naïve café résumé Zürich Åsa Øystein straße İstanbul ǅ",
-    "中文字符 日本語のテキスト 한국어 ЁЛКА Ελληνικά العربية हिन्दी",
-    "emoji 😀🎉, the ﬁ ligature, zero\u200bwidth and non\u00a0breaking spaces",
-    "don't stop-believing... 3.14 $100 e-mail@example.com [CLS] [PAD] [MASK] literal",
-    "\x00\x01control\x7f characters",
+    *UNUSUAL,  # accents, scripts, emoji, markup-like and control characters
     "word " * 400,  # 400 tokens: truncated to 256 with [CLS] and [SEP]
     "a" * 1000,  # one long word: WordPiece gives [UNK] or pieces alike
     "x y " * 130,  # 260 tokens, just over the limit

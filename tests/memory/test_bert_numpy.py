@@ -14,6 +14,7 @@ import pytest
 from memory.embeddings import resolve_embedder_path
 from memory.minilm import NUMPY_MAX_TEXTS, MeanPoolEmbedder, load_embedder
 from overlay.services import Services
+from tests.memory.texts import UNUSUAL
 
 FOLDER = Path(resolve_embedder_path("all-MiniLM-L6-v2"))
 REPO = Path(__file__).resolve().parents[2]
@@ -34,12 +35,7 @@ TEXTS = [
     "",
     "   ",
     "a",
-    "Ünïcödé — text, with punctuation!?",
-    "naïve café résumé Zürich Åsa Øystein straße İstanbul ǅ",
-    "中文字符 日本語のテキスト 한국어 ЁЛКА Ελληνικά العربية हिन्दी",
-    "emoji 😀🎉, the ﬁ ligature, zero\u200bwidth and non\u00a0breaking spaces",
-    "don't stop-believing... 3.14 $100 e-mail@example.com [CLS] [PAD] [MASK] literal",
-    "\x00\x01control\x7f characters",
+    *UNUSUAL,  # accents, scripts, emoji, markup-like and control characters
     "word " * 400,  # truncated to 256 tokens
     "x y " * 130,  # just over the limit
     "the quick brown fox jumps over the lazy dog " * 5,
