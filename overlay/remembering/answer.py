@@ -50,15 +50,7 @@ _WHEN = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Read:
-    """What the reader copied from a passage, and its mean log-prob per token."""
-
-    text: str
-    confidence: float
-
-
-Reader = Callable[[str, str], Read]  # (question, passage) → the reader's span
+Reader = Callable[[str, str], str]  # (question, passage) → the words the reader copied
 
 
 @dataclass
@@ -149,7 +141,7 @@ def from_memory(
     best, text, found = turns[0], turns[0].text, None
     if read is not None:
         shown = turns[:read_turns]
-        found = locate(read(question, passage(shown)).text, shown)
+        found = locate(read(question, passage(shown)), shown)
         if found is not None:
             best, text = found
         else:  # the reader's words are in no turn: the best turn's sentence the question names

@@ -10,7 +10,7 @@ from memory.types import Hit
 from overlay.answering.reading import READER_DECODING, reader_prompt
 from overlay.knobs import MemorySettings
 from overlay.model.decode import decode
-from overlay.remembering.answer import Read, Reader, Remembered, memory_answer
+from overlay.remembering.answer import Reader, Remembered, memory_answer
 from overlay.remembering.library import log_turn
 from overlay.services import Services
 
@@ -100,12 +100,12 @@ def memory_reader(services: Services) -> Reader:
     """The reader adapter (``answer.reader_adapter``) as a memory answer's reader: one greedy
     read of a passage of remembered turns."""
 
-    def read(question: str, passage: str) -> Read:
+    def read(question: str, passage: str) -> str:
         tokenizer = services.model.tokenizer
         with services.run_model(services.settings.answer.reader_adapter) as model:
             out = decode(model, tokenizer, reader_prompt(tokenizer, question, passage),
                          READER_DECODING)  # fmt: skip
-        return Read(out.text.strip(), out.logprob / (len(out.token_ids) + 1))
+        return out.text.strip()
 
     return read
 

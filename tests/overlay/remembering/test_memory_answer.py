@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from memory.sessions.extract import Fact
 from memory.types import Hit
 from overlay import turn
-from overlay.remembering.answer import Read, from_memory, is_statement, memory_answer, passage
+from overlay.remembering.answer import from_memory, is_statement, memory_answer, passage
 from overlay.services import Services
 
 TS = datetime(2023, 5, 8, 12, tzinfo=UTC).timestamp()
@@ -25,9 +25,9 @@ def _turn(text: str, score: float, when: list | None = None, speaker: str = "Eva
 def _reader(span: str) -> tuple[list[str], object]:
     seen: list[str] = []
 
-    def read(question: str, text: str) -> Read:
+    def read(question: str, text: str) -> str:
         seen.append(text)
-        return Read(span, -0.1)
+        return span
 
     return seen, read
 
