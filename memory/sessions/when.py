@@ -2,8 +2,9 @@
 time the turn was said, when it is stored — a pure, table-driven function, no model.
 
 Each resolution is ``{"text", "start", "end", "label"}``: the phrase as written, the span of
-time it names (epoch seconds, UTC days) and a readable label ("7 May 2023", "the week before
-9 June 2023", "2021"). A lookup filters on the span; an answer about *when* quotes the label.
+time it names (epoch seconds, UTC days) and a readable label ("7 May 2023", "Friday 10 March
+2023" for "last Friday", "the week before 9 June 2023", "2021"). A lookup filters on the span;
+an answer about *when* quotes the label.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def _unit(day: date, rel: str, unit: str) -> tuple[date, int, str] | None:
         idx, wd = _DAYS.index(unit), day.weekday()
         shift = {-1: -((wd - idx) % 7 or 7), 0: idx - wd, 1: (idx - wd) % 7 or 7}[step]
         d = day + timedelta(days=shift)
-        return d, 1, day_label(d)
+        return d, 1, f"{d:%A} {day_label(d)}"  # "last Friday" → "Friday 10 March 2023"
     if unit.startswith("week"):
         monday = day - timedelta(days=day.weekday()) + timedelta(weeks=step)
         if unit == "weekend":

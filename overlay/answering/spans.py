@@ -13,6 +13,7 @@ tokens inside a passage differ from the span's tokens alone.
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ _PUNCT = set(string.punctuation)
 _ARTICLES = {"a", "an", "the"}
 _WORD = re.compile(r"\S+")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_EDGE = " ,;:.!?\"'()[]"  # stripped from a span's ends
 _CITE = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 
 
@@ -54,6 +56,7 @@ class Span:
 
     sentence: int
     text: str
+    match: float = 1.0  # token F1 with the words asked for (``near_span``; 1.0 when exact)
 
 
 def find_span(answer: str, sentences: Sequence[str]) -> Span | None:
@@ -69,8 +72,45 @@ def find_span(answer: str, sentences: Sequence[str]) -> Span | None:
         for j in range(len(flat) - len(want) + 1):
             if [p for p, _, _ in flat[j : j + len(want)]] == want:
                 text = sentence[flat[j][1] : flat[j + len(want) - 1][2]]
-                return Span(i, text.strip(" ,;:.!?\"'()[]"))
+                return Span(i, text.strip(_EDGE))
     return None
+
+
+def _alike(a: str, b: str) -> bool:
+    """Two normalised words alike: equal, or sharing a stem of at least 4 letters that is most
+    of the shorter word ("raise"/"raising", "rose"/"roses", "vaccinated"/"vaccination")."""
+    if a == b:
+        return True
+    n = len(os.path.commonprefix([a, b]))
+    return n >= 4 and n >= 0.6 * min(len(a), len(b))
+
+
+def near_span(answer: str, sentences: Sequence[str], least: float = 0.5) -> Span | None:
+    """Where ``find_span`` finds nothing because the reader copied loosely ("to raise money for
+    the kids' hospital" for "raising money for the kids' hospital"): the run of one sentence's
+    words that best matches ``answer`` (token F1 over alike words, at least ``least``; the
+    shortest run of the best; a run starts and ends on a content word), in the sentence's own
+    words. ``None`` below ``least``."""
+    want = normalize(answer).split()
+    content = [w for w in want if terms(w)]  # a run starts and ends on one ("from" alone: no)
+    if not content:
+        return None
+    best: tuple[tuple[float, int], Span | None] = ((round(least, 9), -(10**9)), None)
+    for i, sentence in enumerate(sentences):
+        words = [(_norm_word(m.group(0)), m.start(), m.end()) for m in _WORD.finditer(sentence)]
+        flat = [(part, s, e) for w, s, e in words if w for part in w.split()]
+        useful = [any(_alike(p, w) for w in want) for p, _, _ in flat]
+        ends = [j for j, (p, _, _) in enumerate(flat) if any(_alike(p, w) for w in content)]
+        for a in ends:
+            for b in (j for j in ends if a <= j < a + len(want) + 4):
+                run = [p for p, _, _ in flat[a : b + 1]]
+                precision = sum(useful[a : b + 1]) / len(run)
+                recall = sum(any(_alike(w, p) for p in run) for w in want) / len(want)
+                f1 = 2 * precision * recall / (precision + recall)
+                if (key := (round(f1, 9), -len(run))) > best[0]:
+                    text = sentence[flat[a][1] : flat[b][2]].strip(_EDGE)
+                    best = (key, Span(i, text, round(f1, 9)))
+    return best[1]
 
 
 def window(sentences: Sequence[str], center: int, before: int = 1, after: int = 1) -> list[str]:

@@ -36,7 +36,7 @@ from memory.sessions.extract import Fact
 from memory.sessions.when import day_label, named_spans
 from memory.types import Hit
 from overlay.answering.answers import Draft
-from overlay.answering.spans import find_span, normalize
+from overlay.answering.spans import find_span, near_span, normalize
 from overlay.choosing.fusion import Choice, Scored
 from overlay.choosing.views import split_sentences, terms
 
@@ -109,14 +109,19 @@ def passage(turns: Sequence[Hit]) -> str:
 def locate(span: str, turns: Sequence[Hit]) -> tuple[Hit, str] | None:
     """The first of ``turns`` whose words hold ``span`` (``find_span``: one sentence, after
     normalisation) and the span in that turn's own words; a span that is a turn's speaker
-    ("Who …?" → "Jolene") is found in that turn. None where no turn holds it."""
+    ("Who …?" → "Jolene") is found in that turn; else the turn with the run of words closest to
+    the span (``near_span``: the reader copied loosely). None where no turn holds it."""
     for h in turns:
         got = find_span(span, split_sentences(h.text))
         if got is not None:
             return h, got.text
     want = normalize(span)
-    return next(((h, _speaker(h)) for h in turns if want and normalize(_speaker(h)) == want),
-                None)  # fmt: skip
+    for h in turns:
+        if want and normalize(_speaker(h)) == want:
+            return h, _speaker(h)
+    near = [(got, h) for h in turns if (got := near_span(span, split_sentences(h.text)))]
+    best = max(near, key=lambda g: g[0].match, default=None)  # the first of the closest
+    return (best[1], best[0].text) if best else None
 
 
 def named_speakers(question: str, turns: Sequence[Hit]) -> set[str]:

@@ -9,7 +9,13 @@ import torch
 from overlay.answering.answers import clean_citations, grounded, supported
 from overlay.answering.gate import SentenceGate
 from overlay.answering.reading import read_span
-from overlay.answering.spans import find_span, normalize, one_sentence_support, window
+from overlay.answering.spans import (
+    find_span,
+    near_span,
+    normalize,
+    one_sentence_support,
+    window,
+)
 from overlay.choosing.sentences import rank_sentences, sentence_candidates
 from overlay.model.decode import Decoding
 
@@ -43,6 +49,18 @@ def test_find_span_refuses_text_across_sentences_or_not_there() -> None:
     assert find_span("centuries gave name", NORMANS) is None  # words skipped
     assert find_span("", NORMANS) is None and find_span("...", NORMANS) is None
     assert find_span("Norm", NORMANS) is None  # whole words only
+
+
+def test_near_span_finds_a_loose_copy_in_the_sentences_own_words() -> None:
+    said = ["Thanks! Everyone had a blast raising money for the kids' hospital.", "It was fun."]
+    span = near_span("to raise money for the kids hospital", said)
+    assert span is not None and span.sentence == 0
+    assert span.text == "raising money for the kids' hospital"  # no words the reader lacked
+    roses = near_span("rose and dahlias", ["The roses and dahlias bring me peace."])
+    assert roses is not None and roses.text == "roses and dahlias"
+    assert near_span("Vikings from Sweden", NORMANS) is None  # nothing alike
+    assert near_span("raiders from Sweden and Finland", NORMANS) is None  # F1 under 0.5
+    assert near_span("", NORMANS) is None
 
 
 def test_window_takes_neighbours_within_bounds() -> None:

@@ -66,6 +66,10 @@ def test_the_readers_span_is_answered_in_the_words_of_the_turn_that_holds_it() -
     assert missed is not None and missed.draft.text == "The puppy is lovely."
     # … unless the question names a speaker who did not say it
     assert from_memory("What is the name of Evan's puppy?", turns, lost) is None
+    _, loose = _reader("adopted puppies")  # copied loosely: the turn's own words answer
+    near = from_memory("What did Evan adopt?", turns, loose)
+    assert near is not None and near.draft.text == "adopted a puppy"
+    assert near.choice.chosen[0].hit is turns[1]
 
 
 def test_a_question_about_one_speaker_is_not_answered_from_the_others_words() -> None:
