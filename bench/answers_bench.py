@@ -16,12 +16,15 @@ Domains (each ingested into a fresh data dir, asked through ``overlay.turn.ask``
 
 Methods: hybrid (its top chunk as the answer), naive (that chunk's sentence with most question
 words), read-adapter (read mode as it was: query likelihood chooses, the reader adapter's span),
-head (the span head chooses and its own span is the answer: one pass, nothing decoded), span
-(the new default: the span head's evidence chooses and abstains, the reader adapter reads, a
-clause is never cut to a word). Columns as in docqa_bench:
-F1, EM, first citation holds a gold answer (chunk@1), abstention, median words, latency.
-With ``--fit``: SQuAD DEV articles and TAT-QA DEV reports (``scripts/span_data.py``'s split)
-are asked once; the span weight, abstention floor and widening share are fitted on them by grid.
+head (the span head chooses and its own span is the answer: one pass, nothing decoded),
+span-before (span as it was before dense similarity joined the choosing score), span (the
+default: query likelihood, the span head's evidence and the question's embedding similarity
+choose and abstain, the reader adapter reads, a clause is never cut to a word). Columns as in
+docqa_bench: F1, EM, first citation holds a gold answer (chunk@1), abstention, median words,
+latency.
+With ``--fit``: SQuAD DEV articles, TAT-QA DEV reports (``scripts/span_data.py``'s split) and
+PolicyQA ``dev.json`` policies are asked once; the span weight, dense weight, abstention floor and
+widening share are fitted on them by grid (``bench/answers_fit.py``).
 """
 
 from __future__ import annotations
@@ -52,7 +55,21 @@ from overlay.services import Services, build_services  # noqa: E402
 from overlay.settings import Settings  # noqa: E402
 from overlay.turn import ask, retrieve  # noqa: E402
 
-METHODS = ("hybrid", "naive", "read-adapter", "head", "span")
+METHODS = ("hybrid", "naive", "read-adapter", "head", "span-before", "span")
+# the answer settings each method runs with; SLOW ones run on every --adapter-every'th question
+VARIANTS: dict[str, dict] = {
+    "read-adapter": {"reader": "adapter"},
+    "head": {"reader": "head"},
+    # span as it was before dense similarity joined the score (knobs fitted without PolicyQA)
+    "span-before": {
+        "reader": "span",
+        "span_weight": 0.2,
+        "dense_weight": 0.0,
+        "span_threshold": 0.45,
+    },  # fmt: skip
+    "span": {"reader": "span"},
+}
+SLOW = {"read-adapter", "span-before"}
 
 
 def _load(rel: str) -> list[dict]:
@@ -105,8 +122,7 @@ def prepare(svc: Services, root: Path, args: argparse.Namespace) -> dict[str, li
     ingest_paths(svc, [root / "tatqa"], collection="tatqa")
     rows = [x for r in tat for x in _rows(r["paragraphs"], "tatqa", r["title"])]
     sets["tatqa"] = rng.sample(rows, min(args.n, len(rows)))
-    if not args.fit:
-        sets["policyqa"] = _policies(svc, root, args, rng)
+    sets["policyqa"] = _policies(svc, root, args, rng, "dev" if args.fit else "test")
     half = len(OFF_TOPIC) // 2
     offs = OFF_TOPIC[:half] if args.fit else OFF_TOPIC[half:]
     sets["off-corpus"] = [{"q": q, "golds": [], "kind": "off", "coll": c, "title": ""}
@@ -114,8 +130,10 @@ def prepare(svc: Services, root: Path, args: argparse.Namespace) -> dict[str, li
     return sets
 
 
-def _policies(svc: Services, root: Path, args: argparse.Namespace, rng: random.Random) -> list:
-    policies = sorted(_load("policyqa/test.json"), key=lambda p: p["title"])[: args.policies]
+def _policies(
+    svc: Services, root: Path, args: argparse.Namespace, rng: random.Random, part: str
+) -> list:
+    policies = sorted(_load(f"policyqa/{part}.json"), key=lambda p: p["title"])[: args.policies]
     out = []
     for i, pol in enumerate(policies):
         coll = f"policy{i}"
@@ -143,10 +161,10 @@ def run_row(svc: Services, row: dict, methods: list[str], slow: bool = True) -> 
         outs["hybrid"] = outcome(row, top.text, False, top.text, secs)
         outs["naive"] = outcome(row, best_sentence(row["q"], top.text), False, top.text, secs)
     base = svc.settings
-    for method, reader in (("read-adapter", "adapter"), ("head", "head"), ("span", "span")):
-        if method not in methods or (method == "read-adapter" and not slow):
+    for method, knobs in VARIANTS.items():
+        if method not in methods or (method in SLOW and not slow):
             continue
-        svc.settings = base.updated(answer={**base.answer.model_dump(), "reader": reader})
+        svc.settings = base.updated(answer={**base.answer.model_dump(), **knobs})
         t0 = time.perf_counter()
         a = ask(svc, row["q"], collection=row["coll"])
         cited = a.citations[0].hit.text if a.citations else ""

@@ -2,10 +2,14 @@
 
 1. Every question is scored once (its candidates, their query likelihood, the span head's
    evidence per candidate, and which candidates hold a gold answer); choosing is then replayed
-   offline for ``answer.span_weight`` × ``answer.span_threshold``. Constraints, per domain:
-   answerable questions abstained ≤ 10 %, off-corpus ≥ 90 %; among the configurations that meet
-   them, the most answerable questions whose first citation holds the answer (+ 0.2 × SQuAD's
-   unanswerable abstention) wins.
+   offline for ``answer.span_weight`` × ``answer.dense_weight`` × ``answer.span_threshold``.
+   Off-corpus questions abstained ≥ 90 % is a constraint; among the configurations that meet it
+   and abstain on at most 0.05 more answerable questions of the worst domain than the fewest
+   (the target, ≤ 10 % on each, is not met on PolicyQA by any), the most answerable questions
+   whose first citation holds the answer (+ 0.2 × SQuAD's unanswerable abstention) wins.
+   Domains: SQuAD dev articles, TAT-QA dev reports, PolicyQA ``dev.json`` policies (one
+   collection each; measured, not trained on: a three-number fit), off-corpus questions (the
+   first half of ``OFF_TOPIC``).
 2. With the winner, the reader adapter reads each answerable question's chosen passages once and
    the widening rules (``answer.span_widen``, the clause-question rule) are compared by F1; the
    head's own span is scored beside them.
@@ -20,15 +24,15 @@ import sys
 from bench.docqa_score import best_f1, holds
 from overlay.answering.reading import read_answer, widen
 from overlay.choosing import candidates
-from overlay.choosing.chooser import candidate_views, fusion_weights, query_scores
+from overlay.choosing.chooser import candidate_views, fusion_weights, query_scores, span_scores
 from overlay.choosing.fusion import Choice, choose, dedupe
 from overlay.choosing.span_head import LAYERS
 from overlay.choosing.span_read import load_reader, read_spans
 from overlay.services import Services
 from overlay.turn import _read
 
-WEIGHTS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 19))
+WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
+THRESHOLDS = tuple(round(0.02 * i, 2) for i in range(5, 41))
 SHARES = (0.5, 0.6, 0.7, 0.8, 1.01)
 
 
@@ -43,20 +47,22 @@ def observe(svc: Services, row: dict) -> dict:
     return {"row": row, "hits": hits, "ql": scored.calibrated, "reads": reads, "gold": gold}
 
 
-def replay(svc: Services, obs: dict, w: float, thr: float) -> Choice:
-    ev = [r.evidence if r else 0.0 for r in obs["reads"]]
-    scores = [(1 - w) * q + w * e for q, e in zip(obs["ql"], ev, strict=True)]
+def replay(svc: Services, obs: dict, w: float, thr: float, wd: float = 0.0) -> Choice:
+    knobs = svc.settings.answer.model_copy(update={"span_weight": w, "dense_weight": wd})
+    scores = span_scores(knobs, obs["ql"], obs["reads"], obs["hits"])
     choice = choose(obs["hits"], scores, weights=fusion_weights(svc), threshold=thr, top_n=3)
     choice.reads = {h.id: r for h, r in zip(obs["hits"], obs["reads"], strict=True) if r}
     return choice
 
 
-def evaluate(svc: Services, observed: dict[str, list[dict]], w: float, thr: float) -> dict:
+def evaluate(
+    svc: Services, observed: dict[str, list[dict]], w: float, thr: float, wd: float = 0.0
+) -> dict:
     out: dict[str, float] = {}
     for domain, items in observed.items():
         first, abst = [], {"answerable": [], "unanswerable": [], "off": []}
         for obs in items:
-            choice = replay(svc, obs, w, thr)
+            choice = replay(svc, obs, w, thr, wd)
             kind = obs["row"]["kind"]
             abst[kind].append(float(choice.abstained))
             if kind == "answerable":
@@ -81,23 +87,34 @@ def fit(svc: Services, sets: dict[str, list[dict]]) -> None:
             print(f"\r{n}/{total} observed", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     ranked = []
-    for w, thr in itertools.product(WEIGHTS, THRESHOLDS):
-        res = evaluate(svc, observed, w, thr)
-        ok = all(v <= 0.10 for k, v in res.items() if k.endswith("abst answerable"))
-        ok = ok and res.get("off-corpus abst off", 1.0) >= 0.90
+    for w, wd, thr in itertools.product(WEIGHTS, WEIGHTS, THRESHOLDS):
+        if w + wd > 1.0 + 1e-9:
+            continue
+        res = evaluate(svc, observed, w, thr, wd)
+        worst = max(v for k, v in res.items() if k.endswith("abst answerable"))
+        ok = res.get("off-corpus abst off", 1.0) >= 0.90
         first = statistics.mean(v for k, v in res.items() if k.endswith("chunk@1"))
-        ranked.append((ok, first + 0.2 * res.get("squad abst unanswerable", 0.0), (w, thr), res))
+        objective = (-round(worst, 3), first + 0.2 * res.get("squad abst unanswerable", 0.0))
+        ranked.append((ok, objective, (w, thr, wd), res))
     ranked.sort(key=lambda r: (r[0], r[1]), reverse=True)
-    print("| feasible | objective | weight | threshold | figures |\n|---|---|---|---|---|")
+    # within 0.05 of the fewest abstained (a few questions' noise), the best citations win
+    near = [r for r in ranked if r[0] == ranked[0][0] and r[1][0] >= ranked[0][1][0] - 0.05]
+    ranked = sorted(near, key=lambda r: r[1][1], reverse=True) + ranked[len(near) :]
+    print("| off >= 0.9 | worst answerable abstained | objective | span weight | dense weight "
+          "| threshold | figures |\n|---|---|---|---|---|---|---|")  # fmt: skip
     for ok, obj, cfg, res in ranked[:10]:
         figs = ", ".join(f"{k} {v:.2f}" for k, v in res.items())
-        print(f"| {ok} | {obj:.3f} | {cfg[0]} | {cfg[1]} | {figs} |")
-    best = [r for r in ranked if r[2][0] == 0.0][0]  # query likelihood alone, for comparison
-    print(f"\nquery likelihood alone at its best threshold {best[2][1]}: {best[3]}")
+        print(f"| {ok} | {-obj[0]:.2f} | {obj[1]:.3f} | {cfg[0]} | {cfg[2]} | {cfg[1]} | {figs} |")
+    for label, keep in (("query likelihood alone", lambda c: c[0] == 0 and c[2] == 0),
+                        ("without dense similarity", lambda c: c[2] == 0)):  # fmt: skip
+        best = next(r for r in ranked if keep(r[2]))
+        print(f"\n{label}, best: weight {best[2][0]}, threshold {best[2][1]}: {best[3]}")
     fit_widening(svc, observed, *ranked[0][2])
 
 
-def fit_widening(svc: Services, observed: dict[str, list[dict]], w: float, thr: float) -> None:
+def fit_widening(
+    svc: Services, observed: dict[str, list[dict]], w: float, thr: float, wd: float = 0.0
+) -> None:
     """F1 of the adapter's span, widened by each rule, and of the head's own span."""
     rules = [(f"share {s:g}", s, False) for s in SHARES] + [
         (f"share {s:g} + clause questions", s, True) for s in SHARES
@@ -108,7 +125,7 @@ def fit_widening(svc: Services, observed: dict[str, list[dict]], w: float, thr: 
             row = obs["row"]
             if row["kind"] != "answerable":
                 continue
-            choice = replay(svc, obs, w, thr)
+            choice = replay(svc, obs, w, thr, wd)
             by = scores.setdefault(domain, {})
             if choice.abstained:
                 for name, *_ in [*rules, ("head span",)]:
@@ -119,7 +136,7 @@ def fit_widening(svc: Services, observed: dict[str, list[dict]], w: float, thr: 
                 text = widen(row["q"], draft, share, clause).text
                 by.setdefault(name, []).append(best_f1(text, row["golds"]))
             by.setdefault("head span", []).append(best_f1(read_answer(choice).text, row["golds"]))
-    print(f"\n## answer F1 on dev answerable questions (weight {w}, threshold {thr})")
+    print(f"\n## answer F1 on dev answerable questions (weight {w}, dense {wd}, threshold {thr})")
     doms = list(scores)
     print(f"| rule | {' | '.join(doms)} | mean |\n|---|{'---|' * (len(doms) + 1)}")
     for name in scores[doms[0]]:

@@ -112,18 +112,20 @@ class AnswerSettings(_Group):
         "head: the span head's own span is the answer (no decoding); adapter: query likelihood "
         "chooses and the reader adapter's span is the answer (before the span head).",
     )
-    # span reader knobs: fitted with bench/answers_bench.py --fit on DEVELOPMENT data only
-    # (SQuAD dev articles 40+40 q, TAT-QA dev reports 40 q, 15+15 off-corpus; 2026-12-03):
-    # weight 0.2 / floor 0.45 met the constraints (answerable abstained <= 10 %, off-corpus
-    # >= 90 %) with first citation holding the answer SQuAD 0.90, TAT-QA 0.70, off-corpus
-    # abstained 0.93; query likelihood alone (weight 0) tied (0.88 / 0.72 / 0.93)
+    # span reader knobs: fitted with bench/answers_bench.py --fit on DEVELOPMENT data only; the
+    # figures and the grid are in docs/performance.md ("Answers across domains")
     span_weight: float = Field(
-        default=0.2, ge=0, le=1,
+        default=0.1, ge=0, le=1,
         description="Share of the span head's evidence in a candidate's model score (the rest "
-        "is query likelihood).",
+        "is query likelihood and dense similarity).",
+    )  # fmt: skip
+    dense_weight: float = Field(
+        default=0.6, ge=0, le=1,
+        description="Share of the question's embedding similarity to a candidate in its model "
+        "score in span read mode (span_weight + dense_weight <= 1).",
     )  # fmt: skip
     span_threshold: float = Field(
-        default=0.45, ge=0, le=1, description="Abstention floor on that score in span read mode."
+        default=0.34, ge=0, le=1, description="Abstention floor on that score in span read mode."
     )
     # widening on the same dev questions (reader adapter's spans): the share made no difference
     # (0.5-1.0: F1 SQuAD 0.591, TAT-QA 0.430-0.436); the clause-question rule (always on in span

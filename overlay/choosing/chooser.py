@@ -23,6 +23,7 @@ from overlay.choosing.scoring import (
 from overlay.choosing.span_head import LAYERS
 from overlay.choosing.span_read import has_reader, load_reader, read_spans
 from overlay.choosing.views import query_view
+from overlay.knobs import AnswerSettings
 from overlay.services import Services
 
 
@@ -99,11 +100,7 @@ def choose_among(
     reads: dict[str, ReadSpan] = {}
     if reader is not None and scored is not None and len(scored.features) == len(hits):
         spans = read_spans(reader, scored.features, views)
-        w = s.answer.span_weight
-        scores = [
-            (1 - w) * sc + w * (sp.evidence if sp else 0.0)
-            for sc, sp in zip(scores, spans, strict=True)
-        ]
+        scores = span_scores(s.answer, scores, spans, hits)
         reads = {h.id: sp for h, sp in zip(hits, spans, strict=True) if sp is not None}
     floors = [h.metadata.get("memory_evidence", 0.0) for h in hits]
     scores = [max(sc, fl) for sc, fl in zip(scores, floors, strict=True)]
@@ -116,6 +113,21 @@ def choose_among(
     choice.reads = reads
     choice.notes["prompt_tokens"] = float(scored.tokens_read if scored else 0)
     return choice
+
+
+def span_scores(
+    a: AnswerSettings, likelihood: Sequence[float], spans: Sequence[ReadSpan | None],
+    hits: Sequence[Hit],
+) -> list[float]:  # fmt: skip
+    """Span read mode's model score per candidate: ``span_weight`` of the span head's evidence,
+    ``dense_weight`` of the question's embedding similarity to it (``dense_score``, where the
+    dense retriever found it; 0 where only the sparse one did), the rest query likelihood."""
+    ws, wd = a.span_weight, a.dense_weight
+    return [
+        max(0.0, 1 - ws - wd) * q + ws * (sp.evidence if sp else 0.0)
+        + wd * max(0.0, float(h.metadata.get("dense_score") or 0.0))
+        for q, sp, h in zip(likelihood, spans, hits, strict=True)
+    ]  # fmt: skip
 
 
 def rerank(services: Services, query: str, hits: Sequence[Hit], k: int) -> list[Hit]:

@@ -9,6 +9,7 @@ import torch
 from memory.types import Hit
 from overlay.answering.answers import Draft
 from overlay.answering.reading import lead_citation, read_answer
+from overlay.choosing.chooser import span_scores
 from overlay.choosing.fusion import ReadSpan, choose
 from overlay.choosing.span_head import (
     HeadConfig,
@@ -20,6 +21,7 @@ from overlay.choosing.span_head import (
     token_span,
 )
 from overlay.choosing.span_read import BUILTIN_READER, answer_text, load_reader
+from overlay.knobs import AnswerSettings
 
 NEG = float("-inf")
 
@@ -114,3 +116,14 @@ def test_citations_returned_match_every_marker() -> None:
     skipping = cited_passages(choice, Draft("a [2]", [2], 3, "generated"))
     assert [c.hit.id for c in skipping] == ["h0", "h1"]  # [2] is the second shown
     assert cited_passages(choice, Draft("I don't know", [], 3)) == []
+
+
+def test_span_scores_mix_likelihood_span_evidence_and_dense_similarity() -> None:
+    hits = [Hit("a", "x", 0.1, metadata={"dense_score": 0.8}), Hit("b", "y", 0.1)]  # b: sparse
+    spans = [ReadSpan("x", "x", 1.0, 0.5), None]
+    old = span_scores(AnswerSettings(span_weight=0.2, dense_weight=0.0), [0.4, 0.9], spans, hits)
+    assert [round(v, 6) for v in old] == [0.42, 0.72]  # 0.8 · likelihood + 0.2 · evidence
+    mixed = span_scores(AnswerSettings(span_weight=0.2, dense_weight=0.5), [0.4, 0.9], spans, hits)
+    assert [round(v, 6) for v in mixed] == [0.62, 0.27]  # + 0.5 · similarity, 0.3 likelihood
+    assert span_scores(AnswerSettings(span_weight=0.8, dense_weight=0.8), [1.0], spans[:1],
+                       hits[:1]) == [0.8 * 0.5 + 0.8 * 0.8]  # fmt: skip  # no negative share
