@@ -59,6 +59,13 @@ class Span:
     match: float = 1.0  # token F1 with the words asked for (``near_span``; 1.0 when exact)
 
 
+def _words(sentence: str) -> list[tuple[str, int, int]]:
+    """The sentence's normalised words with their character offsets (articles and bare
+    punctuation count for nothing)."""
+    words = [(_norm_word(m.group(0)), m.start(), m.end()) for m in _WORD.finditer(sentence)]
+    return [(part, s, e) for w, s, e in words if w for part in w.split()]
+
+
 def find_span(answer: str, sentences: Sequence[str]) -> Span | None:
     """Where ``answer`` (normalised) is a run of whole words of ONE sentence, the first such
     sentence and its original words; ``None`` if no single sentence holds it."""
@@ -66,9 +73,7 @@ def find_span(answer: str, sentences: Sequence[str]) -> Span | None:
     if not want:
         return None
     for i, sentence in enumerate(sentences):
-        words = [(_norm_word(m.group(0)), m.start(), m.end()) for m in _WORD.finditer(sentence)]
-        words = [w for w in words if w[0]]  # articles and bare punctuation count for nothing
-        flat = [(part, s, e) for w, s, e in words for part in w.split()]
+        flat = _words(sentence)
         for j in range(len(flat) - len(want) + 1):
             if [p for p, _, _ in flat[j : j + len(want)]] == want:
                 text = sentence[flat[j][1] : flat[j + len(want) - 1][2]]
@@ -97,8 +102,7 @@ def near_span(answer: str, sentences: Sequence[str], least: float = 0.5) -> Span
         return None
     best: tuple[tuple[float, int], Span | None] = ((round(least, 9), -(10**9)), None)
     for i, sentence in enumerate(sentences):
-        words = [(_norm_word(m.group(0)), m.start(), m.end()) for m in _WORD.finditer(sentence)]
-        flat = [(part, s, e) for w, s, e in words if w for part in w.split()]
+        flat = _words(sentence)
         useful = [any(_alike(p, w) for w in want) for p, _, _ in flat]
         ends = [j for j, (p, _, _) in enumerate(flat) if any(_alike(p, w) for w in content)]
         for a in ends:

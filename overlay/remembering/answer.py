@@ -114,15 +114,16 @@ def locate(span: str, turns: Sequence[Hit]) -> tuple[Hit, str] | None:
     normalisation) and the span in that turn's own words; a span that is a turn's speaker
     ("Who …?" → "Jolene") is found in that turn; else the turn with the run of words closest to
     the span (``near_span``: the reader copied loosely). None where no turn holds it."""
-    for h in turns:
-        got = find_span(span, split_sentences(h.text))
+    said = [(h, split_sentences(h.text)) for h in turns]
+    for h, sentences in said:
+        got = find_span(span, sentences)
         if got is not None:
             return h, got.text
     want = normalize(span)
     for h in turns:
         if want and normalize(_speaker(h)) == want:
             return h, _speaker(h)
-    near = [(got, h) for h in turns if (got := near_span(span, split_sentences(h.text)))]
+    near = [(got, h) for h, sentences in said if (got := near_span(span, sentences))]
     best = max(near, key=lambda g: g[0].match, default=None)  # the first of the closest
     return (best[1], best[0].text) if best else None
 
