@@ -28,6 +28,7 @@ from overlay.choosing.chooser import candidate_views, fusion_weights, query_scor
 from overlay.choosing.fusion import Choice, choose, dedupe
 from overlay.choosing.span_head import LAYERS
 from overlay.choosing.span_read import load_reader, read_spans
+from overlay.knobs import AnswerSettings
 from overlay.services import Services
 from overlay.turn import _read
 
@@ -47,8 +48,12 @@ def observe(svc: Services, row: dict) -> dict:
     return {"row": row, "hits": hits, "ql": scored.calibrated, "reads": reads, "gold": gold}
 
 
-def replay(svc: Services, obs: dict, w: float, thr: float, wd: float = 0.0) -> Choice:
-    knobs = svc.settings.answer.model_copy(update={"span_weight": w, "dense_weight": wd})
+def knobs_of(svc: Services, w: float, wd: float) -> AnswerSettings:
+    """The answer settings with span weight ``w`` and dense weight ``wd``."""
+    return svc.settings.answer.model_copy(update={"span_weight": w, "dense_weight": wd})
+
+
+def replay(svc: Services, obs: dict, knobs: AnswerSettings, thr: float) -> Choice:
     scores = span_scores(knobs, obs["ql"], obs["reads"], obs["hits"])
     choice = choose(obs["hits"], scores, weights=fusion_weights(svc), threshold=thr, top_n=3)
     choice.reads = {h.id: r for h, r in zip(obs["hits"], obs["reads"], strict=True) if r}
@@ -56,13 +61,13 @@ def replay(svc: Services, obs: dict, w: float, thr: float, wd: float = 0.0) -> C
 
 
 def evaluate(
-    svc: Services, observed: dict[str, list[dict]], w: float, thr: float, wd: float = 0.0
+    svc: Services, observed: dict[str, list[dict]], knobs: AnswerSettings, thr: float
 ) -> dict:
     out: dict[str, float] = {}
     for domain, items in observed.items():
         first, abst = [], {"answerable": [], "unanswerable": [], "off": []}
         for obs in items:
-            choice = replay(svc, obs, w, thr, wd)
+            choice = replay(svc, obs, knobs, thr)
             kind = obs["row"]["kind"]
             abst[kind].append(float(choice.abstained))
             if kind == "answerable":
@@ -90,7 +95,7 @@ def fit(svc: Services, sets: dict[str, list[dict]]) -> None:
     for w, wd, thr in itertools.product(WEIGHTS, WEIGHTS, THRESHOLDS):
         if w + wd > 1.0 + 1e-9:
             continue
-        res = evaluate(svc, observed, w, thr, wd)
+        res = evaluate(svc, observed, knobs_of(svc, w, wd), thr)
         worst = max(v for k, v in res.items() if k.endswith("abst answerable"))
         ok = res.get("off-corpus abst off", 1.0) >= 0.90
         first = statistics.mean(v for k, v in res.items() if k.endswith("chunk@1"))
@@ -116,6 +121,7 @@ def fit_widening(
     svc: Services, observed: dict[str, list[dict]], w: float, thr: float, wd: float = 0.0
 ) -> None:
     """F1 of the adapter's span, widened by each rule, and of the head's own span."""
+    knobs = knobs_of(svc, w, wd)
     rules = [(f"share {s:g}", s, False) for s in SHARES] + [
         (f"share {s:g} + clause questions", s, True) for s in SHARES
     ]
@@ -125,7 +131,7 @@ def fit_widening(
             row = obs["row"]
             if row["kind"] != "answerable":
                 continue
-            choice = replay(svc, obs, w, thr, wd)
+            choice = replay(svc, obs, knobs, thr)
             by = scores.setdefault(domain, {})
             if choice.abstained:
                 for name, *_ in [*rules, ("head span",)]:
