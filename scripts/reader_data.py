@@ -19,8 +19,15 @@ assistant's reply is the gold span (the most frequent annotator answer, shortest
 Eval lines (``{"id", "title", "question", "passage", "paragraph", "answers"}``) use a
 deterministic window: the answer sentence plus one sentence on each side.
 
+With ``--tatqa FILE`` (TAT-QA text spans, CC BY 4.0) the TRAIN reports of
+``span_data.tatqa_split`` (report id hashes to 4-9 of 10; the same split the span head uses) add
+every question, ``--tatqa-repeat`` times: their gold spans are clauses (median ~10 words), the
+kind of answer SQuAD's 1-3-word spans never teach. DEV reports' questions become the eval set
+``tatqa-dev.jsonl``; ``test.json`` is never read.
+
     python scripts/reader_data.py [--squad FILE] [--out examples/adapters/reader.jsonl]
-                                  [--eval-dir /tmp/reader-eval]
+                                  [--eval-dir /tmp/reader-eval] [--per-article N]
+                                  [--tatqa FILE --tatqa-repeat N]
 """
 
 from __future__ import annotations
@@ -93,7 +100,61 @@ def answerable(article: dict) -> list[tuple[dict, dict]]:
     ]
 
 
-def build(squad: Path, out: Path, eval_dir: Path) -> dict[str, object]:
+def tatqa_lines(path: Path, rng: random.Random) -> tuple[list[dict], int]:
+    """Chat lines for every question of the TRAIN reports (``span_data.tatqa_split``)."""
+    from span_data import tatqa_split
+
+    lines, skipped = [], 0
+    for report in json.loads(path.read_text(encoding="utf-8"))["data"]:
+        if tatqa_split(report["title"]) != "train":
+            continue
+        for para in report["paragraphs"]:
+            ctx = para["context"]
+            for qa in para["qas"]:
+                text, start = gold_answer(qa)
+                if ctx[start : start + len(text)] != text:
+                    skipped += 1
+                    continue
+                passage = window(
+                    ctx, start, start + len(text), rng.randint(0, 2), rng.randint(0, 2)
+                )
+                if text not in passage or len(passage) > WHOLE_MAX_CHARS:
+                    skipped += 1
+                    continue
+                msgs = reader_messages(passage, qa["question"])
+                msgs.append({"role": "assistant", "content": text.strip()})
+                lines.append({"messages": msgs})
+    return lines, skipped
+
+
+def tatqa_eval(path: Path) -> list[dict]:
+    """Eval lines for the DEV reports' questions (answer sentence ± 1 sentence)."""
+    from span_data import tatqa_split
+
+    rows = []
+    for report in json.loads(path.read_text(encoding="utf-8"))["data"]:
+        if tatqa_split(report["title"]) != "dev":
+            continue
+        for para in report["paragraphs"]:
+            ctx = para["context"]
+            for qa in para["qas"]:
+                text, start = gold_answer(qa)
+                rows.append({
+                    "id": qa["id"], "title": report["title"], "question": qa["question"],
+                    "passage": window(ctx, start, start + len(text), 1, 1),
+                    "paragraph": ctx, "answers": sorted({a["text"] for a in qa["answers"]}),
+                })  # fmt: skip
+    return rows
+
+
+def build(
+    squad: Path,
+    out: Path,
+    eval_dir: Path,
+    per_article: int = PER_ARTICLE,
+    tatqa: Path | None = None,
+    tatqa_repeat: int = 1,
+) -> dict[str, object]:
     data = json.loads(squad.read_text(encoding="utf-8"))["data"]
     by_title = {a["title"]: a for a in data}
     parts = split_titles(list(by_title))
@@ -104,7 +165,7 @@ def build(squad: Path, out: Path, eval_dir: Path) -> dict[str, object]:
         rng.shuffle(pairs)
         kept = 0
         for para, qa in pairs:
-            if kept >= PER_ARTICLE:
+            if kept >= per_article:
                 break
             ctx = para["context"]
             text, start = gold_answer(qa)
@@ -125,6 +186,11 @@ def build(squad: Path, out: Path, eval_dir: Path) -> dict[str, object]:
             msgs.append({"role": "assistant", "content": text.strip()})
             lines.append({"messages": msgs})
             kept += 1
+    squad_lines, tat = len(lines), 0
+    if tatqa is not None:
+        extra, missed = tatqa_lines(tatqa, rng)
+        lines += extra * tatqa_repeat
+        tat, skipped = len(extra), skipped + missed
     rng.shuffle(lines)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), "utf-8")
@@ -148,8 +214,15 @@ def build(squad: Path, out: Path, eval_dir: Path) -> dict[str, object]:
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8"
         )
         counts[part] = len(rows)
+    if tatqa is not None:
+        rows = tatqa_eval(tatqa)
+        (eval_dir / "tatqa-dev.jsonl").write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8"
+        )
+        counts["tatqa-dev"] = len(rows)
     return {
-        "split": parts, "train_lines": len(lines), "whole_paragraph": whole,
+        "split": parts, "train_lines": len(lines), "squad_lines": squad_lines,
+        "tatqa_questions": tat, "whole_paragraph": whole,
         "skipped": skipped, "eval": counts, "out": str(out), "eval_dir": str(eval_dir),
     }  # fmt: skip
 
@@ -159,8 +232,14 @@ def main() -> None:
     ap.add_argument("--squad", type=Path, default=SQUAD)
     ap.add_argument("--out", type=Path, default=Path("examples/adapters/reader.jsonl"))
     ap.add_argument("--eval-dir", type=Path, default=Path("/tmp/reader-eval"))
+    ap.add_argument("--per-article", type=int, default=PER_ARTICLE)
+    ap.add_argument("--tatqa", type=Path, default=None, help="TAT-QA text-span dev.json")
+    ap.add_argument("--tatqa-repeat", type=int, default=1)
     args = ap.parse_args()
-    print(json.dumps(build(args.squad, args.out, args.eval_dir), indent=2))
+    report = build(
+        args.squad, args.out, args.eval_dir, args.per_article, args.tatqa, args.tatqa_repeat
+    )
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -137,7 +137,8 @@ def main() -> None:
 
     import torch
 
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    threads = int(os.environ.get("OMP_NUM_THREADS", "0")) or min(2, os.cpu_count() or 1)
+    torch.set_num_threads(threads)
     tok, model = load(args.adapter)
     variants = ([] if args.skip_base else ["base"]) + (["reader"] if args.adapter else [])
     report: dict[str, object] = {"passage": args.passage, "results": {}, "answers": {}}

@@ -97,12 +97,12 @@ def remember_answer(services: Services, session: str, text: str) -> None:
 
 
 def memory_reader(services: Services) -> Reader:
-    """The reader adapter (``answer.reader_adapter``) as a memory answer's reader: one greedy
-    read of a passage of remembered turns."""
+    """The memory reader adapter (``memory.reader_adapter``) as a memory answer's reader: one
+    greedy read of a passage of remembered turns."""
 
     def read(question: str, passage: str) -> str:
         tokenizer = services.model.tokenizer
-        with services.run_model(services.settings.answer.reader_adapter) as model:
+        with services.run_model(services.settings.memory.reader_adapter) as model:
             out = decode(model, tokenizer, reader_prompt(tokenizer, question, passage),
                          READER_DECODING)  # fmt: skip
         return out.text.strip()

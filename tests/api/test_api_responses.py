@@ -16,7 +16,7 @@ from ingest.pipeline import list_sources
 from ingest.types import SourceResult
 from memory.sessions.when import resolve_times
 from overlay import remembering
-from overlay.adapters.files import list_adapters
+from overlay.adapters.builtin import list_all
 from overlay.choosing.feedback import learned_boosts, record_turn
 from overlay.services import Services
 from overlay.turn import retrieve
@@ -197,8 +197,9 @@ def test_facts_feedback_adapters_and_ops_send_the_library_shapes(
         assert vote == {"turn_id": rec.turn_id, "helpful": True, "candidates": ["c2"],
                         "terms": ["paid", "leav"], "boosts": {"c2": boost}}  # fmt: skip
         adapters = call("GET", "/v1/adapters")
-        assert adapters == {"adapters": [a.to_dict() for a in list_adapters(tmp_path)]}
+        assert adapters == {"adapters": [a.to_dict() for a in list_all(tmp_path)]}
         by_name = {a["name"]: a for a in adapters["adapters"]}
+        assert by_name["memory-reader"]["rank"] == 16  # a built-in the user's dir does not shadow
         assert by_name["reader"]["rank"] == 4 and by_name["reader"]["error"] is None
         assert by_name["broken"]["error"] and by_name["broken"]["rank"] is None
         assert "broken/adapter_config.json" in by_name["broken"]["error"]

@@ -37,7 +37,8 @@ def test_cli_list_and_remove(tmp_path: Path) -> None:
     assert cli(tmp_path, "remove", "a1", "--json").exit_code == 0
     assert [r["name"] for r in json.loads(cli(tmp_path, "list", "--json").stdout)["adapters"]] == [
         "a2",
-        "reader",  # the built-in stays listed
+        "memory-reader",  # the built-ins stay listed
+        "reader",
     ]
     assert isinstance(cli(tmp_path, "remove", "a1").exception, AdapterNotFound)
     assert isinstance(cli(tmp_path, "remove", "../adapters").exception, InvalidInput)

@@ -31,6 +31,22 @@ def test_shipped_reader_is_found_without_a_user_folder(tmp_path: Path) -> None:
     assert READER in {a.name for a in list_all(user)}
 
 
+def test_memory_reads_with_its_own_shipped_reader(tmp_path: Path) -> None:
+    from overlay.knobs import MemorySettings
+
+    name = MemorySettings().reader_adapter
+    user = tmp_path / "adapters"
+    assert name != READER and is_builtin(user, name) and root_for(user, name) == BUILTIN_ROOT
+    spec = read_spec(BUILTIN_ROOT, name)
+    assert spec.rank == 16 and spec.base_model == "smollm2-135m-instruct"
+    # the two readers are different weights (documents vs remembered turns)
+    weights = "adapter_model.safetensors"
+    assert (BUILTIN_ROOT / name / weights).read_bytes() != (
+        BUILTIN_ROOT / READER / weights
+    ).read_bytes()
+    assert {READER, name} <= {a.name for a in list_all(user)}
+
+
 def test_user_folder_of_the_same_name_wins(tmp_path: Path) -> None:
     base = tiny_base()
     user, shipped = tmp_path / "adapters", tmp_path / "builtin"
