@@ -27,7 +27,7 @@ from overlay.answering.answers import (
     extractive,
     grounded,
 )
-from overlay.answering.reading import lead_citation, read_answer, read_span, widen
+from overlay.answering.reading import checked, lead_citation, read_answer, read_span, widen
 from overlay.choosing import candidates
 from overlay.choosing.chooser import choose_among, rerank
 from overlay.choosing.feedback import record_turn
@@ -213,7 +213,12 @@ def _answer(
         if choice.abstained:
             draft = Draft(ABSTAIN_TEXT, [])
         elif mode == "read":
-            draft = lead_citation(choice, _read_mode(services, question, choice))
+            read = checked(question, _read_mode(services, question, choice))
+            if read is None:  # the wrong kind of answer: no answer (the turn abstains)
+                choice.chosen.clear()
+                draft = Draft(ABSTAIN_TEXT, [])
+            else:
+                draft = lead_citation(choice, read)
         else:
             draft = extractive(question, [c.hit.text for c in choice.chosen])
         if on_text is not None:

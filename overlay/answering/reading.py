@@ -23,6 +23,7 @@ from dataclasses import replace
 from typing import Any
 
 from overlay.answering.answers import Draft
+from overlay.answering.asked import fits
 from overlay.answering.spans import find_span, reader_messages, window
 from overlay.choosing.fusion import Choice
 from overlay.choosing.sentences import SentenceCandidate
@@ -134,3 +135,17 @@ def widen(question: str, draft: Draft, share: float, clause: bool = True) -> Dra
         n = draft.cited[0]
         return replace(draft, text=f"{draft.sentence.strip()} [{n}]", kind="sentence")
     return draft
+
+
+def checked(question: str, draft: Draft) -> Draft | None:
+    """``draft`` if its answer is the kind of thing ``question`` asks for (``asked.fits``: a
+    price, a number, a time); else its whole sentence where that is, else None (the turn
+    abstains: "How much does the K-9 cost?" is not answered "640 grams")."""
+    if draft.kind == "abstained" or not draft.cited:
+        return draft
+    if fits(question, _CITE_TAIL.sub("", draft.text)):
+        return draft
+    if draft.sentence and fits(question, draft.sentence):
+        n = draft.cited[0]
+        return replace(draft, text=f"{draft.sentence.strip()} [{n}]", kind="sentence")
+    return None

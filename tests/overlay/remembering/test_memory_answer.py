@@ -81,6 +81,44 @@ def test_a_question_about_one_speaker_is_not_answered_from_the_others_words() ->
     assert got is not None and got.draft.text == "puppy"  # find_span drops articles
 
 
+def _reads(*spans: str) -> tuple[list[str], object]:
+    seen: list[str] = []
+
+    def read(question: str, text: str) -> str:
+        seen.append(text)
+        return spans[len(seen) - 1]
+
+    return seen, read
+
+
+def test_a_list_question_reads_the_other_turns_for_a_second_item() -> None:
+    turns = [_turn("I was in Italy last spring, loved it.", 1.3, speaker="James"),
+             _turn("Nice! I went to Spain.", 1.2, speaker="John"),
+             _turn("Then Mexico in June, the food was great.", 1.1, speaker="James")]  # fmt: skip
+    seen, read = _reads("Italy", "Mexico")
+    got = from_memory("Which countries has James visited?", turns, read)
+    assert got is not None and got.draft.text == "Italy, Mexico"
+    assert [c.hit for c in got.choice.chosen] == [turns[0], turns[2]]  # both turns cited
+    assert got.draft.cited == [1, 2]
+    assert seen[1] == passage([turns[2]])  # the second read: James's other turn only
+    _, again = _reads("Italy", "Italy")  # nothing new: the first item alone
+    one = from_memory("Which countries has James visited?", turns, again)
+    assert one is not None and one.draft.text == "Italy"
+    solo, read = _reads("Italy", "Mexico")  # not a list question: one read
+    single = from_memory("Which country did James love?", turns, read)
+    assert single is not None and single.draft.text == "Italy" and len(solo) == 1
+
+
+def test_an_answer_of_the_wrong_kind_is_no_answer() -> None:
+    turns = [_turn("Max and Daisy are the best dogs.", 1.2, speaker="James")]
+    _, read = _reader("Max and Daisy")
+    assert from_memory("How many dogs does James have?", turns, read) is None
+    _, count = _reader("two dogs")
+    turns = [_turn("I have two dogs, Max and Daisy.", 1.2, speaker="James")]
+    got = from_memory("How many dogs does James have?", turns, count)
+    assert got is not None and got.draft.text == "two dogs"
+
+
 def test_a_when_answer_takes_the_date_the_span_names() -> None:
     when = [{"text": "last week", "label": "the week before 8 May 2023"},
             {"text": "yesterday", "label": "7 May 2023"}]  # fmt: skip

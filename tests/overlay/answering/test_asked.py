@@ -1,0 +1,72 @@
+"""The answer-kind check: a read answer that is the wrong kind of thing is no answer."""
+
+import pytest
+
+from overlay.answering.answers import Draft
+from overlay.answering.asked import asks_for, fits
+from overlay.answering.reading import checked
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How much does the Kestrel K-9 cost?", "price"),
+        ("What is the price of the T-40?", "price"),
+        ("How many people does the company employ?", "number"),
+        ("When was Halvorsen Instruments founded?", "time"),
+        ("How long is parental leave?", "time"),
+        ("What year did the Berlin Wall fall?", "time"),
+        ("What day of the week does the market open?", "time"),
+        ("How much does the T-40 weigh?", None),
+        ("When a pathogen is eaten by a phagocyte, what vesicle traps it?", None),
+        ("Who founded Halvorsen Instruments?", None),
+        ("How do I contact support?", None),
+    ],
+)
+def test_the_kind_a_question_asks_for(question: str, kind: str | None) -> None:
+    assert asks_for(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "ok"),
+    [
+        ("How much does the Kestrel K-9 cost?", "640 grams", False),
+        ("How much does the Kestrel K-9 cost?", "1,200 euros", True),
+        ("How much does the Kestrel K-9 cost?", "NOK 9,900", True),
+        ("How much does the Kestrel K-9 cost?", "It is free for customers", True),
+        ("How much did the relocation cost?", "0.9", True),
+        ("How many people does the company employ?", "340", True),
+        ("How many people does the company employ?", "thousands", True),
+        ("How many people does the company employ?", "Ingrid Halvorsen", False),
+        ("When was Halvorsen Instruments founded?", "1987", True),
+        ("When was Halvorsen Instruments founded?", "in the spring", True),
+        ("When was Halvorsen Instruments founded?", "Ingrid Halvorsen", False),
+        ("How long is parental leave?", "four days", True),
+        ("How long is the data kept?", "as long as it is necessary", True),
+        ("When is goodwill impaired?", "if the carrying value is greater", True),
+        ("Who founded it?", "anything at all", True),
+    ],
+)
+def test_an_answer_fits_or_not(question: str, answer: str, ok: bool) -> None:
+    assert fits(question, answer) is ok
+
+
+def test_a_wrong_kind_of_span_falls_back_to_its_sentence_or_to_no_answer() -> None:
+    q = "How much does the Kestrel K-9 cost?"
+    wrong = Draft("640 grams [2]", [2], 0, "span", sentence="The T-40 weighs 640 grams.")
+    assert checked(q, wrong) is None
+    both = "The K-9 costs 990 euros and weighs 640 grams."
+    priced = Draft("640 grams [1]", [1], 0, "span", sentence=both)
+    got = checked(q, priced)
+    assert got is not None and got.text == f"{both} [1]"
+    assert got.kind == "sentence" and got.cited == [1]
+    right = Draft("990 euros [1]", [1], 0, "span", sentence="It costs 990 euros.")
+    assert checked(q, right) is right
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What time management techniques do they use?", "What day trips did Anna plan?"],
+)
+def test_a_time_word_that_names_a_thing_asks_for_no_time(question: str) -> None:
+    assert asks_for(question) is None
