@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import locomo_memory as lm  # noqa: E402
-from memory.embeddings import Embedder, HashEmbedder, SentenceEmbedder  # noqa: E402
+from memory.embeddings import Embedder, HashEmbedder  # noqa: E402
+from memory.minilm import load_embedder  # noqa: E402
 from overlay import remembering  # noqa: E402
 from overlay.services import Services, build_services  # noqa: E402
 from overlay.settings import Settings  # noqa: E402
@@ -118,7 +119,7 @@ def scale(svc: Services, one: int, many: int, per: int) -> None:
     latency(svc, f"{many} sessions x {per} turns", names)
 
 
-def throughput(svc: Services, emb: SentenceEmbedder, n: int) -> None:
+def throughput(svc: Services, emb: Embedder, n: int) -> None:
     rng = random.Random(2)
     texts = [filler(rng, i) for i in range(n)]
     t = time.perf_counter()
@@ -271,12 +272,12 @@ def main() -> None:
         fast = build_services(settings, embedder=HashEmbedder(dim=384, name="hash-384"))
         try:
             if args.locomo_only:
-                emb = SentenceEmbedder("all-MiniLM-L6-v2")
+                emb = load_embedder("all-MiniLM-L6-v2")  # the product's encoder
                 locomo(Services(settings, fast.redis, fast.chroma, embedder=emb, tenant="loco"))
                 return
             layout(fast, 50 if args.quick else 200)
             scale(fast.for_tenant("scale"), one, many, 100)
-            emb = SentenceEmbedder("all-MiniLM-L6-v2")
+            emb = load_embedder("all-MiniLM-L6-v2")
             real = Services(settings, fast.redis, fast.chroma, embedder=emb, tenant="real")
             throughput(real, emb, 200 if args.quick else 1000)
             recall_curve(real, [10, 30, 100] if args.quick else [10, 30, 100, 300, 1000])

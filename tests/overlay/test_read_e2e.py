@@ -98,3 +98,14 @@ def test_every_marker_numbers_a_citation_returned(docs: Services, question: str)
     markers = [int(m) for m in re.findall(r"\[(\d+)\]", out.answer)]
     assert markers and all(1 <= m <= len(out.citations) for m in markers)
     assert markers[0] == 1  # the passage read is the first citation shown
+
+
+def test_an_answer_of_the_wrong_kind_is_no_answer(docs: Services) -> None:
+    # the sample docs give the K-9's wind range and the T-40's weight, never a price: the
+    # reader's "640 grams" is no price, so the turn abstains and cites nothing
+    pieces: list[str] = []
+    out = ask(docs, "How much does the Kestrel K-9 cost?", collection=COLL, on_text=pieces.append)
+    assert out.abstained and out.kind == "abstained" and out.answer == ABSTAIN_TEXT
+    assert out.citations == [] and "".join(pieces) == ABSTAIN_TEXT
+    weight = ask(docs, "How much does the T-40 weigh?", collection=COLL)
+    assert not weight.abstained and "640 grams" in weight.answer
