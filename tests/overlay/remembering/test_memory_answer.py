@@ -101,9 +101,10 @@ def test_a_list_question_reads_the_other_turns_for_a_second_item() -> None:
     assert [c.hit for c in got.choice.chosen] == [turns[0], turns[2]]  # both turns cited
     assert got.draft.cited == [1, 2]
     assert seen[1] == passage([turns[2]])  # the second read: James's other turn only
-    _, again = _reads("Italy", "Italy")  # nothing new: the first item alone
-    one = from_memory("Which countries has James visited?", turns, again)
-    assert one is not None and one.draft.text == "Italy"
+    for second in ("Italy", "James"):  # nothing new, or only a speaker: the first item alone
+        _, again = _reads("Italy", second)
+        one = from_memory("Which countries has James visited?", turns, again)
+        assert one is not None and one.draft.text == "Italy" and one.draft.cited == [1]
     solo, read = _reads("Italy", "Mexico")  # not a list question: one read
     single = from_memory("Which country did James love?", turns, read)
     assert single is not None and single.draft.text == "Italy" and len(solo) == 1
