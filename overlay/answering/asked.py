@@ -4,7 +4,8 @@ A read span that is the wrong kind of thing is a wrong answer however confident 
 "How much does the Kestrel K-9 cost?" is not answered by "640 grams" (a weight), "When …" not by
 a name, "How many …" not by a word with no number in it. ``fits`` is deliberately narrow: it
 only rejects what cannot be right (a price with no money in it, a count with no number, a date
-with no time in it), so an answer of an unexpected but possible form ("free", "a dozen", "last
+with no time in it, a length of time that is a day: "How long did it take?" is not answered
+"last Thursday"), so an answer of an unexpected but possible form ("free", "a dozen", "last
 spring") passes.
 """
 
@@ -58,18 +59,32 @@ _PRICE = re.compile(
 )
 _COUNT = re.compile(r"^\s*how\s+(?:many|old)\b", re.IGNORECASE)
 _WHEN = re.compile(
-    r"^\s*(?:when\s+(?:did|was|were|is|are|does|do|will|would|had|has|have)\b|how\s+(?:long|"
-    r"often)\b|(?:what|which)\s+(?:year|date|day|month|decade|century|time)\s+(?:of\s+the\s+"
+    r"^\s*(?:when\s+(?:did|was|were|is|are|does|do|will|would|had|has|have)\b|how\s+long\s+"
+    r"ago\b|(?:what|which)\s+(?:year|date|day|month|decade|century|time)\s+(?:of\s+the\s+"
     r"\w+\s+)?(?:is|was|were|are|did|does|do|will|would|had|has|have)\b|in\s+(?:what|"
     r"which)\s+(?:year|month|decade|century)\b)",
     re.IGNORECASE,
 )
 
+_HOW_LONG = re.compile(r"^\s*how\s+(?:long(?!\s+ago\b)|often)\b", re.IGNORECASE)
+# a length of time or how often: "six months", "as long as necessary", "twice a week", "weekly"
+_DURATION = re.compile(
+    r"\b(?:seconds?|minutes?|hours?|days?|nights?|weeks?|weekends?|months?|years?|decades?|"
+    r"centur(?:y|ies)|lifetime|life|term|period|while|long|longer|necessary|needed|required|"
+    r"indefinitely|permanently|forever|until|till|unless|since|after|before|annually|daily|"
+    r"nightly|weekly|monthly|yearly|quarterly|hourly|regularly|periodically|always|never|often|"
+    r"rarely|sometimes|occasionally|frequently|every|each|per|whenever|once|twice|soon|"
+    r"immediately|promptly|overnight)\b",
+    re.IGNORECASE,
+)
+
 
 def asks_for(question: str) -> str | None:
-    """``"price"``, ``"number"``, ``"time"`` or None (anything may answer)."""
+    """``"price"``, ``"number"``, ``"duration"``, ``"time"`` or None (anything may answer)."""
     if _PRICE.search(question):
         return "price"
+    if _HOW_LONG.search(question):
+        return "duration"
     if _WHEN.search(question):
         return "time"
     if _COUNT.search(question):
@@ -85,6 +100,8 @@ def fits(question: str, answer: str) -> bool:
         return bool(_MONEY.search(answer)) or bare
     if kind == "number":
         return bool(_NUMBER.search(answer))
+    if kind == "duration":
+        return bool(_DURATION.search(answer) or _NUMBER.search(answer))
     if kind == "time":
         return bool(_TIME.search(answer) or _NUMBER.search(answer))
     return True
