@@ -18,8 +18,8 @@ _NUMBER_WORDS = (
     r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
     r"seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|trillions?|dozens?|scores|"
     r"half|once|twice|single|double|triple|both|several|few|many|much|all|every|each|some|"
-    r"most|multiple|numerous|countless|lots?|pair|couple|(?:thir|four|fif|six|seven|eigh|nine)teen|"
-    r"(?:twen|thir|for|fif|six|seven|eigh|nine)ty"
+    r"most|multiple|numerous|countless|lots?|pair|couple|"
+    r"(?:thir|four|fif|six|seven|eigh|nine)teen|(?:twen|thir|for|fif|six|seven|eigh|nine)ty"
 )
 _NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
 _MONEY = re.compile(
@@ -44,9 +44,9 @@ _TIME = re.compile(
     r"autumn|fall|winter|ago|before|after|since|until|till|during|when|whenever|while|once|"
     r"now|then|recently|soon|later|early|earlier|late|annually|daily|weekly|monthly|yearly|"
     r"quarterly|periodically|regularly|period|era|age|times?|seconds?|minutes?|hours?|beginning|"
-    r"start|end|long|necessary|needed|required|"
-    r"indefinitely|permanently|forever|immediately|promptly|if|where|unless|upon|provided|first|second|third|fourth|fifth|sixth|"
-    r"seventh|eighth|ninth|tenth|eleventh|twelfth|[a-z]+teenth|[a-z]+tieth)\b",
+    r"start|end|long|necessary|needed|required|indefinitely|permanently|forever|immediately|"
+    r"promptly|if|where|unless|upon|provided|first|second|third|fourth|fifth|sixth|seventh|"
+    r"eighth|ninth|tenth|eleventh|twelfth|[a-z]+teenth|[a-z]+tieth)\b",
     re.IGNORECASE,
 )
 # a plain amount ("0.9", "1,200"), not a part of a name or code ("T-40", "K9")

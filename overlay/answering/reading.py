@@ -132,20 +132,23 @@ def widen(question: str, draft: Draft, share: float, clause: bool = True) -> Dra
     span = _CITE_TAIL.sub("", draft.text)
     words, total = len(span.split()), max(1, len(draft.sentence.split()))
     if words / total >= share or (clause and _CLAUSE.search(question)):
-        n = draft.cited[0]
-        return replace(draft, text=f"{draft.sentence.strip()} [{n}]", kind="sentence")
+        return _as_sentence(draft)
     return draft
+
+
+def _as_sentence(draft: Draft) -> Draft:
+    """``draft`` answered with its span's whole sentence, cited as the span was."""
+    return replace(draft, text=f"{draft.sentence.strip()} [{draft.cited[0]}]", kind="sentence")
 
 
 def checked(question: str, draft: Draft) -> Draft | None:
     """``draft`` if its answer is the kind of thing ``question`` asks for (``asked.fits``: a
-    price, a number, a time); else its whole sentence where that is, else None (the turn
-    abstains: "How much does the K-9 cost?" is not answered "640 grams")."""
+    price, a number, a length of time, a time); else its whole sentence where that is, else
+    None (the turn abstains: "How much does the K-9 cost?" is not answered "640 grams")."""
     if draft.kind == "abstained" or not draft.cited:
         return draft
     if fits(question, _CITE_TAIL.sub("", draft.text)):
         return draft
     if draft.sentence and fits(question, draft.sentence):
-        n = draft.cited[0]
-        return replace(draft, text=f"{draft.sentence.strip()} [{n}]", kind="sentence")
+        return _as_sentence(draft)
     return None

@@ -62,7 +62,8 @@ _QUESTION = re.compile(
 # "Which countries has James visited?", "What kind of classes …": the answer is a list
 _LIST = re.compile(
     r"^\s*(?:what|which)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?(?:[\w-]+\s+){0,2}?"
-    r"[\w-]+[^s'\W]s\s+(?:has|have|had|did|does|do|are|were|is|was)\b|^\s*what\s+are\s+the\s+names\b",
+    r"[\w-]+[^s'\W]s\s+(?:has|have|had|did|does|do|are|were|is|was)\b|"
+    r"^\s*what\s+are\s+the\s+names\b",
     re.IGNORECASE,
 )
 LIST_READS = 1  # more turns read for a list (47-49: one more 0.301, two 0.300, none 0.297)
