@@ -23,7 +23,7 @@ from nltk.stem import PorterStemmer
 from memory.sessions.index import Lexical
 from overlay import remembering
 from overlay.remembering.answer import from_memory
-from overlay.remembering.step import memory_candidates, memory_reader
+from overlay.remembering.step import memory_candidates, memory_reader, reranked
 from overlay.services import Services
 
 HELD_OUT = "50"
@@ -170,9 +170,11 @@ def answers(
     (SQuAD's, as before) and ``LoCoMo F1`` (``locomo_f1``)."""
     m = svc.settings.memory
     methods = {
-        "whole turn": lambda q, hits: from_memory(q, hits, None, floor=1.0),
-        "read": lambda q, hits: from_memory(q, hits, memory_reader(svc), floor=m.answer_floor,
-                                            read_turns=m.read_turns),
+        "whole turn": lambda q, hits, sid: from_memory(q, hits, None, floor=1.0),
+        "read": lambda q, hits, sid: from_memory(
+            q, hits, memory_reader(svc), floor=m.answer_floor, read_turns=m.read_turns,
+            order=reranked(svc, sid, q),
+        ),
     }  # fmt: skip
     keys = [f"{name} · {metric}" for name in methods for metric in METRICS]
     out: dict[str, dict[str, dict[int, list[float]]]] = {key: {} for key in keys}
@@ -183,7 +185,7 @@ def answers(
             hits = memory_candidates(svc, qa["question"], "loco" + c.name)
             cat, gold = int(qa["category"]), str(qa.get("answer", ""))
             for name, answer in methods.items():
-                got = answer(qa["question"], hits)
+                got = answer(qa["question"], hits, "loco" + c.name)
                 text = got.draft.text if got else ""
                 for metric, score in METRICS.items():
                     value = float(not text) if cat == 5 else score(text, gold, cat)

@@ -73,6 +73,7 @@ _WHEN = re.compile(
 
 
 Reader = Callable[[str, str], str]  # (question, passage) → the words the reader copied
+Order = Callable[[list[Hit]], list[Hit]]  # remembered turns → the turns to read, best first
 
 
 @dataclass
@@ -159,10 +160,12 @@ def named_speakers(question: str, turns: Sequence[Hit]) -> set[str]:
 
 def from_memory(
     question: str, hits: Sequence[Hit], read: Reader | None = None, *,
-    floor: float = 0.9, read_turns: int = 3,
+    floor: float = 0.9, read_turns: int = 3, order: Order | None = None,
 ) -> Remembered | None:  # fmt: skip
     """The answer the remembered ``hits`` (best first) give ``question``, or None (see the
-    module docstring). ``read``: the reader adapter over a passage of turns."""
+    module docstring). ``read``: the reader adapter over a passage of turns; ``order``: the
+    turns to read instead, best first, once the best turn has passed the floor (the base
+    model's re-ranking, ``remembering.step.reranked``)."""
     turns = [h for h in hits if h.kind == "turn" and h.metadata.get("ts") is not None]
     named = named_speakers(question, turns)
     for h in hits if not named else ():  # a user's facts answer questions about the user
@@ -170,6 +173,8 @@ def from_memory(
             return _cited(h, str(h.metadata.get("value") or h.text), "memory")
     if not turns or turns[0].score < floor:
         return None
+    if order is not None and read is not None:
+        turns = order(turns) or turns
     best, text, found = turns[0], turns[0].text, None
     if read is not None:
         shown = turns[:read_turns]
@@ -222,6 +227,7 @@ def more_of_list(
 def memory_answer(
     question: str, hits: Sequence[Hit], stated: Sequence[Fact], turn: Hit | None,
     read: Reader | None = None, *, floor: float = 0.9, read_turns: int = 3,
+    order: Order | None = None,
 ) -> Remembered | None:  # fmt: skip
     """The chat turn's answer from memory (see the module docstring), or None.
 
@@ -229,4 +235,4 @@ def memory_answer(
     stated; ``turn``: this message as a memory hit (what an acknowledgment cites)."""
     if is_statement(question):
         return acknowledge(question, stated, turn) if turn is not None and stated else None
-    return from_memory(question, hits, read, floor=floor, read_turns=read_turns)
+    return from_memory(question, hits, read, floor=floor, read_turns=read_turns, order=order)

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 from memory.types import Hit
 from overlay.answering.reading import READER_DECODING, reader_prompt
+from overlay.choosing.scoring import score_views
 from overlay.knobs import MemorySettings
 from overlay.model.decode import decode
-from overlay.remembering.answer import Reader, Remembered, memory_answer
+from overlay.remembering.answer import Order, Reader, Remembered, memory_answer
 from overlay.remembering.library import log_turn
 from overlay.services import Services
 
@@ -110,6 +111,35 @@ def memory_reader(services: Services) -> Reader:
     return read
 
 
+def reranked(
+    services: Services, session: str, question: str, exclude: Sequence[int] = ()
+) -> Order | None:
+    """The turns a memory answer reads, re-ranked by the base model: the lookup's best
+    ``memory.rerank_turns`` turns (questions left out), each scored by the chooser's query
+    likelihood of ``question`` after ``Speaker: words``, ordered by lookup score +
+    ``memory.rerank_weight`` × that log-prob margin. None when ``rerank_turns`` is 0."""
+    m = services.settings.memory
+    if m.rerank_turns <= 0:
+        return None
+
+    def order(turns: list[Hit]) -> list[Hit]:
+        found = services.session_memory.search(session, question, m.rerank_turns + 2, exclude)
+        pool = [h for h in found if h.kind == "turn" and h.metadata.get("ts") is not None
+                and not h.text.rstrip().endswith("?")][: m.rerank_turns]  # fmt: skip
+        if len(pool) < 2:
+            return turns
+        views = [f"{h.metadata['speaker']}: {h.text.strip()}" if h.metadata.get("speaker")
+                 else h.text.strip() for h in pool]  # fmt: skip
+        with services.run_model(None) as model:
+            scored = score_views(model, services.model.tokenizer, question, views,
+                                 batch_size=services.settings.choose.batch_size)  # fmt: skip
+        ranked = sorted(zip(pool, scored.margins, strict=True),
+                        key=lambda p: -(p[0].score + m.rerank_weight * p[1]))  # fmt: skip
+        return [h for h, _ in ranked]
+
+    return order
+
+
 def answer_from_memory(
     services: Services, question: str, session: str | None, hits: Sequence[Hit],
     on_text: Callable[[str], None] | None = None,
@@ -131,6 +161,7 @@ def answer_from_memory(
     remembered = memory_answer(
         question, [h for h in hits if h.source.startswith("session:")], stated, own,
         memory_reader(services), floor=m.answer_floor, read_turns=m.read_turns,
+        order=reranked(services, session, question, exclude=[t.id]),
     )  # fmt: skip
     if remembered is not None and on_text is not None:
         on_text(remembered.draft.text)

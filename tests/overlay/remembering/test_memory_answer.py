@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 
 from memory.sessions.extract import Fact
 from memory.types import Hit
-from overlay import turn
+from overlay import remembering, turn
 from overlay.remembering.answer import from_memory, is_statement, memory_answer, passage
+from overlay.remembering.step import reranked
 from overlay.services import Services
 
 TS = datetime(2023, 5, 8, 12, tzinfo=UTC).timestamp()
@@ -141,3 +142,42 @@ def test_the_chat_turn_acknowledges_and_answers_from_memory(services: Services) 
     got = turn.ask(services, "What is my name?", session=s).to_dict()
     assert got["answer"] == "Alex" and got["answer_kind"] == "memory"
     assert got["citations"][0]["kind"] == "memory" and got["citations"][0]["ts"] > 0
+
+
+def test_the_turns_read_are_reordered_only_once_the_best_has_passed_the_floor() -> None:
+    low = [_turn("I adopted a puppy.", 0.5)]
+    calls: list[int] = []
+
+    def order(turns: list[Hit]) -> list[Hit]:
+        calls.append(len(turns))
+        return [_turn("His name's Ned.", 0.7), *turns]
+
+    seen, read = _reader("Ned")
+    assert from_memory("What is the puppy called?", low, read, order=order) is None
+    assert calls == [] and seen == []  # under the floor: no model call at all
+    high = [_turn("I adopted a puppy.", 1.2)]
+    got = from_memory("What is the puppy called?", high, read, order=order)
+    assert calls == [1] and seen[0].startswith("Evan: His name's Ned.")
+    assert got is not None and got.draft.text == "Ned"
+
+
+def test_the_base_model_reranks_a_sessions_turns(services: Services) -> None:
+    s = "r" + uuid.uuid4().hex[:8]
+    said = ["I went hiking in the hills on Saturday.", "Do you like dogs?",
+            "I adopted a puppy last week. His name is Ned.", "Work was busy this week.",
+            "My sister visited us in May."]  # fmt: skip
+    remembering.append_turns(services, s, [
+        {"role": "user", "content": t, "speaker": "Evan" if i % 2 == 0 else "Sam", "ts": TS + i}
+        for i, t in enumerate(said)
+    ])  # fmt: skip
+    order = reranked(services, s, "What is the name of Evan's puppy?")
+    assert order is not None
+    got = order([])
+    assert [h.text for h in got][0] == said[2]
+    assert "Do you like dogs?" not in [h.text for h in got]  # questions hold no answer
+    assert {h.kind for h in got} == {"turn"} and len(got) == 4
+    off = services.settings.model_copy(deep=True)
+    off.memory.rerank_turns = 0
+    quiet = type(services)(off, services.redis, services.chroma, embedder=services.embedder,
+                           tenant=services.tenant)  # fmt: skip
+    assert reranked(quiet, s, "What is the name of Evan's puppy?") is None
