@@ -130,10 +130,15 @@ def _speaker(h: Hit) -> str:
     return str(h.metadata.get("speaker") or "")
 
 
+def spoken(turn: Hit) -> str:
+    """A remembered turn as the model reads it: ``Speaker: words`` (its words alone when no
+    speaker is known)."""
+    return f"{_speaker(turn)}: {turn.text.strip()}" if _speaker(turn) else turn.text.strip()
+
+
 def passage(turns: Sequence[Hit]) -> str:
-    """The turns as the reader reads them: ``Speaker: words`` each, in lookup order."""
-    return " ".join(f"{_speaker(h)}: {h.text.strip()}" if _speaker(h) else h.text.strip()
-                    for h in turns)  # fmt: skip
+    """The turns as the reader reads them: ``spoken`` each, in lookup order."""
+    return " ".join(spoken(h) for h in turns)
 
 
 def locate(span: str, turns: Sequence[Hit]) -> tuple[Hit, str] | None:

@@ -11,7 +11,7 @@ from overlay.answering.reading import READER_DECODING, reader_prompt
 from overlay.choosing.scoring import score_views
 from overlay.knobs import MemorySettings
 from overlay.model.decode import decode
-from overlay.remembering.answer import Order, Reader, Remembered, memory_answer
+from overlay.remembering.answer import Order, Reader, Remembered, memory_answer, spoken
 from overlay.remembering.library import log_turn
 from overlay.services import Services
 
@@ -116,7 +116,7 @@ def reranked(
 ) -> Order | None:
     """The turns a memory answer reads, re-ranked by the base model: the lookup's best
     ``memory.rerank_turns`` turns (questions left out), each scored by the chooser's query
-    likelihood of ``question`` after ``Speaker: words``, ordered by lookup score +
+    likelihood of ``question`` after the turn as ``spoken``, ordered by lookup score +
     ``memory.rerank_weight`` × that log-prob margin. None when ``rerank_turns`` is 0."""
     m = services.settings.memory
     if m.rerank_turns <= 0:
@@ -128,10 +128,9 @@ def reranked(
                 and not h.text.rstrip().endswith("?")][: m.rerank_turns]  # fmt: skip
         if len(pool) < 2:
             return turns
-        views = [f"{h.metadata['speaker']}: {h.text.strip()}" if h.metadata.get("speaker")
-                 else h.text.strip() for h in pool]  # fmt: skip
         with services.run_model(None) as model:
-            scored = score_views(model, services.model.tokenizer, question, views,
+            scored = score_views(model, services.model.tokenizer, question,
+                                 [spoken(h) for h in pool],
                                  batch_size=services.settings.choose.batch_size)  # fmt: skip
         ranked = sorted(zip(pool, scored.margins, strict=True),
                         key=lambda p: -(p[0].score + m.rerank_weight * p[1]))  # fmt: skip
