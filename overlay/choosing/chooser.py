@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from memory.types import Hit
+from overlay.choosing.abstain import gated
 from overlay.choosing.feedback import learned_boosts
 from overlay.choosing.fusion import Choice, FusionWeights, ReadSpan, Scored, choose, fuse
 from overlay.choosing.scoring import (
@@ -80,9 +81,9 @@ def choose_among(
     """Score ``hits`` with the model (wearing ``adapter``), fuse, and choose or abstain.
 
     ``read``: the span reader reads every candidate in the same pass (``Choice.reads``); its
-    evidence joins the model score (``answer.span_weight``) and ``answer.span_threshold``
-    decides abstention. A stored memory's ``metadata["memory_evidence"]`` is a floor under its
-    model score."""
+    evidence joins the model score (``answer.span_weight``) and the answer gate
+    (``overlay.choosing.abstain``; ``answer.span_threshold`` without it) decides abstention. A
+    stored memory's ``metadata["memory_evidence"]`` is a floor under its model score."""
     s = services.settings
     # the head read the bare base model's states: a request wearing its own adapter, or
     # another base model, is read by the reader adapter instead (``turn._read``)
@@ -98,6 +99,7 @@ def choose_among(
     )
     scores = scored.calibrated if scored else []
     reads: dict[str, ReadSpan] = {}
+    spans: list[ReadSpan | None] = []
     if reader is not None and scored is not None and len(scored.features) == len(hits):
         spans = read_spans(reader, scored.features, views)
         scores = span_scores(s.answer, scores, spans, hits)
@@ -111,6 +113,8 @@ def choose_among(
         threshold=threshold, top_n=s.choose.top_n,
     )  # fmt: skip
     choice.reads = reads
+    if scored is not None and s.answer.gate and len(spans) == len(hits):
+        gated(choice, question, hits, scored, spans, floor=threshold, top_n=s.choose.top_n)
     choice.notes["prompt_tokens"] = float(scored.tokens_read if scored else 0)
     return choice
 

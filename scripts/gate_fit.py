@@ -1,0 +1,161 @@
+"""Fit the answer gate (``overlay/choosing/abstain.py``) on development observations, and report
+it beside today's floor on development and held-out ones.
+
+    python bench/gate_data.py --part dev  --out bench/results/gate-dev.pkl
+    python bench/gate_data.py --part test --out bench/results/gate-test.pkl
+    python scripts/gate_fit.py --dev bench/results/gate-dev.pkl [--test bench/results/gate-test.pkl]
+        [--write overlay/builtin_readers/span/gate.json]
+
+Each observation is replayed with the shipped choosing settings (the span reader's score, fused
+with the retrieval rank), so the best candidate is the one the chat turn would cite first. The
+label: the question is answerable and that candidate holds a gold answer. A logistic regression
+(L2, Newton's method, standardised features) is fitted on DEV only; the threshold is the lowest
+on a grid that abstains on at least ``--off`` of DEV's questions the documents do not answer
+(off-topic and another domain's). ``--test`` is read only to report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO)]
+
+from overlay.choosing.abstain import NAMES, Gate, features  # noqa: E402
+from overlay.choosing.chooser import span_scores  # noqa: E402
+from overlay.choosing.fusion import FusionWeights, choose  # noqa: E402
+from overlay.settings import Settings  # noqa: E402
+
+THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]
+
+
+def replay(obs: dict, s: Settings) -> dict:
+    """The chat turn's first citation, today's abstention, the gate's features and label."""
+    hits = obs["hits"]
+    row = obs["row"]
+    margins = [lp - obs["baseline"] for lp in obs["logprobs"]]
+    scores = span_scores(s.answer, obs["ql"], obs["reads"], hits)
+    weights = FusionWeights.of(s.choose)
+    today = choose(hits, scores, weights=weights, threshold=s.answer.span_threshold, top_n=3)
+    ranked = choose(hits, scores, weights=weights, threshold=0.0, top_n=3).ranked
+    best = hits.index(ranked[0].hit) if ranked else 0
+    x = features(row["q"], hits, margins, obs["reads"], obs["baseline"], best) if hits else None
+    first = today.chosen[0].hit if today.chosen else None
+    return {
+        "domain": row["domain"], "kind": row["kind"], "x": x,
+        "y": float(row["kind"] == "answerable" and bool(obs["gold"][best])),
+        "today_abstained": first is None,
+        "today_right": first is not None and bool(obs["gold"][hits.index(first)]),
+    }  # fmt: skip
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
+    """Weights and bias of an L2-regularised logistic regression (Newton's method)."""
+    n, d = x.shape
+    a = np.hstack([x, np.ones((n, 1))])
+    w = np.zeros(d + 1)
+    reg = np.eye(d + 1) * l2
+    reg[d, d] = 0.0
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-a @ w))
+        grad = a.T @ (p - y) + reg @ w
+        hess = (a * (p * (1 - p))[:, None]).T @ a + reg
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w[:d], float(w[d])
+
+
+def summary(
+    items: list[dict], abstained: list[bool], key: str = "right"
+) -> dict[str, dict[str, float]]:
+    """Per domain: answerable abstained, first citation right (of answerable), precision of
+    answers given, unanswerable / off abstained."""
+    by: dict[str, list[tuple[dict, bool]]] = defaultdict(list)
+    for it, ab in zip(items, abstained, strict=True):
+        by[it["domain"]].append((it, ab))
+    out = {}
+    for dom, rows in by.items():
+        ans = [(it, ab) for it, ab in rows if it["kind"] == "answerable"]
+        fig: dict[str, float] = {"n": len(rows)}
+        if ans:
+            fig["ans abst"] = statistics.mean(ab for _, ab in ans)
+            fig["chunk@1"] = statistics.mean((not ab) and it[key] for it, ab in ans)
+            given = [it[key] for it, ab in ans if not ab]
+            fig["precision"] = statistics.mean(given) if given else 0.0
+        for kind in ("unanswerable", "off"):
+            v = [ab for it, ab in rows if it["kind"] == kind]
+            if v:
+                fig[f"{kind} abst"] = statistics.mean(v)
+        out[dom] = fig
+    return out
+
+
+def show(title: str, figs: dict[str, dict[str, float]]) -> None:
+    print(f"\n### {title}")
+    for dom, fig in figs.items():
+        print(f"- {dom}: " + ", ".join(f"{k} {v:.3f}" if k != "n" else f"n {int(v)}"
+                                       for k, v in fig.items()))  # fmt: skip
+
+
+def load(path: Path, s: Settings) -> list[dict]:
+    items = [replay(o, s) for o in pickle.loads(path.read_bytes()) if o["hits"]]
+    for it in items:  # the gate's first citation: the best candidate
+        it["right"] = it["y"] > 0
+    return items
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dev", type=Path, required=True)
+    ap.add_argument("--test", type=Path)
+    ap.add_argument("--l2", type=float, default=1.0)
+    ap.add_argument("--off", type=float, default=0.95, help="DEV off-corpus abstained at least")
+    ap.add_argument("--write", type=Path, help="write the fitted gate (JSON) here")
+    args = ap.parse_args()
+    s = Settings()
+    dev = load(args.dev, s)
+    x = np.array([it["x"] for it in dev])
+    y = np.array([it["y"] for it in dev])
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    w, b = fit_logistic((x - mean) / scale, y, args.l2)
+    gate = Gate(tuple(mean.tolist()), tuple(scale.tolist()), tuple(w.tolist()), b)
+    print("| feature | weight |\n|---|---|")
+    for name, wi in zip(NAMES, w, strict=True):
+        print(f"| {name} | {wi:+.3f} |")
+    for it in dev:
+        it["p"] = gate.probability(it["x"])
+    offs = [it for it in dev if it["kind"] == "off"]
+    thr = next(
+        (t for t in THRESHOLDS if statistics.mean(it["p"] < t for it in offs) >= args.off),
+        THRESHOLDS[-1],
+    )
+    print(f"\nthreshold {thr} (the lowest abstaining on >= {args.off} of DEV off-corpus)")
+    today = [it["today_abstained"] for it in dev]
+    show("DEV, today's floor", summary(dev, today, "today_right"))
+    show(f"DEV, gate {thr}", summary(dev, [it["p"] < thr for it in dev]))
+    if args.test:
+        test = load(args.test, s)
+        for it in test:
+            it["p"] = gate.probability(it["x"])
+        today = [it["today_abstained"] for it in test]
+        show("HELD-OUT, today's floor", summary(test, today, "today_right"))
+        for t in sorted({thr, *THRESHOLDS[::2]}):
+            show(f"HELD-OUT, gate {t}" + (" (chosen)" if t == thr else ""),
+                 summary(test, [it["p"] < t for it in test]))  # fmt: skip
+    if args.write:
+        doc = {**gate.to_json(), "threshold": thr, "fitted_on": str(args.dev.name), "l2": args.l2}
+        args.write.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
