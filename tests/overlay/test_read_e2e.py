@@ -13,6 +13,7 @@ import pytest
 from ingest.pipeline import ingest_paths
 from memory.embeddings import SentenceEmbedder
 from overlay.answering.answers import ABSTAIN_TEXT
+from overlay.choosing.abstain import load_gate
 from overlay.model.decode import Decoding
 from overlay.services import Services
 from overlay.turn import ask
@@ -60,6 +61,22 @@ def test_default_mode_abstains_off_corpus(docs: Services) -> None:
     out = ask(docs, "What is the capital of Peru?", collection=COLL, on_text=pieces.append)
     assert out.abstained and out.kind == "abstained" and out.answer == ABSTAIN_TEXT
     assert out.completion_tokens == 0 and "".join(pieces) == ABSTAIN_TEXT
+
+
+def test_the_answer_gate_decides_and_can_be_turned_off(docs: Services) -> None:
+    gate = load_gate()
+    assert gate is not None
+    answered = ask(docs, "Who founded Halvorsen Instruments?", collection=COLL)
+    off = ask(docs, "What is the capital of Peru?", collection=COLL)
+    # the gate's probability was computed on the real choosing pass and decided both turns
+    assert answered.choice.notes["gate"] >= gate.threshold > off.choice.notes["gate"]
+    base = docs.settings
+    docs.settings = base.updated(answer={**base.answer.model_dump(), "gate": False})
+    try:
+        floor = ask(docs, "Who founded Halvorsen Instruments?", collection=COLL)
+    finally:
+        docs.settings = base
+    assert "gate" not in floor.choice.notes and "Halvorsen" in floor.answer
 
 
 def test_user_adapter_scores_and_the_reader_reads(docs: Services) -> None:
