@@ -1,6 +1,7 @@
 """Answers on other people's documents, per domain, side by side (issue: answers that hold up).
 
     nice python bench/answers_bench.py [--n 40] [--policies 8] [--per-policy 24] [--n-off 15]
+        [--dump answers.jsonl]   # every answer, one JSON line each
     python bench/answers_bench.py --fit        # fit the span reader's knobs on DEV data only
 
 Domains (each ingested into a fresh data dir, asked through ``overlay.turn.ask``, the pipeline
@@ -184,6 +185,7 @@ def main() -> None:
     ap.add_argument(
         "--adapter-every", type=int, default=1, help="read-adapter (slow) on every Nth question"
     )
+    ap.add_argument("--dump", type=Path, help="also write every answer here (JSON lines)")
     args = ap.parse_args()
     print(f"CPU flags: {cpu_flags()}")
     methods = args.methods.split(",")
@@ -198,23 +200,35 @@ def main() -> None:
             if args.fit:
                 fit(svc, sets)
                 return
-            report(svc, sets, methods, args.adapter_every)
+            report(svc, sets, methods, args.adapter_every, args.dump)
         finally:
             svc.close()
 
 
-def report(svc: Services, sets: dict[str, list[dict]], methods: list[str], every: int) -> None:
+def report(
+    svc: Services, sets: dict[str, list[dict]], methods: list[str], every: int,
+    dump: Path | None = None,
+) -> None:  # fmt: skip
     total, done, t0 = sum(len(v) for v in sets.values()), 0, time.perf_counter()
     results = {d: {m: Summary() for m in methods} for d in sets}
+    lines: list[str] = []
     for domain, rows in sets.items():
         for i, row in enumerate(rows):
             for m, out in run_row(svc, row, methods, i % every == 0).items():
                 if m in results[domain]:
                     results[domain][m].outcomes.append(out)
+                    lines.append(json.dumps({
+                        "domain": domain, "method": m, "question": row["q"], "kind": row["kind"],
+                        "golds": row["golds"], "answer": out.answer, "abstained": out.abstained,
+                        "f1": out.f1, "cited_holds": out.answer_in_cited,
+                        "seconds": round(out.seconds, 3),
+                    }))  # fmt: skip
             done += 1
             print(f"\r{done}/{total} questions, {time.perf_counter() - t0:.0f} s", end="",
                   file=sys.stderr, flush=True)  # fmt: skip
     print(file=sys.stderr)
+    if dump is not None:
+        dump.write_text("\n".join(lines) + "\n", encoding="utf-8")
     f1s: dict[str, list[float]] = {m: [] for m in methods}
     for domain, rows in sets.items():
         gold = [len(min(r["golds"], key=len).split()) for r in rows if r["kind"] == "answerable"]
