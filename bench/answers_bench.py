@@ -93,54 +93,64 @@ def _write(folder: Path, name: str, paragraphs: list[dict]) -> None:
     (folder / f"{safe}.txt").write_text(text, encoding="utf-8")
 
 
-def prepare(svc: Services, root: Path, args: argparse.Namespace) -> dict[str, list[dict]]:
-    """Ingest every domain's documents; the questions per domain."""
-    rng = random.Random(args.seed)
+def squad_rows(svc: Services, root: Path, part: str) -> list[dict]:
+    """Ingest the 16 SQuAD dev-half articles (collection ``squad``); the questions of ``part``'s
+    articles (``reader_data.split_titles``: train, dev or heldout)."""
     squad = _load("squad2-dev/dev-v2.0.json")
     split = split_titles([a["title"] for a in squad])
-    part = "dev" if args.fit else "heldout"
     for a in squad:
         _write(root / "squad", a["title"], a["paragraphs"])
     ingest_paths(svc, [root / "squad"], collection="squad")
-    sq = [
-        r
-        for a in squad
-        if a["title"] in split[part]
-        for r in _rows(a["paragraphs"], "squad", a["title"])
-    ]
+    return [r for a in squad if a["title"] in split[part]
+            for r in _rows(a["paragraphs"], "squad", a["title"])]  # fmt: skip
+
+
+def tatqa_rows(svc: Services, root: Path, dev: bool) -> list[dict]:
+    """Ingest TAT-QA's DEV reports (``dev``) or ``test.json`` (collection ``tatqa``); their
+    questions."""
+    tat = _load("tatqa-text/dev.json" if dev else "tatqa-text/test.json")
+    if dev:
+        tat = [r for r in tat if tatqa_split(r["title"]) == "dev"]
+    for r in tat:
+        _write(root / "tatqa", r["title"], r["paragraphs"])
+    ingest_paths(svc, [root / "tatqa"], collection="tatqa")
+    return [x for r in tat for x in _rows(r["paragraphs"], "tatqa", r["title"])]
+
+
+def policy_rows(
+    svc: Services, root: Path, part: str, policies: int, per_policy: int, rng: random.Random
+) -> list[dict]:
+    """Ingest the first ``policies`` PolicyQA ``part`` policies, one collection each
+    (``policy0``, ``policy1``, …); ``per_policy`` questions of each."""
+    chosen = sorted(_load(f"policyqa/{part}.json"), key=lambda p: p["title"])[:policies]
+    out = []
+    for i, pol in enumerate(chosen):
+        coll = f"policy{i}"
+        _write(root / coll, pol["title"], pol["paragraphs"])
+        ingest_paths(svc, [root / coll], collection=coll)
+        rows = _rows(pol["paragraphs"], coll, pol["title"])
+        out += rng.sample(rows, min(per_policy, len(rows)))
+    return out
+
+
+def prepare(svc: Services, root: Path, args: argparse.Namespace) -> dict[str, list[dict]]:
+    """Ingest every domain's documents; the questions per domain."""
+    rng = random.Random(args.seed)
+    sq = squad_rows(svc, root, "dev" if args.fit else "heldout")
     ans = [r for r in sq if r["kind"] == "answerable"]
     una = [r for r in sq if r["kind"] == "unanswerable"]
     sets = {
         "squad": rng.sample(ans, min(args.n, len(ans))) + rng.sample(una, min(args.n, len(una)))
     }
-    tat = _load("tatqa-text/dev.json" if args.fit else "tatqa-text/test.json")
-    if args.fit:
-        tat = [r for r in tat if tatqa_split(r["title"]) == "dev"]
-    for r in tat:
-        _write(root / "tatqa", r["title"], r["paragraphs"])
-    ingest_paths(svc, [root / "tatqa"], collection="tatqa")
-    rows = [x for r in tat for x in _rows(r["paragraphs"], "tatqa", r["title"])]
+    rows = tatqa_rows(svc, root, args.fit)
     sets["tatqa"] = rng.sample(rows, min(args.n, len(rows)))
-    sets["policyqa"] = _policies(svc, root, args, rng, "dev" if args.fit else "test")
+    part = "dev" if args.fit else "test"
+    sets["policyqa"] = policy_rows(svc, root, part, args.policies, args.per_policy, rng)
     half = len(OFF_TOPIC) // 2
     offs = OFF_TOPIC[:half] if args.fit else OFF_TOPIC[half:]
     sets["off-corpus"] = [{"q": q, "golds": [], "kind": "off", "coll": c, "title": ""}
                           for q in offs[: args.n_off] for c in ("squad", "tatqa")]  # fmt: skip
     return sets
-
-
-def _policies(
-    svc: Services, root: Path, args: argparse.Namespace, rng: random.Random, part: str
-) -> list:
-    policies = sorted(_load(f"policyqa/{part}.json"), key=lambda p: p["title"])[: args.policies]
-    out = []
-    for i, pol in enumerate(policies):
-        coll = f"policy{i}"
-        _write(root / coll, pol["title"], pol["paragraphs"])
-        ingest_paths(svc, [root / coll], collection=coll)
-        rows = _rows(pol["paragraphs"], coll, pol["title"])
-        out += rng.sample(rows, min(args.per_policy, len(rows)))
-    return out
 
 
 def outcome(row: dict, text: str, abstained: bool, cited: str, secs: float) -> Outcome:

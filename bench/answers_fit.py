@@ -38,14 +38,16 @@ SHARES = (0.5, 0.6, 0.7, 0.8, 1.01)
 
 
 def observe(svc: Services, row: dict) -> dict:
-    """One question's candidates, query likelihood, span evidence, and gold holders."""
+    """One question's candidates, query likelihood (calibrated, and the raw log-probs with
+    their passage-free baseline), span evidence, and gold holders."""
     m = svc.settings.choose.top_m
     hits = dedupe(candidates.retrieve(svc, row["q"], row["coll"], k=m, method="hybrid"))[:m]
     views = candidate_views(svc, row["q"], hits)
     scored = query_scores(svc, row["q"], hits, layers=LAYERS, views=views)
     reads = read_spans(load_reader(), scored.features, views)
     gold = [bool(row["golds"]) and holds(h.text, row["golds"]) for h in hits]
-    return {"row": row, "hits": hits, "ql": scored.calibrated, "reads": reads, "gold": gold}
+    return {"row": row, "hits": hits, "ql": scored.calibrated, "logprobs": scored.logprobs,
+            "baseline": scored.baseline, "reads": reads, "gold": gold}  # fmt: skip
 
 
 def knobs_of(svc: Services, w: float, wd: float) -> AnswerSettings:

@@ -29,18 +29,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 
-from reader_data import split_titles  # noqa: E402
-from span_data import tatqa_split  # noqa: E402
-
-from bench.answers_bench import _load, _rows, _write  # noqa: E402
+from bench.answers_bench import policy_rows, squad_rows, tatqa_rows  # noqa: E402
+from bench.answers_fit import observe  # noqa: E402
 from bench.choose_questions import OFF_TOPIC  # noqa: E402
-from bench.docqa_score import holds  # noqa: E402
-from ingest.pipeline import ingest_paths  # noqa: E402
-from overlay.choosing import candidates  # noqa: E402
-from overlay.choosing.chooser import candidate_views, query_scores  # noqa: E402
-from overlay.choosing.fusion import dedupe  # noqa: E402
-from overlay.choosing.span_head import LAYERS  # noqa: E402
-from overlay.choosing.span_read import load_reader, read_spans  # noqa: E402
 from overlay.services import Services, build_services  # noqa: E402
 from overlay.settings import Settings  # noqa: E402
 
@@ -65,52 +56,31 @@ def _locomo(convs: list[str]) -> list[str]:
 
 
 def prepare(svc: Services, root: Path, part: str, rng: random.Random) -> list[dict]:
-    squad = _load("squad2-dev/dev-v2.0.json")
-    split = split_titles([a["title"] for a in squad])
-    for a in squad:
-        _write(root / "squad", a["title"], a["paragraphs"])
-    ingest_paths(svc, [root / "squad"], collection="squad")
-    which = "dev" if part == "dev" else "heldout"
-    sq = [r for a in squad if a["title"] in split[which]
-          for r in _rows(a["paragraphs"], "squad", a["title"])]  # fmt: skip
+    dev = part == "dev"
+    sq = squad_rows(svc, root, "dev" if dev else "heldout")
     ans = [r for r in sq if r["kind"] == "answerable"]
     una = [r for r in sq if r["kind"] == "unanswerable"]
-    n_sq = 150 if part == "dev" else 80
-    rows = _tag(rng.sample(ans, min(n_sq, len(ans))) + rng.sample(una, min(n_sq, len(una))),
-                "squad")  # fmt: skip
-    tat = _load("tatqa-text/dev.json" if part == "dev" else "tatqa-text/test.json")
-    if part == "dev":
-        tat = [r for r in tat if tatqa_split(r["title"]) == "dev"]
-    for r in tat:
-        _write(root / "tatqa", r["title"], r["paragraphs"])
-    ingest_paths(svc, [root / "tatqa"], collection="tatqa")
-    tq = [x for r in tat for x in _rows(r["paragraphs"], "tatqa", r["title"])]
-    tat_rows = _tag(rng.sample(tq, min(150 if part == "dev" else 80, len(tq))), "tatqa")
+    n = 150 if dev else 80
+    rows = _tag(rng.sample(ans, min(n, len(ans))) + rng.sample(una, min(n, len(una))), "squad")
+    tq = tatqa_rows(svc, root, dev)
+    tat_rows = _tag(rng.sample(tq, min(n, len(tq))), "tatqa")
     rows += tat_rows
     half = len(OFF_TOPIC) // 2
-    off = OFF_TOPIC[:half] if part == "dev" else OFF_TOPIC[half:]
+    off = OFF_TOPIC[:half] if dev else OFF_TOPIC[half:]
     colls = ["squad", "tatqa"]
-    if part == "test":
-        policies = sorted(_load("policyqa/test.json"), key=lambda p: p["title"])[:8]
-        pq = []
-        for i, pol in enumerate(policies):
-            coll = f"policy{i}"
-            _write(root / coll, pol["title"], pol["paragraphs"])
-            ingest_paths(svc, [root / coll], collection=coll)
-            pr = _rows(pol["paragraphs"], coll, pol["title"])
-            pq += rng.sample(pr, min(24, len(pr)))
-        rows += _tag(pq, "policyqa")
-        colls += [f"policy{i}" for i in range(len(policies))]
+    if not dev:
+        rows += _tag(policy_rows(svc, root, "test", 8, 24, rng), "policyqa")
+        colls += [f"policy{i}" for i in range(8)]
     for c in colls:
         rows += _off(off, c, "off-topic")
     sq_q = [r["q"] for r in rows if r["domain"] == "squad" and r["kind"] == "answerable"]
     tq_q = [r["q"] for r in tat_rows]
-    convo = _locomo(["47", "48", "49"] if part == "dev" else ["50"])
+    convo = _locomo(["47", "48", "49"] if dev else ["50"])
     rows += _off(rng.sample(tq_q, 60), "squad", "cross")
     rows += _off(rng.sample(sq_q, 60), "tatqa", "cross")
     for c in ("squad", "tatqa"):
         rows += _off(rng.sample(convo, 30), c, "cross")
-    if part == "test":
+    if not dev:
         pol_q = [r["q"] for r in rows if r["domain"] == "policyqa"]
         for c in ("squad", "tatqa"):
             rows += _off(rng.sample(pol_q, 30), c, "cross")
@@ -118,18 +88,6 @@ def prepare(svc: Services, root: Path, part: str, rng: random.Random) -> list[di
             qs = rng.sample(sq_q, 4) + rng.sample(tq_q, 4) + rng.sample(convo, 2)
             rows += _off(qs, f"policy{i}", "cross")
     return rows
-
-
-def observe(svc: Services, row: dict) -> dict:
-    m = svc.settings.choose.top_m
-    hits = dedupe(candidates.retrieve(svc, row["q"], row["coll"], k=m, method="hybrid"))[:m]
-    views = candidate_views(svc, row["q"], hits)
-    scored = query_scores(svc, row["q"], hits, layers=LAYERS, views=views)
-    reads = read_spans(load_reader(), scored.features, views)
-    gold = [bool(row["golds"]) and holds(h.text, row["golds"]) for h in hits]
-    return {"row": row, "hits": hits, "views": views, "logprobs": scored.logprobs,
-            "baseline": scored.baseline, "ql": scored.calibrated, "reads": reads,
-            "gold": gold}  # fmt: skip
 
 
 def main() -> None:

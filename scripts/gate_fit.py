@@ -22,6 +22,7 @@ import pickle
 import statistics
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,15 +46,14 @@ def replay(obs: dict, s: Settings) -> dict:
     scores = span_scores(s.answer, obs["ql"], obs["reads"], hits)
     weights = FusionWeights.of(s.choose)
     today = choose(hits, scores, weights=weights, threshold=s.answer.span_threshold, top_n=3)
-    ranked = choose(hits, scores, weights=weights, threshold=0.0, top_n=3).ranked
-    best = hits.index(ranked[0].hit) if ranked else 0
-    x = features(row["q"], hits, margins, obs["reads"], obs["baseline"], best) if hits else None
-    first = today.chosen[0].hit if today.chosen else None
+    best = today.ranked[0].rank  # the order does not depend on the floor
+    x = features(row["q"], hits, margins, obs["reads"], obs["baseline"], best)
+    first = today.chosen[0].rank if today.chosen else None
     return {
         "domain": row["domain"], "kind": row["kind"], "x": x,
         "y": float(row["kind"] == "answerable" and bool(obs["gold"][best])),
         "today_abstained": first is None,
-        "today_right": first is not None and bool(obs["gold"][hits.index(first)]),
+        "today_right": first is not None and bool(obs["gold"][first]),
     }  # fmt: skip
 
 
@@ -76,7 +76,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, f
 
 
 def summary(
-    items: list[dict], abstained: list[bool], key: str = "right"
+    items: list[dict], abstained: list[bool], key: str = "y"
 ) -> dict[str, dict[str, float]]:
     """Per domain: answerable abstained, first citation right (of answerable), precision of
     answers given, unanswerable / off abstained."""
@@ -108,10 +108,7 @@ def show(title: str, figs: dict[str, dict[str, float]]) -> None:
 
 
 def load(path: Path, s: Settings) -> list[dict]:
-    items = [replay(o, s) for o in pickle.loads(path.read_bytes()) if o["hits"]]
-    for it in items:  # the gate's first citation: the best candidate
-        it["right"] = it["y"] > 0
-    return items
+    return [replay(o, s) for o in pickle.loads(path.read_bytes()) if o["hits"]]
 
 
 def main() -> None:
@@ -139,6 +136,7 @@ def main() -> None:
         (t for t in THRESHOLDS if statistics.mean(it["p"] < t for it in offs) >= args.off),
         THRESHOLDS[-1],
     )
+    gate = replace(gate, threshold=thr)
     print(f"\nthreshold {thr} (the lowest abstaining on >= {args.off} of DEV off-corpus)")
     today = [it["today_abstained"] for it in dev]
     show("DEV, today's floor", summary(dev, today, "today_right"))
@@ -153,7 +151,7 @@ def main() -> None:
             show(f"HELD-OUT, gate {t}" + (" (chosen)" if t == thr else ""),
                  summary(test, [it["p"] < t for it in test]))  # fmt: skip
     if args.write:
-        doc = {**gate.to_json(), "threshold": thr, "fitted_on": str(args.dev.name), "l2": args.l2}
+        doc = {**gate.to_json(), "fitted_on": str(args.dev.name), "l2": args.l2}
         args.write.write_text(json.dumps(doc, indent=2) + "\n")
 
 

@@ -9,7 +9,7 @@ more of the choosing pass than one number, all of it already computed there:
     of the question's terms; the best of each over all candidates; how much the best stands out;
     how predictable the question is with no passage at all
         ─► standardised ─► logistic ─► P(the first citation holds the answer)
-        ─► below ``answer.gate_threshold``: abstain
+        ─► below the threshold fitted with the weights: abstain
 
 The weights (``overlay/builtin_readers/span/gate.json``) were fitted by ``scripts/gate_fit.py``
 on development data only: SQuAD DEV articles (answerable and unanswerable), TAT-QA DEV reports,
@@ -131,8 +131,8 @@ def gated(
     top = choice.ranked[0]
     if top.learned or top.hit.metadata.get("memory_evidence"):
         return
-    best = next(i for i, h in enumerate(hits) if h is top.hit)
-    p = gate.probability(features(question, hits, scores.margins, reads, scores.baseline, best))
+    x = features(question, hits, scores.margins, reads, scores.baseline, top.rank)
+    p = gate.probability(x)
     choice.notes["gate"] = p
     others = [c for c in choice.ranked[1:] if c.evidence >= floor][: top_n - 1]
     choice.chosen = [top, *others] if p >= gate.threshold else []
