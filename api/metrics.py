@@ -11,6 +11,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from overlay.choosing.view_cache import view_cache_stats
 from overlay.model.prefix import prefix_cache_stats
 from overlay.turn import Answer
 
@@ -59,6 +60,10 @@ class Metrics:
             "overlay_prefix_cache", "The model's prompt-prefix KV cache (overlay.model.prefix)",
             ["stat"], registry=r,
         )  # fmt: skip
+        self.view_cache = Gauge(
+            "overlay_view_cache", "Views' scoring passes kept for later turns "
+            "(overlay.choosing.view_cache)", ["stat"], registry=r,
+        )  # fmt: skip
 
     def observe_turn(self, answer: Answer, first_token_s: float | None = None) -> None:
         """Record a chat turn's stage timings, tokens, abstention and the time from the
@@ -75,6 +80,8 @@ class Metrics:
     def render(self) -> bytes:
         for stat, value in prefix_cache_stats().items():
             self.prefix_cache.labels(stat=stat).set(value)
+        for stat, value in view_cache_stats().items():
+            self.view_cache.labels(stat=stat).set(value)
         return generate_latest(self.registry)
 
 

@@ -56,17 +56,17 @@ class RetrieveSettings(_Group):
 class ChooseSettings(_Group):
     top_m: int = Field(default=8, ge=1, le=128, description="Candidates the model scores.")
     top_n: int = Field(default=3, ge=1, le=32, description="Candidates an answer cites.")
-    # calibrated on development data only (SQuAD2 dev articles, 136 answerable questions,
-    # 20 off-corpus questions not in the benchmark's): 0.4 abstains on 8.8 % of answerable and
-    # on every off-corpus one (their best evidence was 0.39); 0.5 abstained on 14.7 %
+    # calibrated on dev data only (SQuAD2 dev articles, 136 answerable and 20 off-corpus questions
+    # not the bench's): 0.4 abstains on 8.8 % of answerable, every off-corpus one; 0.5 on 14.7 %
     threshold: float = Field(default=0.4, ge=0, le=1, description="Abstention floor.")
     batch_size: int = Field(default=8, ge=1, description="Candidates scored per forward pass.")
+    view_cache_mb: int = Field(default=256, ge=0, description="Memory for views' scoring passes "
+                               "kept and reused by later turns (0: off).")  # fmt: skip
     view_tokens: int = Field(
         default=64, ge=16, le=512, description="Model tokens of a candidate the chooser reads."
     )
-    margin_center: float = Field(
-        default=1.0, description="Log-prob margin (nats/token) over no passage that maps to 0.5."
-    )
+    margin_center: float = Field(default=1.0, description="Log-prob margin (nats/token) over no "
+                                 "passage that maps to 0.5.")  # fmt: skip
     margin_scale: float = Field(default=3.0, gt=0, description="Slope of that logistic.")
     # fusion weights, tuned with bench/choose_bench.py (SciFact subset and the sample documents)
     model_weight: float = Field(default=0.9, ge=0, description="Weight of the model score.")

@@ -132,6 +132,11 @@ class Settings(BaseSettings):
         default=0, ge=0, le=256,
         description="torch intra-op threads; 0 = (usable cores - 1) / model_workers, at least 1.",
     )  # fmt: skip
+    batch_threads: int = Field(
+        default=0, ge=0, le=256,
+        description="torch intra-op threads of the batched passes (scoring candidates, reading a "
+        "prompt); 0 = usable cores / model_workers, at least 1. Decoding keeps torch_threads.",
+    )  # fmt: skip
     models_dir: Path | None = Field(
         default=None, description="Converted base models live here; default <data_dir>/models."
     )

@@ -23,6 +23,7 @@ from overlay.choosing.scoring import (
 )
 from overlay.choosing.span_head import LAYERS
 from overlay.choosing.span_read import has_reader, load_reader, read_spans
+from overlay.choosing.view_cache import VIEWS
 from overlay.choosing.views import query_view
 from overlay.knobs import AnswerSettings
 from overlay.services import Services
@@ -56,10 +57,11 @@ def query_scores(
     s = services.settings
     views = candidate_views(services, question, hits) if views is None else views
     cal = Calibration(s.choose.margin_scale, s.choose.margin_center)
+    cache = VIEWS.sized(s.choose.view_cache_mb << 20) if s.choose.view_cache_mb else None
     with services.run_model(adapter) as model:
         return score_views(
             model, services.model.tokenizer, question, views,
-            batch_size=s.choose.batch_size, calibration=cal, layers=layers,
+            batch_size=s.choose.batch_size, calibration=cal, layers=layers, cache=cache,
         )  # fmt: skip
 
 

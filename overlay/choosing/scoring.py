@@ -23,7 +23,11 @@ from typing import Any, Literal
 import torch
 
 from overlay.choosing.span_head import passage_tokens
+from overlay.choosing.view_cache import ViewCache, score_rows
+from overlay.model.lean import inner_model, supports
 from overlay.model.numeric import autocast
+from overlay.model.runner import lean_of
+from overlay.model.threads import batched
 
 PROMPT = "Passage: {text}\nA question about this passage:"
 MAX_QUERY_TOKENS = 64
@@ -87,9 +91,12 @@ def query_logprobs(
     padding_side: Literal["left", "right"] = "right",
     layers: Sequence[int] = (),
     features: list[Features | None] | None = None,
+    cache: ViewCache | None = None,
 ) -> list[float]:
     """Mean log-prob of ``query``'s tokens after each view's prompt (batched). With
-    ``layers``, ``features`` receives each view's ``Features`` from the same pass."""
+    ``layers``, ``features`` receives each view's ``Features`` from the same pass. A
+    Llama-layout model reads each prompt through ``view_cache`` (kept in ``cache``, if given);
+    others through transformers' forward, padded on ``padding_side``."""
     q_ids = _encode(tokenizer, " " + query.strip())[:MAX_QUERY_TOKENS]
     if not q_ids or not views:
         return [0.0] * len(views)
@@ -102,7 +109,10 @@ def query_logprobs(
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
         rows = [encoded[i] for i in chunk]
-        lps, feats = _score_batch(model, rows, q_ids, padding_side, device, layers)
+        if supports(inner_model(model)):
+            lps, feats = _score_lean(model, rows, q_ids, layers, cache)
+        else:
+            lps, feats = _score_batch(model, rows, q_ids, padding_side, device, layers)
         for j, (i, lp) in enumerate(zip(chunk, lps, strict=True)):
             out[i] = lp
             kept[i] = feats[j] if feats else None
@@ -120,6 +130,17 @@ def _encode_prefix(tokenizer: Any, view: str, offsets: bool) -> tuple[list[int],
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     first, last, chars = passage_tokens(enc["offset_mapping"], len("Passage: "), len(view))
     return list(enc["input_ids"]), first, last, chars
+
+
+def _score_lean(
+    model: Any, rows: list[tuple[list[int], int, int, list]], q_ids: list[int],
+    layers: Sequence[int], cache: ViewCache | None,
+) -> tuple[list[float], list[Features]]:  # fmt: skip
+    """``_score_batch`` through ``LeanLlama``, each prompt read once across turns (``cache``)."""
+    with autocast(model, "scoring"), batched():
+        lps, pairs = score_rows(lean_of(inner_model(model)), rows, q_ids, layers, cache)
+    feats = [Features(p, q, r[3]) for (p, q), r in zip(pairs, rows, strict=True)] if layers else []
+    return lps, feats
 
 
 def _score_batch(
@@ -147,7 +168,8 @@ def _score_batch(
         first = off + len(prefix) - 1
         gather[row] = torch.arange(first, first + n_q)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    with autocast(model, "scoring"):  # bf16 where the CPU does it natively (numeric.py)
+    # bf16 where the CPU does it natively (numeric.py), on every core (threads.py)
+    with autocast(model, "scoring"), batched():
         out = body(
             input_ids=ids.to(device),
             attention_mask=mask.to(device),
@@ -189,6 +211,7 @@ def score_views(
     batch_size: int = 8,
     calibration: Calibration | None = None,
     layers: Sequence[int] = (),
+    cache: ViewCache | None = None,
 ) -> Scores:
     """Query-likelihood of ``query`` after each view, its baseline, and calibrated scores;
     with ``layers``, each view's ``Features`` for the span reader (the same pass)."""
@@ -197,7 +220,7 @@ def score_views(
     # the passage-free baseline rides along in the first batch
     lps = query_logprobs(
         model, tokenizer, query, ["", *views], batch_size=batch_size, layers=layers,
-        features=feats,
+        features=feats, cache=cache,
     )  # fmt: skip
     baseline, logprobs = lps[0], lps[1:]
     read = read_tokens(tokenizer, query, ["", *views])

@@ -23,6 +23,8 @@ from typing import Any
 from memory.errors import InvalidInput, NotFound
 from overlay.model.numeric import NumericPath, choose_path, set_path
 from overlay.model.pull import BUILTINS, convert_cached, is_converted, pull
+from overlay.model.threads import batch_threads as current_batch_threads
+from overlay.model.threads import set_batch_threads
 from overlay.settings import Settings
 
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
@@ -152,12 +154,22 @@ def lookup_threads(settings: Settings) -> int:
     return max(2, min(32, 2 * available_cores()))
 
 
+def batch_threads(settings: Settings) -> int:
+    """``settings.batch_threads``, or every usable core shared by the model workers (at least
+    1): the threads of the batched passes, scoring and prefill (``overlay.model.threads``)."""
+    if settings.batch_threads:
+        return settings.batch_threads
+    return max(1, available_cores() // max(1, settings.api.model_workers))
+
+
 def set_threads(settings: Settings) -> int:
-    """Set torch's intra-op threads from ``settings`` (process-wide) and return them."""
+    """Set torch's intra-op threads from ``settings`` (process-wide) and the batched passes'
+    (``overlay.model.threads``); return the former."""
     import torch
 
     n = torch_threads(settings)
     torch.set_num_threads(n)
+    set_batch_threads(batch_threads(settings))
     return n
 
 
@@ -214,6 +226,7 @@ def model_info(bm: BaseModel) -> dict[str, Any]:
         "device": bm.device,
         "numeric_path": bm.numeric.to_dict(),
         "torch_threads": bm.threads,
+        "batch_threads": current_batch_threads(),
         "decode_gemv": bm.gemv,
         "load_seconds": round(bm.load_seconds, 3),
         "weights_mb": round(nbytes / 2**20, 1),

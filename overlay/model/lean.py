@@ -43,6 +43,9 @@ def supports(model: Any) -> bool:
     )
 
 
+Past = tuple[tuple[torch.Tensor, torch.Tensor], ...]  # per layer (keys, values)
+
+
 @dataclass
 class KV:
     """Keys and values for every layer, pre-allocated to ``capacity`` positions."""
@@ -144,6 +147,54 @@ class LeanLlama:
             scale=self.scaling, enable_gqa=self.n_heads != self.n_kv,
         )  # fmt: skip  # (1, heads, T, D)
         return attn.o_proj(out.transpose(1, 2).reshape(1, t, -1))
+
+    def forward_rows(
+        self, ids: torch.Tensor, past: Past | None = None, past_len: torch.Tensor | None = None,
+        capture: tuple[int, ...] = (),
+    ) -> tuple[torch.Tensor, dict[int, torch.Tensor], Past]:  # fmt: skip
+        """Read ``ids`` (B, T), each row after its own past: ``past`` per layer (keys, values),
+        each (B, kv_heads, M, head_dim), of which row b's first ``past_len[b]`` positions are
+        real (None: no past; rows right-padded, so a real token never sees a pad). Returns the
+        final-norm hidden states (B, T, H); the hidden states at ``capture`` (transformers'
+        ``hidden_states`` numbering: 0 the embeddings, i after layer i, the last normed), each
+        (B, T, H); and each layer's keys and values of ``ids`` (B, kv_heads, T, head_dim)."""
+        b, t = ids.shape
+        n = len(self.layers)
+        done = torch.zeros(b, dtype=torch.long) if past_len is None else past_len.long()
+        pos = done[:, None] + torch.arange(t)[None]  # (B, T)
+        self._rotary(int(pos.max()) + 1)
+        cos, sin = self._cos[pos].unsqueeze(1), self._sin[pos].unsqueeze(1)  # (B, 1, T, D)
+        mask = None
+        if past is not None:
+            seen = torch.arange(past[0][0].shape[2])[None] < done[:, None]  # (B, M)
+            own = torch.ones((t, t), dtype=torch.bool).tril()
+            mask = torch.cat([seen[:, None].expand(b, t, -1), own.expand(b, t, t)], -1)
+            mask = mask.unsqueeze(1).to(self.device)  # (B, 1, T, M + T)
+        h = self.body.embed_tokens(ids)  # (B, T, H)
+        kept = {0: h} if 0 in capture else {}
+        new: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for i, layer in enumerate(self.layers):
+            attn, x = layer.self_attn, layer.input_layernorm(h)
+            q = attn.q_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)  # (B, heads, T, D)
+            k = attn.k_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)  # (B, kv, T, D)
+            v = attn.v_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
+            q = q * cos + _rotate_half(q) * sin
+            k = k * cos + _rotate_half(k) * sin
+            new.append((k, v))
+            if past is not None:
+                k, v = torch.cat([past[i][0], k], 2), torch.cat([past[i][1], v], 2)
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, is_causal=mask is None and t > 1,
+                scale=self.scaling, enable_gqa=self.n_heads != self.n_kv,
+            )  # fmt: skip
+            h = h + attn.o_proj(out.transpose(1, 2).reshape(b, t, -1))
+            h = h + layer.mlp(layer.post_attention_layernorm(h))
+            if i + 1 < n and i + 1 in capture:
+                kept[i + 1] = h
+        final = self.body.norm(h)
+        if n in capture:
+            kept[n] = final
+        return final, kept, tuple(new)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Vocabulary logits (V,) in fp32 for one final hidden state (1, H)."""

@@ -12,6 +12,7 @@ from overlay.model.kernels.cstep import c_step
 from overlay.model.lean import LeanLlama, inner_model, supports
 from overlay.model.numeric import autocast, path_of
 from overlay.model.prefix import PREFIXES, PrefixCache
+from overlay.model.threads import batched
 
 _LEAN: weakref.WeakKeyDictionary[Any, LeanLlama] = weakref.WeakKeyDictionary()
 
@@ -21,10 +22,15 @@ def make_runner(model: Any, capacity: int) -> LeanRunner | HFRunner:
     inner = inner_model(model)
     if not supports(inner):
         return HFRunner(model)
+    return LeanRunner(lean_of(inner), active_adapters(inner), capacity)
+
+
+def lean_of(inner: Any) -> LeanLlama:
+    """The one ``LeanLlama`` of a Llama-layout ``*ForCausalLM`` (``supports(inner)``)."""
     lean = _LEAN.get(inner)
     if lean is None:
         lean = _LEAN[inner] = LeanLlama(inner)
-    return LeanRunner(lean, active_adapters(inner), capacity)
+    return lean
 
 
 def active_adapters(model: Any) -> tuple[str, ...]:
@@ -63,7 +69,8 @@ class LeanRunner:
             self.reused = have
         keep = self.cache.shared_prefix(self.owner, ids, have)
         tensor = torch.tensor([ids], dtype=torch.long, device=self.lean.device)
-        with autocast(self.lean.inner, "prefill"):  # fp32 unless the numeric path says bf16
+        # fp32 unless the numeric path says bf16; on every core (a batch of rows: threads.py)
+        with autocast(self.lean.inner, "prefill"), batched():
             if keep:  # compute up to the shared prefix, keep it, then the rest
                 self.lean.forward(tensor[:, have:keep], self.kv)
                 self.cache.keep(self.owner, ids[:keep], self.kv.prefix(keep))
@@ -94,7 +101,7 @@ class HFRunner:
         return out.logits[0, -1].float()  # (V,)
 
     def prefill(self, ids: list[int]) -> torch.Tensor:
-        with autocast(self.model, "prefill"):
+        with autocast(self.model, "prefill"), batched():
             return self._run(torch.tensor([ids], dtype=torch.long))
 
     def step(self, token: torch.Tensor) -> torch.Tensor:

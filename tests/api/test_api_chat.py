@@ -17,6 +17,8 @@ import httpx
 import openai
 import pytest
 
+from overlay.choosing.scoring import query_logprobs
+from overlay.choosing.view_cache import VIEWS, view_cache_stats
 from overlay.model.decode import Decoding, decode
 from overlay.model.prefix import prefix_cache_stats
 from overlay.services import Services
@@ -164,6 +166,19 @@ def test_metrics_show_the_prefix_cache(server: str, tiny_model: Any) -> None:
     text = httpx.get(f"{server}/metrics").text
     for stat in ("lookups", "hits", "reused_tokens"):
         assert f'overlay_prefix_cache{{stat="{stat}"}} {float(stats[stat])}' in text, stat
+
+
+def test_metrics_show_the_view_cache(server: str, tiny_model: Any) -> None:
+    for _ in range(2):  # this process's view cache: the second pass reuses the first's prompts
+        query_logprobs(tiny_model.model, tiny_model.tokenizer, "days of paid leave",
+                       ["employees get 27 days of annual paid leave ."], cache=VIEWS)  # fmt: skip
+    stats = view_cache_stats()
+    assert stats["hits"] >= 1 and stats["entries"] >= 1
+    lines = httpx.get(f"{server}/metrics").text.splitlines()
+    shown = {ln.split('"')[1]: float(ln.split()[-1]) for ln in lines
+             if ln.startswith("overlay_view_cache{")}  # fmt: skip
+    for stat in ("lookups", "hits", "entries", "bytes"):
+        assert shown[stat] == float(stats[stat]), stat
 
 
 def test_full_queue_answers_429_with_retry_after(services: Services, tiny_model: Any) -> None:
