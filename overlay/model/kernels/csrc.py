@@ -53,22 +53,39 @@ static void rope(float *v, const float *cs, const float *sn, long d) {
     }
 }
 
+/* y = W x, plus s * B (A x) where a LoRA adapter is worn (A: r x in, B: out x r; as PEFT's
+   LoRA layer adds it: base output + lora_B(lora_A(x)) * scaling); t: r floats, tmp: out */
+static void linear(const float *W, const float *A, const float *B, float s, long r,
+                   const float *x, float *y, long out, long in, float *t, float *tmp) {
+    overlay_gemv_f32(W, x, y, out, in);
+    if (!A) return;
+    overlay_gemv_f32(A, x, t, r, in);
+    overlay_gemv_f32(B, t, tmp, out, r);
+    for (long i = 0; i < out; i++) y[i] += tmp[i] * s;
+}
+
 /* w: 9 pointers a layer (input norm, q, k, v, o, post-attention norm, gate, up, down);
+   la/lb/ls: NULL (no adapter), or 7 a layer (q, k, v, o, gate, up, down) of the worn LoRA
+   adapter's A, B (NULL where the layer has none) and scaling, every A of rank r;
    kc/vc: each layer's key/value buffer (kv_heads, capacity, head_dim); x: in the token's
-   embedding, out the final-norm hidden state; scratch: 4*hidden + 2*kv + 2*inter + capacity */
+   embedding, out the final-norm hidden state;
+   scratch: 4*hidden + 2*kv + 2*inter + capacity + r + inter */
 void overlay_llama_step(const llama_cfg *c, const float *const *w, const float *final_norm,
                         float *const *kc, float *const *vc, long pos, const float *cs,
-                        const float *sn, float *x, float *scratch) {
+                        const float *sn, float *x, float *scratch, const float *const *la,
+                        const float *const *lb, const float *ls, long r) {
     long H = c->hidden, D = c->head_dim, KV = c->kv_heads * D, I = c->inter, T = pos + 1;
     long group = c->heads / c->kv_heads;
     float *xn = scratch, *q = xn + H, *k = q + H, *v = k + KV, *att = v + KV, *o = att + H;
-    float *g = o + H, *u = g + I, *sc = u + I;
+    float *g = o + H, *u = g + I, *sc = u + I, *t = sc + c->capacity, *tmp = t + r;
+#define LIN(j, W, X, Y, OUT, IN) linear(W, la ? la[7 * l + j] : 0, la ? lb[7 * l + j] : 0, \
+                                        la ? ls[7 * l + j] : 0.f, r, X, Y, OUT, IN, t, tmp)
     for (long l = 0; l < c->layers; l++) {
         const float *const *lw = w + 9 * l;
         rmsnorm(x, lw[0], xn, H, c->eps);
-        overlay_gemv_f32(lw[1], xn, q, c->heads * D, H);
-        overlay_gemv_f32(lw[2], xn, k, KV, H);
-        overlay_gemv_f32(lw[3], xn, v, KV, H);
+        LIN(0, lw[1], xn, q, c->heads * D, H);
+        LIN(1, lw[2], xn, k, KV, H);
+        LIN(2, lw[3], xn, v, KV, H);
         for (long h = 0; h < c->heads; h++) rope(q + h * D, cs, sn, D);
         for (long h = 0; h < c->kv_heads; h++) {
             rope(k + h * D, cs, sn, D);
@@ -94,15 +111,16 @@ void overlay_llama_step(const llama_cfg *c, const float *const *w, const float *
                 for (long i = 0; i < D; i++) oh[i] += p * V[t * D + i];
             }
         }
-        overlay_gemv_f32(lw[4], att, o, H, c->heads * D);
+        LIN(3, lw[4], att, o, H, c->heads * D);
         for (long i = 0; i < H; i++) x[i] += o[i];
         rmsnorm(x, lw[5], xn, H, c->eps);
-        overlay_gemv_f32(lw[6], xn, g, I, H);
-        overlay_gemv_f32(lw[7], xn, u, I, H);
+        LIN(4, lw[6], xn, g, I, H);
+        LIN(5, lw[7], xn, u, I, H);
         for (long i = 0; i < I; i++) g[i] = g[i] / (1.f + expf(-g[i])) * u[i];
-        overlay_gemv_f32(lw[8], g, o, H, I);
+        LIN(6, lw[8], g, o, H, I);
         for (long i = 0; i < H; i++) x[i] += o[i];
     }
+#undef LIN
     rmsnorm(x, final_norm, xn, H, c->eps);
     memcpy(x, xn, H * sizeof(float));
 }
