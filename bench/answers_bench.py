@@ -204,7 +204,7 @@ def main() -> None:
         svc = build_services(settings)
         try:
             if args.docs:
-                docs_check(svc, [m.removeprefix("read-") for m in ("read-adapter", "span")])
+                docs_check(svc)
                 return
             sets = prepare(svc, Path(tmp) / "docs", args)
             if args.fit:

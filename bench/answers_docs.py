@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 from ingest.pipeline import ingest_paths
+from overlay.choosing.view_cache import VIEWS
+from overlay.model import threads
 from overlay.services import Services
 from overlay.turn import ask
 
@@ -35,14 +37,35 @@ UNANSWERED = [
 ]
 
 
-def docs_check(svc: Services, readers: list[str]) -> None:
+# (label, answer settings, choose settings, batch threads: None = the default)
+VARIANTS = [
+    ("reader=adapter", {"reader": "adapter"}, {}, None),
+    (
+        "reader=span, batched passes on 1 thread, no view cache (before)",
+        {},
+        {"view_cache_mb": 0},
+        1,
+    ),
+    ("reader=span (default)", {}, {}, None),
+]
+
+
+def docs_check(svc: Services) -> None:
+    """Every variant over the 12 questions, its view cache empty at the start (each question is
+    asked once: views are reused only from earlier questions)."""
     ingest_paths(svc, [DOCS], collection="docs")
-    base = svc.settings
-    for reader in readers:
-        svc.settings = base.updated(answer={**base.answer.model_dump(), "reader": reader})
+    base, default_threads = svc.settings, threads.batch_threads()
+    medians = {}
+    for label, answer, choose, batch in VARIANTS:
+        svc.settings = base.updated(
+            answer={**base.answer.model_dump(), **answer},
+            choose={**base.choose.model_dump(), **choose},
+        )  # fmt: skip
+        threads.set_batch_threads(batch or default_threads)
+        VIEWS.clear()
         ask(svc, "warm up", collection="docs")
         secs, right, abstained = [], 0, 0
-        print(f"\n## examples/docs, read mode with reader={reader}")
+        print(f"\n## examples/docs, read mode, {label}")
         print("| question | answer | first citation | ok | s |\n|---|---|---|---|---|")
         for q, key, source in [*ANSWERED, *((q, "", "") for q in UNANSWERED)]:
             t0 = time.perf_counter()
@@ -53,6 +76,11 @@ def docs_check(svc: Services, readers: list[str]) -> None:
             right += bool(ok and key)
             abstained += bool(ok and not key)
             print(f"| {q} | {a.answer} | {cited} | {'yes' if ok else 'NO'} | {secs[-1]:.2f} |")
+        medians[label] = statistics.median(secs)
         print(f"\nanswered from the right sentence {right}/{len(ANSWERED)}, abstained "
-              f"{abstained}/{len(UNANSWERED)}, median {statistics.median(secs):.2f} s")  # fmt: skip
+              f"{abstained}/{len(UNANSWERED)}, median {medians[label]:.2f} s, batch threads "
+              f"{threads.batch_threads()}, view cache {VIEWS.stats()}")  # fmt: skip
     svc.settings = base
+    threads.set_batch_threads(default_threads)
+    before, now = medians[VARIANTS[1][0]], medians[VARIANTS[2][0]]
+    print(f"\nturn median: default {now:.2f} s vs before {before:.2f} s ({before / now:.2f}x)")
