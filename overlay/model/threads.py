@@ -7,7 +7,9 @@ thread and 1.16 s at two on a shared 2-core AVX2 machine). Decoding multiplies o
 bound by memory, and a second thread only waits on the first (2.4 vs 5.7 tok/s on a busy 2-core
 machine, ``docs/performance.md#threads``). ``batched()`` raises torch's intra-op threads for the
 block it wraps and restores them after; the count is set once at start-up from the settings
-(``overlay.model.base.set_threads``).
+(``overlay.model.base.set_threads``). torch's count is process-wide: with several model
+workers, a decode that starts while another worker is inside a batched pass sees two threads
+and steps through torch instead of the compiled step (the same tokens, slower).
 """
 
 from __future__ import annotations
