@@ -103,7 +103,7 @@ class Lora:
 
 def _lora(lean: LeanLlama, name: str) -> Lora | None:
     """Adapter ``name``'s LoRA weights for the step, or None where the step cannot add them
-    (not vanilla LoRA, not fp32 and contiguous, ranks that differ, dropout)."""
+    (not vanilla LoRA, not fp32 and contiguous, ranks that differ, dropout in training)."""
     a: list[torch.Tensor | None] = []
     b: list[torch.Tensor | None] = []
     scale: list[float] = []
@@ -120,10 +120,13 @@ def _lora(lean: LeanLlama, name: str) -> Lora | None:
                 continue
             wa, wb = la[name].weight, lb[name].weight
             plain = not m.use_dora.get(name) and not m.lora_bias.get(name)
-            drop = m.lora_dropout[name]
+            drop = m.lora_dropout[name]  # in eval mode a Dropout passes x through
+            idle = isinstance(drop, torch.nn.Identity) or (
+                isinstance(drop, torch.nn.Dropout) and (drop.p == 0 or not drop.training)
+            )
             if (
                 not plain
-                or not isinstance(drop, torch.nn.Identity)
+                or not idle
                 or any(t.dtype != torch.float32 or not t.is_contiguous() for t in (wa, wb))
             ):
                 return None

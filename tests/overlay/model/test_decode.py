@@ -11,11 +11,13 @@ import pytest
 import torch
 
 from overlay.adapters.registry import AdapterRegistry
+from overlay.answering.reading import READER_DECODING, reader_prompt
 from overlay.model.base import gemv_layout
 from overlay.model.decode import Decoding, decode
 from overlay.model.kernels import gemv
 from overlay.model.prefix import PREFIXES, prefix_cache_stats
 from overlay.model.runner import HFRunner, LeanRunner, make_runner
+from overlay.services import Services
 from tests.adapters_tiny import tiny_base, write_adapter
 
 HEAD = "system the company is halvorsen instruments . answer from the passage . " * 3
@@ -137,6 +139,22 @@ def test_greedy_tokens_match_generate_on_the_real_model(real_model: Any) -> None
         got = decode(real_model.model, tok, ids, Decoding(max_new_tokens=40))
         assert got.token_ids == _generate(real_model.model, ids, 40, tok.eos_token_id)
         assert got.text
+
+
+def test_the_reader_adapter_steps_in_c_with_torchs_tokens(base_services: Services) -> None:
+    """The built-in reader worn on the real model: the compiled step (adding its B·A to every
+    linear) gives torch's step's tokens and log-prob."""
+    tok = base_services.model.tokenizer
+    passage = "Halvorsen Instruments was founded in 1987 in Bergen by Ingrid Halvorsen."
+    ids = reader_prompt(tok, "Who founded Halvorsen Instruments?", passage)
+    with base_services.run_model("reader") as model:
+        if base_services.model.gemv.startswith("overlay"):
+            assert make_runner(model, 8).compiled is not None
+        got = decode(model, tok, ids, READER_DECODING)
+        with gemv.disabled():
+            ref = decode(model, tok, ids, READER_DECODING)
+    assert got.token_ids == ref.token_ids and "Halvorsen" in got.text
+    assert got.logprob == pytest.approx(ref.logprob, abs=1e-3)
 
 
 def test_logprob_is_the_picked_tokens_log_probability(fresh_prefixes: Any) -> None:
