@@ -8,10 +8,12 @@ queue). Prints throughput, errors and p50/p95/p99 per endpoint.
 
     python bench/load_bench.py [--clients 32] [--seconds 60] [--baseline-seconds 20]
                                [--torch-threads 1,2] [--lookup-threads 0,16]
+                               [--batch-threads 1,0]
 
-``--torch-threads`` / ``--lookup-threads`` run the whole load once per value (a fresh server
-each, ``OVERLAY_TORCH_THREADS`` / ``OVERLAY_API__LOOKUP_THREADS``; 0 = Overlay's default from
-the core count) and end with one line per setting: chat p50, lookup p99, errors.
+``--torch-threads`` / ``--lookup-threads`` / ``--batch-threads`` run the whole load once per
+value (a fresh server each, ``OVERLAY_TORCH_THREADS`` / ``OVERLAY_API__LOOKUP_THREADS`` /
+``OVERLAY_BATCH_THREADS``; 0 = Overlay's default from the core count) and end with one line
+per setting: chat p50, lookup p99, errors.
 """
 
 from __future__ import annotations
@@ -146,11 +148,13 @@ def main() -> None:
     ap.add_argument("--baseline-seconds", type=float, default=20)
     ap.add_argument("--torch-threads", default="", help="comma-separated values to compare")
     ap.add_argument("--lookup-threads", default="", help="comma-separated values to compare")
+    ap.add_argument("--batch-threads", default="", help="comma-separated values to compare")
     args = ap.parse_args()
     print(f"cores available: {len(os.sched_getaffinity(0))}")
     settings = [({}, "defaults")]
     for name, env in (("torch-threads", "OVERLAY_TORCH_THREADS"),
-                      ("lookup-threads", "OVERLAY_API__LOOKUP_THREADS")):  # fmt: skip
+                      ("lookup-threads", "OVERLAY_API__LOOKUP_THREADS"),
+                      ("batch-threads", "OVERLAY_BATCH_THREADS")):  # fmt: skip
         values = [v for v in getattr(args, name.replace("-", "_")).split(",") if v.strip()]
         if values:
             settings = [({env: v.strip()}, f"{name} {v.strip()}") for v in values]

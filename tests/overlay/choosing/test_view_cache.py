@@ -3,6 +3,7 @@ bare base's passes kept; bounded in bytes; the batched passes' threads restored 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +87,14 @@ def test_the_cache_keeps_at_most_its_bytes_least_recent_out(tiny_model: Any) -> 
     assert cache.sized(0).stats()["entries"] == 0
 
 
-def test_batched_blocks_run_on_the_batch_threads_and_restore(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("idle, expected", [(1, [2, 1]), (0, [1, 1])])
+def test_batched_blocks_take_the_idle_cores_and_restore(
+    monkeypatch: pytest.MonkeyPatch, idle: int, expected: list[int]
 ) -> None:
+    """Two batch threads where a core is idle, the caller's one where none is; restored after."""
     seen: list[int] = []
     monkeypatch.setattr(threads, "_batch", {"threads": 2})
+    monkeypatch.setattr(threads, "_idle_cores", lambda mine: idle)
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -99,4 +103,16 @@ def test_batched_blocks_run_on_the_batch_threads_and_restore(
         seen.append(torch.get_num_threads())
     finally:
         torch.set_num_threads(before)
-    assert seen == [2, 1]
+    assert seen == expected
+
+
+def test_idle_cores_read_the_runnable_count(tmp_path: Path) -> None:
+    cores = len(os.sched_getaffinity(0))
+    busy, calm, bad = (tmp_path / n for n in ("busy", "calm", "bad"))
+    busy.write_text(f"3.10 2.50 1.80 {cores + 3}/90 6538\n")
+    calm.write_text("0.10 0.20 0.30 1/84 6496\n")
+    bad.write_text("garbage\n")
+    assert threads._idle_cores(1, str(busy)) == 0
+    assert threads._idle_cores(1, str(calm)) == cores - 1
+    assert threads._idle_cores(1, str(bad)) == cores - 1  # unknown: every other core
+    assert threads._idle_cores(1, str(tmp_path / "missing")) == cores - 1
