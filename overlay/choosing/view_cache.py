@@ -86,18 +86,20 @@ class ViewCache:
                 return
             self._entries[key] = kept
             self._bytes += kept.nbytes
-            while self._bytes > self.max_bytes:
-                _, old = self._entries.popitem(last=False)
-                self._bytes -= old.nbytes
+            self._evict()
 
     def sized(self, max_bytes: int) -> ViewCache:
         """This cache, bounded to ``max_bytes`` from now on (the settings' size)."""
         with self._lock:
             self.max_bytes = max_bytes
-            while self._bytes > max_bytes and self._entries:
-                _, old = self._entries.popitem(last=False)
-                self._bytes -= old.nbytes
+            self._evict()
         return self
+
+    def _evict(self) -> None:
+        """Least recently used entries out until the cache fits ``max_bytes`` (lock held)."""
+        while self._bytes > self.max_bytes and self._entries:
+            _, old = self._entries.popitem(last=False)
+            self._bytes -= old.nbytes
 
     def clear(self) -> None:
         with self._lock:

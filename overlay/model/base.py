@@ -13,7 +13,6 @@ on and pickle weights (``.bin``, ``.pt``) are refused.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,8 +22,8 @@ from typing import Any
 from memory.errors import InvalidInput, NotFound
 from overlay.model.numeric import NumericPath, choose_path, set_path
 from overlay.model.pull import BUILTINS, convert_cached, is_converted, pull
+from overlay.model.threads import available_cores, set_batch_threads
 from overlay.model.threads import batch_threads as current_batch_threads
-from overlay.model.threads import set_batch_threads
 from overlay.settings import Settings
 
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
@@ -136,14 +135,6 @@ def torch_threads(settings: Settings) -> int:
     if settings.torch_threads:
         return settings.torch_threads
     return max(1, (available_cores() - 1) // max(1, settings.api.model_workers))
-
-
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity, not the host's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def lookup_threads(settings: Settings) -> int:

@@ -25,6 +25,14 @@ from collections.abc import Iterator
 _batch = {"threads": 0}  # 0: leave torch's threads as they are
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def set_batch_threads(n: int) -> None:
     """Threads ``batched()`` runs its block on (0: unchanged)."""
     _batch["threads"] = max(0, n)
@@ -55,10 +63,7 @@ def _idle_cores(mine: int, loadavg: str = "/proc/loadavg") -> int:
     """Usable cores no runnable thread needs right now, besides the ``mine`` the caller has
     (``/proc/loadavg``'s 4th field counts the runnable threads, the caller among them); every
     other core where that cannot be read."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
+    cores = available_cores()
     try:
         with open(loadavg, encoding="ascii") as fh:
             running = int(fh.read().split()[3].split("/")[0])

@@ -101,6 +101,13 @@ class Lora:
         return *arrays, ctypes.c_void_p(self.scale.data_ptr())
 
 
+def _linears(layer: Any) -> tuple[Any, ...]:
+    """A decoder layer's linears in the step's order: q, k, v, o, gate, up, down."""
+    attn, mlp = layer.self_attn, layer.mlp
+    return (attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj,
+            mlp.gate_proj, mlp.up_proj, mlp.down_proj)  # fmt: skip
+
+
 def _lora(lean: LeanLlama, name: str) -> Lora | None:
     """Adapter ``name``'s LoRA weights for the step, or None where the step cannot add them
     (not vanilla LoRA, not fp32 and contiguous, ranks that differ, dropout in training)."""
@@ -109,9 +116,7 @@ def _lora(lean: LeanLlama, name: str) -> Lora | None:
     scale: list[float] = []
     ranks = set()
     for layer in lean.layers:
-        attn, mlp = layer.self_attn, layer.mlp
-        for m in (attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj,
-                  mlp.gate_proj, mlp.up_proj, mlp.down_proj):  # fmt: skip
+        for m in _linears(layer):
             la, lb = getattr(m, "lora_A", {}), getattr(m, "lora_B", {})
             if name not in la:
                 a += [None]
@@ -161,14 +166,12 @@ def c_step(lean: LeanLlama, kv: KV, adapters: tuple[str, ...]) -> CStep | None:
         return None
     weights: list[torch.Tensor] = []
     for layer in lean.layers:
-        attn, mlp = layer.self_attn, layer.mlp
-        linears = (attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj)
-        mlps = (mlp.gate_proj, mlp.up_proj, mlp.down_proj)
+        linears = _linears(layer)
         parts = [
             layer.input_layernorm.weight,
-            *(_base_weight(m) for m in linears),
+            *(_base_weight(m) for m in linears[:4]),
             layer.post_attention_layernorm.weight,
-            *(_base_weight(m) for m in mlps),
+            *(_base_weight(m) for m in linears[4:]),
         ]
         if any(p is None or not p.is_contiguous() for p in parts):
             return None
