@@ -20,6 +20,7 @@ from api.edge import LocalGuard, OpsGuard, RequestId
 from api.errors import install_error_handlers
 from api.limits import BodyLimit, ModelQueue
 from api.metrics import Metrics, MetricsMiddleware
+from api.warming import Warmer
 from ingest.recover import recover
 from memory.errors import InvalidInput, OverlayError
 from memory.tables.idempotency import clear_dead_claims
@@ -89,9 +90,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.services = services
     app.state.tenants = {}
     app.state.queue.start()
+    app.state.warmer.start(services)
     try:
         yield
     finally:
+        app.state.warmer.stop()
         app.state.queue.stop()
         if owned:
             services.close()
@@ -128,6 +131,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.registry = None
     app.state.metrics = Metrics()
     app.state.queue = ModelQueue(settings.api.max_queue, settings.api.model_workers)
+    warm = settings.api.warm_views if settings.api.preload_model else 0
+    app.state.warmer = Warmer(app.state.queue, warm)
     install_error_handlers(app)
     _include_routes(app)
     upload = int(settings.ingest.max_file_mb * 1_048_576) + 65_536  # multipart overhead

@@ -56,6 +56,10 @@ class Metrics:
             "overlay_model_queue_waiting", "Model jobs waiting for a worker", registry=r
         )
         self.queue_running = Gauge("overlay_model_queue_running", "Model jobs running", registry=r)
+        self.warming = Gauge(
+            "overlay_view_warming", "1 while views are being read ahead of questions "
+            "(api.warm_views)", registry=r,
+        )  # fmt: skip
         self.prefix_cache = Gauge(
             "overlay_prefix_cache", "The model's prompt-prefix KV cache (overlay.model.prefix)",
             ["stat"], registry=r,

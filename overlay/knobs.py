@@ -62,9 +62,8 @@ class ChooseSettings(_Group):
     batch_size: int = Field(default=8, ge=1, description="Candidates scored per forward pass.")
     view_cache_mb: int = Field(default=256, ge=0, description="Memory for views' scoring passes "
                                "kept and reused by later turns (0: off).")  # fmt: skip
-    view_tokens: int = Field(
-        default=64, ge=16, le=512, description="Model tokens of a candidate the chooser reads."
-    )
+    view_tokens: int = Field(default=64, ge=16, le=512, description="Model tokens of a "
+                             "candidate the chooser reads.")  # fmt: skip
     margin_center: float = Field(default=1.0, description="Log-prob margin (nats/token) over no "
                                  "passage that maps to 0.5.")  # fmt: skip
     margin_scale: float = Field(default=3.0, gt=0, description="Slope of that logistic.")
@@ -215,6 +214,8 @@ class ApiSettings(_Group):
     preload_model: bool = Field(
         default=True, description="Load the embedder and the model when the API starts."
     )
+    warm_views: int = Field(default=64, ge=0, description="Chunks whose scoring prompts the API "
+                            "reads when idle, at start and after an ingest (0: off).")  # fmt: skip
     lookup_threads: int = Field(
         default=0,
         ge=0,
@@ -223,11 +224,8 @@ class ApiSettings(_Group):
         "0 = two per core (a lookup half waits on a store, half embeds), so 32 clients do "
         "not starve the model of CPU on a small machine.",
     )
-    open_ops_endpoints: bool = Field(
-        default=False,
-        description="With API keys set, serve /metrics, /docs and /openapi.json "
-        "without a key (they need one by default).",
-    )
+    open_ops_endpoints: bool = Field(default=False, description="With API keys set, serve "
+        "/metrics, /docs and /openapi.json without a key (they need one by default).")  # fmt: skip
     allowed_hosts: list[str] = Field(
         default_factory=list,
         description="Without API keys the server answers only loopback Host names (DNS "

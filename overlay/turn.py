@@ -29,7 +29,7 @@ from overlay.answering.answers import (
 )
 from overlay.answering.reading import checked, lead_citation, read_answer, read_span, widen
 from overlay.choosing import candidates
-from overlay.choosing.chooser import choose_among, rerank
+from overlay.choosing.chooser import choose_among, reads_in_pass, rerank
 from overlay.choosing.feedback import record_turn
 from overlay.choosing.followup import retrieval_query
 from overlay.choosing.fusion import Choice, Scored, dedupe
@@ -147,7 +147,7 @@ def _turn(
     query = retrieval_query(question, [c for r, c in context.turns if r == "user"])
     hits = _gather(services, query, req.collection, req.k, extra)
     t1 = time.perf_counter()
-    span_read = req.mode == "read" and s.answer.reader in ("span", "head")
+    span_read = reads_in_pass(services, req.mode)
     remembered = answer_from_memory(services, question, session, extra, on_text)
     choice = remembered.choice if remembered else choose_among(
         services, query, hits, adapter, read=span_read

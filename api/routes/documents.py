@@ -113,7 +113,10 @@ async def post_document(
     out = await _until_disconnect(
         request, budget, lambda: idem.run(f"docs:{collection}", idempotency_key, ingest, fp)
     )
-    return DocumentIngestResponse.model_validate(out)
+    answer = DocumentIngestResponse.model_validate(out)
+    if answer.document.written:  # its chunks' views read ahead of the first question
+        request.app.state.warmer.add(services, [collection], answer.document.source)
+    return answer
 
 
 async def _until_disconnect(request: Request, budget: Budget, work: Callable[[], T]) -> T:

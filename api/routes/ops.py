@@ -80,6 +80,7 @@ async def metrics(request: Request) -> Response:
     queue = request.app.state.queue
     m.queue_waiting.set(queue.waiting)
     m.queue_running.set(queue.running)
+    m.warming.set(0 if request.app.state.warmer.done.is_set() else 1)
     registry = request.app.state.registry
     if registry is not None:
         m.adapters_loaded.set(len(registry.loaded))

@@ -22,7 +22,7 @@ from overlay.choosing.scoring import (
     score_views,
 )
 from overlay.choosing.span_head import LAYERS
-from overlay.choosing.span_read import has_reader, load_reader, read_spans
+from overlay.choosing.span_read import SpanReader, has_reader, load_reader, read_spans
 from overlay.choosing.view_cache import VIEWS
 from overlay.choosing.views import query_view
 from overlay.knobs import AnswerSettings
@@ -34,6 +34,22 @@ def fusion_weights(services: Services) -> FusionWeights:
     return FusionWeights(
         s.choose.model_weight, s.choose.rank_weight, s.choose.learned_weight, s.choose.rank_scale
     )
+
+
+def reads_in_pass(services: Services, mode: str) -> bool:
+    """Whether a ``mode`` turn asks the span head to read every candidate in the choosing pass
+    (read mode with ``answer.reader`` span or head)."""
+    return mode == "read" and services.settings.answer.reader in ("span", "head")
+
+
+def span_reader(services: Services, read: bool, adapter: str | None) -> SpanReader | None:
+    """The span head that reads in the choosing pass, or None. The head read the bare base
+    model's states: a request wearing its own adapter, or another base model, is read by the
+    reader adapter instead (``turn._read``)."""
+    if not read or adapter or not has_reader():
+        return None
+    reader = load_reader()
+    return reader if reader.fits(services.model.model.config) else None
 
 
 def candidate_views(services: Services, question: str, hits: Sequence[Hit]) -> list[str]:
@@ -87,11 +103,7 @@ def choose_among(
     (``overlay.choosing.abstain``; ``answer.span_threshold`` without it) decides abstention. A
     stored memory's ``metadata["memory_evidence"]`` is a floor under its model score."""
     s = services.settings
-    # the head read the bare base model's states: a request wearing its own adapter, or
-    # another base model, is read by the reader adapter instead (``turn._read``)
-    reader = load_reader() if read and hits and not adapter and has_reader() else None
-    if reader is not None and not reader.fits(services.model.model.config):
-        reader = None
+    reader = span_reader(services, read and bool(hits), adapter)
     layers = LAYERS if reader is not None else ()
     views = candidate_views(services, question, hits)
     scored = (

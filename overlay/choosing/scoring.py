@@ -23,7 +23,7 @@ from typing import Any, Literal
 import torch
 
 from overlay.choosing.span_head import passage_tokens
-from overlay.choosing.view_cache import ViewCache, score_rows
+from overlay.choosing.view_cache import ViewCache, keep_rows, score_rows
 from overlay.model.lean import inner_model, supports
 from overlay.model.numeric import autocast
 from overlay.model.runner import lean_of
@@ -141,6 +141,19 @@ def _score_lean(
         lps, pairs = score_rows(lean_of(inner_model(model)), rows, q_ids, layers, cache)
     feats = [Features(p, q, r[3]) for (p, q), r in zip(pairs, rows, strict=True)] if layers else []
     return lps, feats
+
+
+def keep_views(
+    model: Any, tokenizer: Any, views: Sequence[str], layers: Sequence[int], cache: ViewCache
+) -> int:
+    """Read each view's prompt once and keep it in ``cache``, as ``query_logprobs`` would for a
+    question (the same ids, layers and key), so a later question reads only its own tokens; how
+    many prompts were read. Only Llama-layout models keep passes (0 for others)."""
+    if not supports(inner_model(model)):
+        return 0
+    rows = [_encode_prefix(tokenizer, v, bool(layers)) for v in views]
+    with autocast(model, "scoring"), batched():
+        return keep_rows(lean_of(inner_model(model)), rows, layers, cache)
 
 
 def _score_batch(

@@ -68,7 +68,7 @@ class ViewCache:
         self._entries: OrderedDict[tuple[Any, ...], Kept] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self.lookups = self.hits = self.reused_tokens = 0
+        self.lookups = self.hits = self.reused_tokens = self.warmed = 0
 
     def get(self, key: tuple[Any, ...]) -> Kept | None:
         with self._lock:
@@ -80,13 +80,24 @@ class ViewCache:
                 self.reused_tokens += kept.length
             return kept
 
-    def put(self, key: tuple[Any, ...], kept: Kept) -> None:
+    def put(self, key: tuple[Any, ...], kept: Kept, warmed: bool = False) -> None:
+        """Keep ``kept`` under ``key``; ``warmed``: read before any question asked for it."""
         with self._lock:
             if kept.nbytes > self.max_bytes or key in self._entries:
                 return
+            self.warmed += warmed
             self._entries[key] = kept
             self._bytes += kept.nbytes
             self._evict()
+
+    def holds(self, key: tuple[Any, ...]) -> bool:
+        """Whether ``key`` is kept (not a lookup: the hit rate does not count it)."""
+        with self._lock:
+            return key in self._entries
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
 
     def sized(self, max_bytes: int) -> ViewCache:
         """This cache, bounded to ``max_bytes`` from now on (the settings' size)."""
@@ -105,14 +116,14 @@ class ViewCache:
         with self._lock:
             self._entries.clear()
             self._bytes = 0
-            self.lookups = self.hits = self.reused_tokens = 0
+            self.lookups = self.hits = self.reused_tokens = self.warmed = 0
 
     def stats(self) -> dict[str, float]:
         with self._lock:
             rate = self.hits / self.lookups if self.lookups else 0.0
             return {"lookups": self.lookups, "hits": self.hits, "hit_rate": round(rate, 4),
                     "reused_tokens": self.reused_tokens, "entries": len(self._entries),
-                    "bytes": self._bytes}  # fmt: skip
+                    "bytes": self._bytes, "warmed": self.warmed}  # fmt: skip
 
 
 VIEWS = ViewCache()
@@ -145,6 +156,24 @@ def score_rows(
                 cache.put((owner, *rows[i][0]), k)
     done = [k for k in kept if k is not None]
     return _read_question(lean, done, q_ids, layers)
+
+
+def keep_rows(
+    lean: LeanLlama,
+    rows: Sequence[tuple[list[int], int, int, list]],
+    layers: Sequence[int],
+    cache: ViewCache,
+) -> int:
+    """Read and keep the prompts of ``rows`` not kept yet, no question asked (warming the
+    cache before the first turn); how many were read. Nothing is kept under an adapter."""
+    owner = _owner(lean, layers)
+    if owner is None:
+        return 0
+    missing = [r for r in rows if not cache.holds((owner, *r[0]))]
+    if missing:
+        for r, k in zip(missing, _read_prompts(lean, missing, layers), strict=True):
+            cache.put((owner, *r[0]), k, warmed=True)
+    return len(missing)
 
 
 def _owner(lean: LeanLlama, layers: Sequence[int]) -> tuple[Any, ...] | None:

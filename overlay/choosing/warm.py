@@ -1,0 +1,88 @@
+"""Warming the view cache, so a fresh server's first questions read kept views.
+
+A chunk that fits in ``choose.view_tokens`` is its own view whatever is asked
+(``views.query_view``), so its scoring prompt can be read before any question: the same ids,
+layers and key the chooser's pass would use (``scoring.keep_views``). A later question over
+that chunk then reads only its own ~10 tokens per candidate (``overlay.choosing.view_cache``).
+
+    collection's chunks ─► the ones that are their own view ─► batches of ``batch`` prompts,
+        each read when ``idle()`` says no turn is waiting ─► kept in ``VIEWS``
+        until ``limit`` chunks or half the cache's bytes (a question's own views keep room)
+
+Longer chunks are not warmed: their view is the sentences that match the question.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+
+from overlay.choosing.chooser import reads_in_pass, span_reader
+from overlay.choosing.scoring import keep_views
+from overlay.choosing.span_head import LAYERS
+from overlay.choosing.view_cache import VIEWS, ViewCache
+from overlay.services import Services
+
+_PAGE = 256  # chunks fetched from the store at a time
+_SCAN = 4  # chunks looked at per chunk warmed, at most
+
+
+def own_views(services: Services, texts: Iterable[str]) -> list[str]:
+    """The texts that are their own view for every question (whitespace collapsed as
+    ``query_view`` collapses it)."""
+    n, count = services.settings.choose.view_tokens, services.count_tokens
+    views = (" ".join(t.split()) for t in texts)
+    return [v for v in views if v and count(v) <= n]
+
+
+def warm_views(
+    services: Services,
+    collections: Iterable[str],
+    *,
+    limit: int,
+    batch: int = 4,
+    idle: Callable[[], bool] = lambda: True,
+    stop: threading.Event | None = None,
+    where: dict[str, str] | None = None,
+    cache: ViewCache | None = None,
+) -> int:
+    """Read and keep the scoring prompts of up to ``limit`` chunks of ``collections`` (those
+    that are their own view; ``where``: a metadata filter, e.g. one source), ``batch`` at a
+    time, each batch only once ``idle()``; how many prompts were read. ``stop`` ends it
+    between batches. Never fills more than half the view cache (``cache``: the process's,
+    sized by the settings)."""
+    s = services.settings
+    if not s.choose.view_cache_mb or limit <= 0:
+        return 0
+    cache = cache or VIEWS.sized(s.choose.view_cache_mb << 20)
+    layers = LAYERS if span_reader(services, reads_in_pass(services, s.answer.mode), None) else ()
+    # "": the passage-free baseline every question's pass reads
+    views = ["", *chunk_views(services, collections, limit, where)]
+    stop = stop or threading.Event()
+    read = 0
+    for i in range(0, len(views), batch):
+        while not idle():
+            if stop.wait(0.05):
+                return read
+        if stop.is_set() or cache.nbytes > cache.max_bytes // 2:
+            break
+        with services.run_model(None) as model:
+            read += keep_views(model, services.model.tokenizer, views[i : i + batch], layers, cache)
+    return read
+
+
+def chunk_views(
+    services: Services, collections: Iterable[str], limit: int, where: dict[str, str] | None
+) -> list[str]:
+    """Up to ``limit`` own views of the collections' chunks, in store order; at most
+    ``_SCAN`` × ``limit`` chunks looked at."""
+    out: list[str] = []
+    for name in collections:
+        store, offset = services.vectors(name), 0
+        while len(out) < limit and offset < _SCAN * limit:
+            hits = store.get(where=where, limit=_PAGE, offset=offset)
+            if not hits:
+                break
+            offset += len(hits)
+            out += own_views(services, (h.text for h in hits))[: limit - len(out)]
+    return out

@@ -1,0 +1,60 @@
+"""The server reads ingested documents' views while idle, so the first question after an
+ingest finds every candidate's prompt kept (``api.warm_views``)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from overlay.choosing.view_cache import VIEWS
+from overlay.services import Services
+from tests.apiserver import live_server, make_app
+
+DOCS = {
+    "leave.txt": "employees get 27 days of annual paid leave .",
+    "founded.txt": "the company was founded in 1987 .",
+    "support.txt": "support is a product of the company .",
+}
+
+
+def _settle(app: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not app.state.warmer.done.wait(0.05):
+        assert time.monotonic() < deadline, "warming did not finish"
+
+
+def test_the_first_question_after_an_ingest_reads_kept_views(
+    services: Services, tiny_model: Any
+) -> None:
+    VIEWS.clear()
+    app = make_app(services, model=tiny_model, preload_model=True, max_new_tokens=4)
+    with live_server(app) as url:
+        for source, text in DOCS.items():
+            r = httpx.post(f"{url}/v1/documents", json={"source": source, "text": text})
+            assert r.status_code == 200, r.text
+        _settle(app)
+        assert "overlay_view_warming 0.0" in httpx.get(f"{url}/metrics").text
+        warmed = VIEWS.stats()
+        assert warmed["warmed"] == len(DOCS) + 1  # the baseline prompt too
+        assert warmed["lookups"] == 0  # read ahead, not asked
+        r = httpx.post(f"{url}/v1/chat", json={"message": "how many days of paid leave"},
+                       timeout=60)  # fmt: skip
+        assert r.status_code == 200, r.text
+        asked = VIEWS.stats()
+        assert asked["lookups"] >= len(DOCS) + 1
+        assert asked["hits"] == asked["lookups"]  # no prompt read twice
+        shown = httpx.get(f"{url}/metrics").text
+        assert f'overlay_view_cache{{stat="warmed"}} {float(len(DOCS) + 1)}' in shown
+
+
+def test_warming_off_reads_nothing_ahead(services: Services, tiny_model: Any) -> None:
+    VIEWS.clear()
+    app = make_app(services, model=tiny_model, preload_model=True, api={"warm_views": 0})
+    assert app.state.settings.api.preload_model and not app.state.settings.api.warm_views
+    with live_server(app) as url:
+        r = httpx.post(f"{url}/v1/documents", json={"source": "a.txt", "text": DOCS["leave.txt"]})
+        assert r.status_code == 200, r.text
+        _settle(app)
+    assert VIEWS.stats()["warmed"] == 0
