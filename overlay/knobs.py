@@ -214,8 +214,8 @@ class ApiSettings(_Group):
     preload_model: bool = Field(
         default=True, description="Load the embedder and the model when the API starts."
     )
-    warm_views: int = Field(default=64, ge=0, description="Chunks whose scoring prompts the API "
-                            "reads when idle, at start and after an ingest (0: off).")  # fmt: skip
+    warm_views: int = Field(default=64, ge=0, description="Views (chunk windows) the API reads "
+                            "ahead when idle, at start and after an ingest (0: off).")  # fmt: skip
     lookup_threads: int = Field(
         default=0,
         ge=0,

@@ -2,7 +2,7 @@
 decides abstention. ``choose_among`` is the stage's one entry (it returns a ``Choice``);
 ``rerank`` is ``retrieve --method chosen``.
 
-candidates ─► short views (most query-relevant sentences) ─► query likelihood (batched)
+candidates ─► short views (the window that covers the question) ─► query likelihood
            ─► evidence (+ memory floors, feedback boosts) ─► fuse with the retriever's rank
            ─► top N above the threshold, or abstain
 """
@@ -24,7 +24,7 @@ from overlay.choosing.scoring import (
 from overlay.choosing.span_head import LAYERS
 from overlay.choosing.span_read import SpanReader, has_reader, load_reader, read_spans
 from overlay.choosing.view_cache import VIEWS
-from overlay.choosing.views import query_view
+from overlay.choosing.views import window_view
 from overlay.knobs import AnswerSettings
 from overlay.services import Services
 
@@ -53,9 +53,10 @@ def span_reader(services: Services, read: bool, adapter: str | None) -> SpanRead
 
 
 def candidate_views(services: Services, question: str, hits: Sequence[Hit]) -> list[str]:
-    """What the model reads of each candidate: its most query-relevant sentences."""
+    """What the model reads of each candidate: the window of its sentences that covers the
+    question best (``views.window_view``; one of the windows ``warm`` reads ahead)."""
     count, n = services.count_tokens, services.settings.choose.view_tokens
-    return [query_view(question, h.text, n, count) for h in hits]
+    return [window_view(question, h.text, n, count) for h in hits]
 
 
 def query_scores(

@@ -5,9 +5,9 @@ The chooser's prompt is ``Passage: {view}\\nA question about this passage:`` fol
 question, tokenized apart (``overlay.choosing.scoring``), so a view's prompt is the same token
 prefix whatever is asked, and its keys, values and hidden states do not depend on the question
 (causal attention). Kept, they make a later pass over the same view exact and far cheaper: the
-question's ~10 tokens per candidate instead of the view's ~60. A chunk that fits in
-``choose.view_tokens`` is its own view for every question; a longer chunk's view is the
-sentences that match the question best, so it recurs when the questions are alike.
+question's ~10 tokens per candidate instead of the view's ~60. A view is one of its chunk's
+windows (``views.windows``), the same whatever is asked, so every view can be kept, and read
+ahead of the first question (``overlay.choosing.warm``).
 
     views ─► prompt ids ─► cached? ─ no ─► one batched pass over the missing prompts
                                            (kept: keys/values, span features, last state)

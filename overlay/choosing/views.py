@@ -103,6 +103,50 @@ def query_view(query: str, text: str, max_tokens: int, count: Callable[[str], in
     return _join([sentences[i] for i in sorted(picked)])
 
 
+def windows(text: str, max_tokens: int, count: Callable[[str], int]) -> list[str]:
+    """The views of ``text`` that do not depend on the question: ``text`` whole if it fits in
+    ``max_tokens``; else, from each sentence on, as many whole sentences as fit (a sentence
+    too long alone cut by words). Kept in the view cache, they serve every later question."""
+    return [w for w, _ in _windows(text, max_tokens, count)]
+
+
+def window_view(query: str, text: str, max_tokens: int, count: Callable[[str], int]) -> str:
+    """The window of ``text`` (``windows``) whose sentences cover the query best: the sum of
+    their ``sentence_scores`` (ties: the earlier window)."""
+    found = _windows(text, max_tokens, count)
+    if len(found) == 1:
+        return found[0][0]
+    sentences = split_sentences(_WS.sub(" ", text).strip())
+    scores = sentence_scores(query, sentences)
+    sums = [sum(scores[a:b]) for _, (a, b) in found]
+    return found[max(range(len(found)), key=lambda i: (sums[i], -i))][0]
+
+
+def _windows(
+    text: str, max_tokens: int, count: Callable[[str], int]
+) -> list[tuple[str, tuple[int, int]]]:
+    """``windows`` with each one's sentence range ``[a, b)``; a window inside the one before
+    it is left out."""
+    text = _WS.sub(" ", text).strip()
+    if count(text) <= max_tokens:
+        return [(text, (0, 1))]
+    sentences = split_sentences(text)
+    sizes = [count(s) + 1 for s in sentences]
+    out: list[tuple[str, tuple[int, int]]] = []
+    end = 0
+    for i in range(len(sentences)):
+        j, used = i, 0
+        while j < len(sentences) and used + sizes[j] <= max_tokens:
+            used, j = used + sizes[j], j + 1
+        if j == i:  # one sentence longer than a view
+            out.append((_cut_words(sentences[i], max_tokens, count), (i, i + 1)))
+            end = i + 1
+        elif j > end:
+            out.append((_join(sentences[i:j]), (i, j)))
+            end = j
+    return out
+
+
 def _join(sentences: list[str]) -> str:
     """Sentences back into text; a heading or list item (no end mark) keeps its own
     paragraph, so it is never read as the start of the sentence after it."""

@@ -1,15 +1,14 @@
 """Warming the view cache, so a fresh server's first questions read kept views.
 
-A chunk that fits in ``choose.view_tokens`` is its own view whatever is asked
-(``views.query_view``), so its scoring prompt can be read before any question: the same ids,
-layers and key the chooser's pass would use (``scoring.keep_views``). A later question over
-that chunk then reads only its own ~10 tokens per candidate (``overlay.choosing.view_cache``).
+A candidate's view is one of its chunk's windows (``views.windows``: the chunk whole if it fits
+in ``choose.view_tokens``, else whole sentences from each sentence on), whatever is asked, so
+every view's scoring prompt can be read before any question: the same ids, layers and key the
+chooser's pass would use (``scoring.keep_views``). A later question over that chunk then reads
+only its own ~10 tokens per candidate (``overlay.choosing.view_cache``).
 
-    collection's chunks ─► the ones that are their own view ─► batches of ``batch`` prompts,
-        each read when ``idle()`` says no turn is waiting ─► kept in ``VIEWS``
-        until ``limit`` chunks or half the cache's bytes (a question's own views keep room)
-
-Longer chunks are not warmed: their view is the sentences that match the question.
+    collection's chunks ─► their windows ─► batches of ``batch`` prompts, each read when
+        ``idle()`` says no turn is waiting ─► kept in ``VIEWS``
+        until ``limit`` views or half the cache's bytes (a question's own views keep room)
 """
 
 from __future__ import annotations
@@ -21,18 +20,16 @@ from overlay.choosing.chooser import reads_in_pass, span_reader
 from overlay.choosing.scoring import keep_views
 from overlay.choosing.span_head import LAYERS
 from overlay.choosing.view_cache import VIEWS, ViewCache
+from overlay.choosing.views import windows
 from overlay.services import Services
 
 _PAGE = 256  # chunks fetched from the store at a time
-_SCAN = 4  # chunks looked at per chunk warmed, at most
 
 
-def own_views(services: Services, texts: Iterable[str]) -> list[str]:
-    """The texts that are their own view for every question (whitespace collapsed as
-    ``query_view`` collapses it)."""
+def chunk_windows(services: Services, texts: Iterable[str]) -> list[str]:
+    """Every view the chooser can read of ``texts`` (``views.windows``), in order."""
     n, count = services.settings.choose.view_tokens, services.count_tokens
-    views = (" ".join(t.split()) for t in texts)
-    return [v for v in views if v and count(v) <= n]
+    return [w for t in texts for w in windows(t, n, count) if w]
 
 
 def warm_views(
@@ -46,11 +43,10 @@ def warm_views(
     where: dict[str, str] | None = None,
     cache: ViewCache | None = None,
 ) -> int:
-    """Read and keep the scoring prompts of up to ``limit`` chunks of ``collections`` (those
-    that are their own view; ``where``: a metadata filter, e.g. one source), ``batch`` at a
-    time, each batch only once ``idle()``; how many prompts were read. ``stop`` ends it
-    between batches. Never fills more than half the view cache (``cache``: the process's,
-    sized by the settings)."""
+    """Read and keep the scoring prompts of up to ``limit`` views of ``collections``' chunks
+    (``where``: a metadata filter, e.g. one source), ``batch`` at a time, each batch only once
+    ``idle()``; how many prompts were read. ``stop`` ends it between batches. Never fills more
+    than half the view cache (``cache``: the process's, sized by the settings)."""
     s = services.settings
     if not s.choose.view_cache_mb or limit <= 0:
         return 0
@@ -74,15 +70,17 @@ def warm_views(
 def chunk_views(
     services: Services, collections: Iterable[str], limit: int, where: dict[str, str] | None
 ) -> list[str]:
-    """Up to ``limit`` own views of the collections' chunks, in store order; at most
-    ``_SCAN`` × ``limit`` chunks looked at."""
+    """Up to ``limit`` distinct views of the collections' chunks, in store order."""
     out: list[str] = []
+    seen: set[str] = set()
     for name in collections:
         store, offset = services.vectors(name), 0
-        while len(out) < limit and offset < _SCAN * limit:
+        while len(out) < limit:
             hits = store.get(where=where, limit=_PAGE, offset=offset)
             if not hits:
                 break
             offset += len(hits)
-            out += own_views(services, (h.text for h in hits))[: limit - len(out)]
+            found = chunk_windows(services, (h.text for h in hits))
+            out += [w for w in dict.fromkeys(found) if w not in seen][: limit - len(out)]
+            seen.update(found)
     return out

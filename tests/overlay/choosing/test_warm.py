@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from ingest.pipeline import ingest_text
+from overlay.choosing.chooser import candidate_views, query_scores
 from overlay.choosing.scoring import (
     _encode,
     _encode_prefix,
@@ -19,6 +20,7 @@ from overlay.choosing.scoring import (
     query_logprobs,
 )
 from overlay.choosing.view_cache import VIEWS, ViewCache
+from overlay.choosing.views import windows
 from overlay.choosing.warm import chunk_views, warm_views
 from overlay.services import Services
 
@@ -27,7 +29,7 @@ SHORT = [
     "the company was founded in 1987 .",
     "support is a product of the company .",
 ]
-LONG = " ".join(["what is the price of the product ? the price is 9 ."] * 12)  # > 64 tokens
+LONG = " ".join(f"The price of product {n} is {n} ." for n in range(10))  # > 64 tokens
 
 
 def test_kept_views_serve_the_first_question_exactly(tiny_model: Any) -> None:
@@ -56,24 +58,28 @@ def svc(services: Services, tiny_model: Any) -> Services:
     return s
 
 
-def test_only_chunks_that_are_their_own_view_are_warmed(svc: Services) -> None:
-    views = chunk_views(svc, ["warm"], 10, None)
-    assert sorted(views) == sorted(SHORT)  # the long one's view depends on the question
+def test_every_window_of_every_chunk_is_warmed_once(svc: Services) -> None:
+    n, count = svc.settings.choose.view_tokens, svc.count_tokens
+    long_windows = windows(LONG, n, count)
+    assert len(long_windows) > 1  # the long chunk's views: its windows
+    views = chunk_views(svc, ["warm"], 100, None)
+    assert sorted(views) == sorted([*SHORT, *long_windows])
     assert len(chunk_views(svc, ["warm"], 2, None)) == 2
     assert chunk_views(svc, ["warm"], 10, {"source": "doc1.txt"}) == [SHORT[1]]
+    hits = svc.vectors("warm").get()  # what a question's pass reads is among them
+    assert set(candidate_views(svc, "what is the price of product 7", hits)) <= set(views)
 
 
 def test_warming_fills_the_cache_and_the_question_reads_it(svc: Services) -> None:
     VIEWS.clear()
-    assert warm_views(svc, ["warm"], limit=10, batch=2) == len(SHORT) + 1  # + the baseline
+    read = warm_views(svc, ["warm"], limit=100, batch=2)
+    assert read == len(chunk_views(svc, ["warm"], 100, None)) + 1  # + the baseline
     hits = svc.vectors("warm").get()
     before = VIEWS.stats()
-    from overlay.choosing.chooser import query_scores
-
-    query_scores(svc, "how many days of paid leave", [h for h in hits if h.text in SHORT])
+    query_scores(svc, "what is the price of product 7", hits)
     after = VIEWS.stats()
-    assert after["lookups"] - before["lookups"] == len(SHORT) + 1
-    assert after["hits"] - before["hits"] == len(SHORT) + 1
+    assert after["lookups"] - before["lookups"] == len(hits) + 1
+    assert after["hits"] - before["hits"] == len(hits) + 1
 
 
 def test_warming_waits_for_idle_and_stops(svc: Services) -> None:
@@ -95,5 +101,5 @@ def test_warming_leaves_half_the_cache_to_questions(svc: Services) -> None:
     cache = ViewCache(max_bytes=int(4.5 * largest))
     warm_views(svc, ["warm"], limit=10, batch=1, cache=cache)  # 4 prompts, the baseline too
     stats = cache.stats()
-    assert 2 <= stats["entries"] < len(SHORT) + 1
+    assert 2 <= stats["entries"] < len(chunk_views(svc, ["warm"], 100, None)) + 1
     assert stats["bytes"] - largest <= cache.max_bytes // 2  # stopped once past half
