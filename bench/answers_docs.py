@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ingest.pipeline import ingest_paths
 from overlay.choosing.view_cache import VIEWS
+from overlay.choosing.warm import warm_views
 from overlay.model import threads
 from overlay.services import Services
 from overlay.turn import ask
@@ -37,26 +38,30 @@ UNANSWERED = [
 ]
 
 
-# (label, answer settings, choose settings, batch threads: None = the default)
+# (label, answer settings, choose settings, batch threads: None = the default, views read ahead)
 VARIANTS = [
-    ("reader=adapter", {"reader": "adapter"}, {}, None),
+    ("reader=adapter", {"reader": "adapter"}, {}, None, False),
     (
         "reader=span, batched passes on 1 thread, no view cache (before)",
         {},
-        {"view_cache_mb": 0},
+        {"view_cache_mb": 0, "views": "sentences"},
         1,
+        False,
     ),
-    ("reader=span (default)", {}, {}, None),
+    ("reader=span, views = best sentences (before)", {}, {"views": "sentences"}, None, False),
+    ("reader=span, views = windows, none read ahead", {}, {}, None, False),
+    ("reader=span, views = windows read ahead (default)", {}, {}, None, True),
 ]
 
 
 def docs_check(svc: Services) -> None:
     """Every variant over the 12 questions, its view cache empty at the start (each question is
-    asked once: views are reused only from earlier questions)."""
+    asked once: views are reused only from earlier questions), or filled by reading the
+    documents' windows ahead (as the server does while idle; not timed)."""
     ingest_paths(svc, [DOCS], collection="docs")
     base, default_threads = svc.settings, threads.batch_threads()
     medians = {}
-    for label, answer, choose, batch in VARIANTS:
+    for label, answer, choose, batch, ahead in VARIANTS:
         svc.settings = base.updated(
             answer={**base.answer.model_dump(), **answer},
             choose={**base.choose.model_dump(), **choose},
@@ -64,6 +69,10 @@ def docs_check(svc: Services) -> None:
         threads.set_batch_threads(batch or default_threads)
         VIEWS.clear()
         ask(svc, "warm up", collection="docs")
+        if ahead:
+            print(
+                f"\n{warm_views(svc, ['docs'], limit=svc.settings.api.warm_views)} views read ahead"
+            )
         secs, right, abstained = [], 0, 0
         print(f"\n## examples/docs, read mode, {label}")
         print("| question | answer | first citation | ok | s |\n|---|---|---|---|---|")
@@ -82,5 +91,7 @@ def docs_check(svc: Services) -> None:
               f"{threads.batch_threads()}, view cache {VIEWS.stats()}")  # fmt: skip
     svc.settings = base
     threads.set_batch_threads(default_threads)
-    before, now = medians[VARIANTS[1][0]], medians[VARIANTS[2][0]]
-    print(f"\nturn median: default {now:.2f} s vs before {before:.2f} s ({before / now:.2f}x)")
+    now = medians[VARIANTS[-1][0]]
+    for label, *_ in VARIANTS[1:-1]:
+        then = medians[label]
+        print(f"turn median: default {now:.2f} s vs {label} {then:.2f} s ({then / now:.2f}x)")

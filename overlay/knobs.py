@@ -64,6 +64,8 @@ class ChooseSettings(_Group):
                                "kept and reused by later turns (0: off).")  # fmt: skip
     view_tokens: int = Field(default=64, ge=16, le=512, description="Model tokens of a "
                              "candidate the chooser reads.")  # fmt: skip
+    views: Literal["window", "sentences"] = Field(default="window", description="A long chunk's "
+        "view: the window covering the question best, or (before) its best sentences.")  # fmt: skip
     margin_center: float = Field(default=1.0, description="Log-prob margin (nats/token) over no "
                                  "passage that maps to 0.5.")  # fmt: skip
     margin_scale: float = Field(default=3.0, gt=0, description="Slope of that logistic.")

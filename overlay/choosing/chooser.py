@@ -24,7 +24,7 @@ from overlay.choosing.scoring import (
 from overlay.choosing.span_head import LAYERS
 from overlay.choosing.span_read import SpanReader, has_reader, load_reader, read_spans
 from overlay.choosing.view_cache import VIEWS
-from overlay.choosing.views import window_view
+from overlay.choosing.views import query_view, window_view
 from overlay.knobs import AnswerSettings
 from overlay.services import Services
 
@@ -54,9 +54,11 @@ def span_reader(services: Services, read: bool, adapter: str | None) -> SpanRead
 
 def candidate_views(services: Services, question: str, hits: Sequence[Hit]) -> list[str]:
     """What the model reads of each candidate: the window of its sentences that covers the
-    question best (``views.window_view``; one of the windows ``warm`` reads ahead)."""
+    question best (``views.window_view``; one of the windows ``warm`` reads ahead), or with
+    ``choose.views`` "sentences" its best sentences (``views.query_view``, not read ahead)."""
     count, n = services.count_tokens, services.settings.choose.view_tokens
-    return [window_view(question, h.text, n, count) for h in hits]
+    view = window_view if services.settings.choose.views == "window" else query_view
+    return [view(question, h.text, n, count) for h in hits]
 
 
 def query_scores(

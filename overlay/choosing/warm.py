@@ -48,7 +48,7 @@ def warm_views(
     ``idle()``; how many prompts were read. ``stop`` ends it between batches. Never fills more
     than half the view cache (``cache``: the process's, sized by the settings)."""
     s = services.settings
-    if not s.choose.view_cache_mb or limit <= 0:
+    if not s.choose.view_cache_mb or limit <= 0 or s.choose.views != "window":
         return 0
     cache = cache or VIEWS.sized(s.choose.view_cache_mb << 20)
     layers = LAYERS if span_reader(services, reads_in_pass(services, s.answer.mode), None) else ()
