@@ -182,6 +182,9 @@ class Settings(BaseSettings):
     def updated(self, **changes: Any) -> Settings:
         """A validated copy with ``changes`` (flat or ``group={...}`` names) applied."""
         data = self.model_dump()
+        unknown = sorted(set(nest_flat(changes)) - set(type(self).model_fields))
+        if unknown:  # never a silent no-op: a misspelt or ungrouped name is an error
+            raise ValueError(f"unknown settings: {', '.join(unknown)} (see docs/settings.md)")
         for group, values in nest_flat(changes).items():
             if group in GROUPS and isinstance(values, dict):
                 data[group] = {**data[group], **values}

@@ -63,3 +63,6 @@ def test_updated_copies_validate() -> None:
     assert s.answer.max_new_tokens == 96  # the original is untouched
     with pytest.raises(ValidationError):
         s.updated(choose_top_m=0)
+    with pytest.raises(ValueError, match="unknown settings: warm_views"):
+        s.updated(warm_views=0)  # a group's name without its group: never silently ignored
+    assert s.updated(api={"warm_views": 0}).api.warm_views == 0
