@@ -33,6 +33,8 @@ class Warmer:
         self._thread: threading.Thread | None = None
         self.done = threading.Event()  # set whenever no job is left (tests wait on it)
         self.done.set()
+        self._pending = 0  # jobs added and not finished (under _lock: ``done`` follows it)
+        self._lock = threading.Lock()
 
     def start(self, services: Services) -> None:
         """Start the thread, its first job every collection of ``services``."""
@@ -47,7 +49,9 @@ class Warmer:
         """Warm ``collections`` (None: all of the tenant's), only ``source``'s chunks if given."""
         if self._thread is None:
             return
-        self.done.clear()
+        with self._lock:
+            self._pending += 1
+            self.done.clear()
         self._jobs.put((services, collections, {"source": source} if source else None))
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -74,6 +78,8 @@ class Warmer:
                 log.info("view cache: %d prompts read ahead of questions", n)
             except (OverlayError, OSError, RuntimeError, ValueError) as exc:
                 log.warning("view cache warming skipped: %s", exc)
-            if self._jobs.empty():
-                self.done.set()
+            with self._lock:  # a job added meanwhile keeps ``done`` clear
+                self._pending -= 1
+                if not self._pending:
+                    self.done.set()
         self.done.set()

@@ -149,11 +149,9 @@ def score_rows(
     kept: list[Kept | None] = [cache.get((owner, *r[0])) if cache else None for r in rows]
     missing = [i for i, k in enumerate(kept) if k is None]
     if missing:
-        fresh = _read_prompts(lean, [rows[i] for i in missing], layers)
+        fresh = _read_and_keep(lean, [rows[i] for i in missing], layers, cache, owner)
         for i, k in zip(missing, fresh, strict=True):
             kept[i] = k
-            if cache is not None and owner is not None:
-                cache.put((owner, *rows[i][0]), k)
     done = [k for k in kept if k is not None]
     return _read_question(lean, done, q_ids, layers)
 
@@ -171,9 +169,25 @@ def keep_rows(
         return 0
     missing = [r for r in rows if not cache.holds((owner, *r[0]))]
     if missing:
-        for r, k in zip(missing, _read_prompts(lean, missing, layers), strict=True):
-            cache.put((owner, *r[0]), k, warmed=True)
+        _read_and_keep(lean, missing, layers, cache, owner, warmed=True)
     return len(missing)
+
+
+def _read_and_keep(
+    lean: LeanLlama,
+    rows: Sequence[tuple[list[int], int, int, list]],
+    layers: Sequence[int],
+    cache: ViewCache | None,
+    owner: tuple[Any, ...] | None,
+    warmed: bool = False,
+) -> list[Kept]:
+    """One batched pass over ``rows``' prompts, each kept in ``cache`` under ``owner`` (None:
+    nothing kept, e.g. under an adapter)."""
+    fresh = _read_prompts(lean, rows, layers)
+    if cache is not None and owner is not None:
+        for r, k in zip(rows, fresh, strict=True):
+            cache.put((owner, *r[0]), k, warmed=warmed)
+    return fresh
 
 
 def _owner(lean: LeanLlama, layers: Sequence[int]) -> tuple[Any, ...] | None:

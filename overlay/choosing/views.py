@@ -107,16 +107,15 @@ def windows(text: str, max_tokens: int, count: Callable[[str], int]) -> list[str
     """The views of ``text`` that do not depend on the question: ``text`` whole if it fits in
     ``max_tokens``; else, from each sentence on, as many whole sentences as fit (a sentence
     too long alone cut by words). Kept in the view cache, they serve every later question."""
-    return [w for w, _ in _windows(text, max_tokens, count)]
+    return [w for w, _ in _windows(text, max_tokens, count)[0]]
 
 
 def window_view(query: str, text: str, max_tokens: int, count: Callable[[str], int]) -> str:
     """The window of ``text`` (``windows``) whose sentences cover the query best: the sum of
     their ``sentence_scores`` (ties: the earlier window)."""
-    found = _windows(text, max_tokens, count)
+    found, sentences = _windows(text, max_tokens, count)
     if len(found) == 1:
         return found[0][0]
-    sentences = split_sentences(_WS.sub(" ", text).strip())
     scores = sentence_scores(query, sentences)
     sums = [sum(scores[a:b]) for _, (a, b) in found]
     return found[max(range(len(found)), key=lambda i: (sums[i], -i))][0]
@@ -124,12 +123,12 @@ def window_view(query: str, text: str, max_tokens: int, count: Callable[[str], i
 
 def _windows(
     text: str, max_tokens: int, count: Callable[[str], int]
-) -> list[tuple[str, tuple[int, int]]]:
-    """``windows`` with each one's sentence range ``[a, b)``; a window inside the one before
-    it is left out."""
+) -> tuple[list[tuple[str, tuple[int, int]]], list[str]]:
+    """``windows`` with each one's sentence range ``[a, b)`` (a window inside the one before
+    it is left out), and the sentences they index (none where ``text`` fits whole)."""
     text = _WS.sub(" ", text).strip()
     if count(text) <= max_tokens:
-        return [(text, (0, 1))]
+        return [(text, (0, 1))], []
     sentences = split_sentences(text)
     sizes = [count(s) + 1 for s in sentences]
     out: list[tuple[str, tuple[int, int]]] = []
@@ -144,7 +143,7 @@ def _windows(
         elif j > end:
             out.append((_join(sentences[i:j]), (i, j)))
             end = j
-    return out
+    return out, sentences
 
 
 def _join(sentences: list[str]) -> str:
