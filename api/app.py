@@ -24,6 +24,7 @@ from api.warming import Warmer
 from ingest.recover import recover
 from memory.errors import InvalidInput, OverlayError
 from memory.tables.idempotency import clear_dead_claims
+from overlay.answering.ahead import read_adapter
 from overlay.model.base import lookup_threads
 from overlay.services import Services, build_services
 from overlay.settings import Settings, get_settings
@@ -57,7 +58,8 @@ def _recover(services: Services) -> None:
 
 
 def _warm(app: FastAPI, services: Services, preload: bool) -> None:
-    """Connect the stores, recover killed ingestions, load the embedder, model and adapters."""
+    """Connect the stores, recover killed ingestions, load the embedder, the model and the
+    adapter read mode decodes with (the first question would wait ~1 s for it)."""
     for name in ("redis", "chroma"):
         try:
             getattr(services, name)
@@ -71,6 +73,13 @@ def _warm(app: FastAPI, services: Services, preload: bool) -> None:
         app.state.registry = services.adapters  # loads the base model
     except OverlayError as exc:
         log.warning("could not preload the model: %s", exc.message)
+        return
+    reader = read_adapter(services)
+    try:
+        if reader is not None:
+            services.adapters.load(reader)
+    except OverlayError as exc:  # e.g. built for another base model: read mode says so
+        log.warning("could not preload the reader adapter: %s", exc.message)
 
 
 @asynccontextmanager

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from overlay.choosing.view_cache import view_cache_stats
-from overlay.model.prefix import prefix_cache_stats
+from overlay.model.prefix import PASSAGES, prefix_cache_stats
 from overlay.turn import Answer
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -57,12 +57,16 @@ class Metrics:
         )
         self.queue_running = Gauge("overlay_model_queue_running", "Model jobs running", registry=r)
         self.warming = Gauge(
-            "overlay_view_warming", "1 while views are being read ahead of questions "
-            "(api.warm_views)", registry=r,
+            "overlay_view_warming", "1 while views and reader passages are being read ahead "
+            "of questions (api.warm_views)", registry=r,
         )  # fmt: skip
         self.prefix_cache = Gauge(
             "overlay_prefix_cache", "The model's prompt-prefix KV cache (overlay.model.prefix)",
             ["stat"], registry=r,
+        )  # fmt: skip
+        self.passage_cache = Gauge(
+            "overlay_passage_cache", "Reader passages read ahead of questions "
+            "(overlay.answering.ahead)", ["stat"], registry=r,
         )  # fmt: skip
         self.view_cache = Gauge(
             "overlay_view_cache", "Views' scoring passes kept for later turns "
@@ -84,6 +88,8 @@ class Metrics:
     def render(self) -> bytes:
         for stat, value in prefix_cache_stats().items():
             self.prefix_cache.labels(stat=stat).set(value)
+        for stat, value in prefix_cache_stats(PASSAGES).items():
+            self.passage_cache.labels(stat=stat).set(value)
         for stat, value in view_cache_stats().items():
             self.view_cache.labels(stat=stat).set(value)
         return generate_latest(self.registry)

@@ -1,9 +1,11 @@
-"""The server warms the view cache while idle (``api.warm_views``), so its first questions
-read kept views (``overlay.choosing.warm``): after it starts, every collection of the default
-tenant; after a document is ingested, that document's chunks (its tenant's).
+"""The server reads ahead while idle (``api.warm_views``), so its first questions read kept
+views (``overlay.choosing.warm``) and kept reader passages (``overlay.answering.ahead``): after
+it starts, every collection of the default tenant; after a document is ingested, that
+document's chunks (its tenant's). Views first: every question reads them.
 
-One daemon thread takes jobs in order; each batch of prompts waits until no chat turn is
-queued or running, so warming never makes a question wait longer than one batch (~0.2 s).
+One daemon thread takes jobs in order; each batch of prompts (or one reader passage) waits until
+no chat turn is queued or running, so warming never makes a question wait longer than one batch
+(~0.2 s).
 A failed job (a store down) is logged and dropped: warming is never needed for an answer.
 """
 
@@ -15,6 +17,7 @@ import threading
 
 from api.limits import ModelQueue
 from memory.errors import OverlayError
+from overlay.answering.ahead import warm_passages
 from overlay.choosing.warm import warm_views
 from overlay.services import Services
 
@@ -75,7 +78,9 @@ class Warmer:
                 names = collections if collections is not None else services.collections()
                 n = warm_views(services, names, limit=self.limit, idle=self._idle,
                                stop=self._stop, where=where)  # fmt: skip
-                log.info("view cache: %d prompts read ahead of questions", n)
+                m = warm_passages(services, names, limit=self.limit, idle=self._idle,
+                                  stop=self._stop, where=where)  # fmt: skip
+                log.info("read ahead of questions: %d view prompts, %d reader passages", n, m)
             except (OverlayError, OSError, RuntimeError, ValueError) as exc:
                 log.warning("view cache warming skipped: %s", exc)
             with self._lock:  # a job added meanwhile keeps ``done`` clear

@@ -13,9 +13,11 @@ import time
 from pathlib import Path
 
 from ingest.pipeline import ingest_paths
+from overlay.answering.ahead import warm_passages
 from overlay.choosing.view_cache import VIEWS
 from overlay.choosing.warm import warm_views
 from overlay.model import threads
+from overlay.model.prefix import PASSAGES, prefix_cache_stats
 from overlay.services import Services
 from overlay.turn import ask
 
@@ -38,26 +40,29 @@ UNANSWERED = [
 ]
 
 
-# (label, answer settings, choose settings, batch threads: None = the default, views read ahead)
+# (label, answer settings, choose settings, batch threads: None = the default, read ahead:
+# 0 nothing, 1 views, 2 views and reader passages)
 VARIANTS = [
-    ("reader=adapter", {"reader": "adapter"}, {}, None, False),
+    ("reader=adapter", {"reader": "adapter"}, {}, None, 0),
     (
         "reader=span, batched passes on 1 thread, no view cache (before)",
         {},
         {"view_cache_mb": 0, "views": "sentences"},
         1,
-        False,
+        0,
     ),
-    ("reader=span, views = best sentences (before)", {}, {"views": "sentences"}, None, False),
-    ("reader=span, views = windows, none read ahead", {}, {}, None, False),
-    ("reader=span, views = windows read ahead (default)", {}, {}, None, True),
+    ("reader=span, views = best sentences (before)", {}, {"views": "sentences"}, None, 0),
+    ("reader=span, views = windows, none read ahead", {}, {}, None, 0),
+    ("reader=span, views = windows read ahead (before)", {}, {}, None, 1),
+    ("reader=span, views and reader passages read ahead (default)", {}, {}, None, 2),
 ]
 
 
 def docs_check(svc: Services) -> None:
     """Every variant over the 12 questions, its view cache empty at the start (each question is
     asked once: views are reused only from earlier questions), or filled by reading the
-    documents' windows ahead (as the server does while idle; not timed)."""
+    documents' windows, and the reader's passages, ahead (as the server does while idle; not
+    timed)."""
     ingest_paths(svc, [DOCS], collection="docs")
     base, default_threads = svc.settings, threads.batch_threads()
     medians = {}
@@ -68,11 +73,13 @@ def docs_check(svc: Services) -> None:
         )  # fmt: skip
         threads.set_batch_threads(batch or default_threads)
         VIEWS.clear()
-        ask(svc, "warm up", collection="docs")
+        PASSAGES.clear()
+        ask(svc, "warm up", collection="docs")  # loads the reader adapter, as the server does
+        limit = svc.settings.api.warm_views
         if ahead:
-            print(
-                f"\n{warm_views(svc, ['docs'], limit=svc.settings.api.warm_views)} views read ahead"
-            )
+            print(f"\n{warm_views(svc, ['docs'], limit=limit)} views read ahead")
+        if ahead > 1:
+            print(f"{warm_passages(svc, ['docs'], limit=limit)} reader passages read ahead")
         secs, right, abstained = [], 0, 0
         print(f"\n## examples/docs, read mode, {label}")
         print("| question | answer | first citation | ok | s |\n|---|---|---|---|---|")
@@ -88,7 +95,8 @@ def docs_check(svc: Services) -> None:
         medians[label] = statistics.median(secs)
         print(f"\nanswered from the right sentence {right}/{len(ANSWERED)}, abstained "
               f"{abstained}/{len(UNANSWERED)}, median {medians[label]:.2f} s, batch threads "
-              f"{threads.batch_threads()}, view cache {VIEWS.stats()}")  # fmt: skip
+              f"{threads.batch_threads()}, view cache {VIEWS.stats()}, reader passages "
+              f"{prefix_cache_stats(PASSAGES)}")  # fmt: skip
     svc.settings = base
     threads.set_batch_threads(default_threads)
     now = medians[VARIANTS[-1][0]]

@@ -14,7 +14,7 @@ only its own ~10 tokens per candidate (``overlay.choosing.view_cache``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from overlay.choosing.chooser import reads_in_pass, span_reader
 from overlay.choosing.scoring import keep_views
@@ -54,33 +54,62 @@ def warm_views(
     layers = LAYERS if span_reader(services, reads_in_pass(services, s.answer.mode), None) else ()
     # "": the passage-free baseline every question's pass reads
     views = ["", *chunk_views(services, collections, limit, where)]
+
+    def read(prompts: list[str]) -> int:
+        with services.run_model(None) as model:
+            return keep_views(model, services.model.tokenizer, prompts, layers, cache)
+
+    full = lambda: cache.nbytes > cache.max_bytes // 2  # noqa: E731
+    return when_idle(views, read, batch=batch, idle=idle, stop=stop, full=full)
+
+
+def when_idle(
+    items: Sequence[str],
+    read: Callable[[list[str]], int],
+    *,
+    batch: int,
+    idle: Callable[[], bool],
+    stop: threading.Event | None,
+    full: Callable[[], bool],
+) -> int:
+    """``read`` ``items`` ``batch`` at a time, each batch once ``idle()``, until ``stop`` is
+    set or ``full()``; the sum of what ``read`` returned."""
     stop = stop or threading.Event()
-    read = 0
-    for i in range(0, len(views), batch):
+    done = 0
+    for i in range(0, len(items), batch):
         while not idle():
             if stop.wait(0.05):
-                return read
-        if stop.is_set() or cache.nbytes > cache.max_bytes // 2:
+                return done
+        if stop.is_set() or full():
             break
-        with services.run_model(None) as model:
-            read += keep_views(model, services.model.tokenizer, views[i : i + batch], layers, cache)
-    return read
+        done += read(list(items[i : i + batch]))
+    return done
+
+
+def chunk_texts(
+    services: Services, collections: Iterable[str], where: dict[str, str] | None
+) -> Iterator[str]:
+    """The collections' chunk texts in store order, fetched a page at a time as consumed."""
+    for name in collections:
+        store, offset = services.vectors(name), 0
+        while hits := store.get(where=where, limit=_PAGE, offset=offset):
+            offset += len(hits)
+            yield from (h.text for h in hits)
+
+
+def first_distinct(found: Iterable[str], limit: int) -> list[str]:
+    """The first ``limit`` distinct items of ``found`` (consumed no further)."""
+    out: dict[str, None] = {}
+    for item in found:
+        if len(out) >= limit:
+            break
+        out[item] = None
+    return list(out)
 
 
 def chunk_views(
     services: Services, collections: Iterable[str], limit: int, where: dict[str, str] | None
 ) -> list[str]:
     """Up to ``limit`` distinct views of the collections' chunks, in store order."""
-    out: list[str] = []
-    seen: set[str] = set()
-    for name in collections:
-        store, offset = services.vectors(name), 0
-        while len(out) < limit:
-            hits = store.get(where=where, limit=_PAGE, offset=offset)
-            if not hits:
-                break
-            offset += len(hits)
-            found = chunk_windows(services, (h.text for h in hits))
-            out += [w for w in dict.fromkeys(found) if w not in seen][: limit - len(out)]
-            seen.update(found)
-    return out
+    texts = chunk_texts(services, collections, where)
+    return first_distinct((w for t in texts for w in chunk_windows(services, [t])), limit)

@@ -10,6 +10,11 @@ token ids — a prefix computed under adapter A is never reused under adapter B 
 least recently used entry goes first beyond ``max_entries``.
 
 ``prefix_cache_stats()`` gives the process-wide hit rate (for ``/metrics``).
+
+``PASSAGES`` is a second cache of the same kind, filled ahead of questions instead of by
+recurrence: the reader adapter's prompt up to its question, for every sentence window of the
+documents (``overlay.answering.ahead``), bounded by bytes instead of entries. ``LeanRunner``
+looks in both and takes the longer prefix.
 """
 
 from __future__ import annotations
@@ -50,9 +55,13 @@ class PrefixStats:
 class PrefixCache:
     """LRU of (model, adapters, prefix ids) → KV states; see the module docstring."""
 
-    def __init__(self, max_entries: int = 8, min_tokens: int = 16, recent: int = 8) -> None:
+    def __init__(
+        self, max_entries: int = 8, min_tokens: int = 16, recent: int = 8, max_bytes: int = 0
+    ) -> None:
         self.max_entries = max_entries
         self.min_tokens = min_tokens
+        self.max_bytes = max_bytes  # 0: bounded by entries only
+        self.nbytes = 0
         self._entries: OrderedDict[tuple[Any, ...], Saved] = OrderedDict()
         self._recent: deque[tuple[Any, tuple[int, ...]]] = deque(maxlen=recent)
         self._lock = threading.Lock()
@@ -91,19 +100,40 @@ class PrefixCache:
         return best if best >= self.min_tokens and best > have else 0
 
     def keep(self, owner: Any, ids: list[int], saved: Saved) -> None:
-        """Keep ``saved`` as the KV states of the prefix ``ids``."""
+        """Keep ``saved`` as the KV states of the prefix ``ids`` (least recently used out
+        beyond ``max_entries`` or ``max_bytes``)."""
+        key = (owner, *ids)
         with self._lock:
-            self._entries[(owner, *ids)] = saved
-            self._entries.move_to_end((owner, *ids))
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            old = self._entries.pop(key, None)
+            self.nbytes += _nbytes(saved) - (_nbytes(old) if old is not None else 0)
+            self._entries[key] = saved
+            while len(self._entries) > self.max_entries or (
+                self.max_bytes and self.nbytes > self.max_bytes and len(self._entries) > 1
+            ):
+                _, gone = self._entries.popitem(last=False)
+                self.nbytes -= _nbytes(gone)
             self.stats.entries = len(self._entries)
+
+    def has(self, owner: Any, ids: list[int]) -> bool:
+        """Whether exactly the prefix ``ids`` is kept for ``owner`` (no stats, no reordering)."""
+        with self._lock:
+            return (owner, *ids) in self._entries
+
+    def room(self, nbytes: int) -> bool:
+        """Whether ``nbytes`` more fit under ``max_bytes`` without evicting anything."""
+        with self._lock:
+            return not self.max_bytes or self.nbytes + nbytes <= self.max_bytes
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self._recent.clear()
+            self.nbytes = 0
             self.stats = PrefixStats()
+
+
+def _nbytes(saved: Saved) -> int:
+    return sum(k.nelement() * k.element_size() + v.nelement() * v.element_size() for k, v in saved)
 
 
 def _common(a: tuple[int, ...], b: tuple[int, ...]) -> int:
@@ -115,9 +145,10 @@ def _common(a: tuple[int, ...], b: tuple[int, ...]) -> int:
 
 
 PREFIXES = PrefixCache()
+PASSAGES = PrefixCache(max_entries=1 << 16, min_tokens=0, recent=1)  # sized by the settings
 
 
-def prefix_cache_stats() -> dict[str, float]:
-    """Hit rate and counters of the process's prefix cache (``/metrics`` reads this)."""
-    with PREFIXES._lock:
-        return PREFIXES.stats.to_dict()
+def prefix_cache_stats(cache: PrefixCache = PREFIXES) -> dict[str, float]:
+    """Hit rate and counters of one of the process's prefix caches (``/metrics`` reads this)."""
+    with cache._lock:
+        return {**cache.stats.to_dict(), "bytes": cache.nbytes}

@@ -11,7 +11,7 @@ import torch
 from overlay.model.kernels.cstep import c_step
 from overlay.model.lean import LeanLlama, inner_model, supports
 from overlay.model.numeric import autocast, path_of
-from overlay.model.prefix import PREFIXES, PrefixCache
+from overlay.model.prefix import PASSAGES, PREFIXES, PrefixCache
 from overlay.model.threads import batched
 
 _LEAN: weakref.WeakKeyDictionary[Any, LeanLlama] = weakref.WeakKeyDictionary()
@@ -50,13 +50,14 @@ class LeanRunner:
 
     def __init__(
         self, lean: LeanLlama, adapters: tuple[str, ...], capacity: int,
-        cache: PrefixCache = PREFIXES,
+        cache: PrefixCache = PREFIXES, ahead: PrefixCache | None = PASSAGES,
     ) -> None:  # fmt: skip
         self.lean = lean
         self.kv = lean.new_kv(capacity)
         prefill = path_of(lean.inner).prefill  # bf16-prefilled states are not fp32 ones
         self.owner = (id(lean.body), lean.head.weight.data_ptr(), prefill, adapters)
         self.cache = cache
+        self.ahead = ahead  # prefixes kept ahead of questions (looked up, never filled here)
         self.reused = 0
         self.compiled = c_step(lean, self.kv, adapters)  # None: steps run through torch
 
@@ -64,6 +65,10 @@ class LeanRunner:
         """Logits (V,) after ``ids``; keeps the KV states of a prefix shared with recent
         prompts for the next ones."""
         have, saved = self.cache.lookup(self.owner, ids)
+        if self.ahead is not None and self.ahead.nbytes:
+            longer, kept = self.ahead.lookup(self.owner, ids)
+            if longer > have:
+                have, saved = longer, kept
         if saved is not None:
             self.kv.load(saved)
             self.reused = have
@@ -77,6 +82,14 @@ class LeanRunner:
                 have = keep
             hidden = self.lean.forward(tensor[:, have:], self.kv)
         return self.lean.logits(hidden.to(self.lean.dtype))
+
+    def keep(self, ids: list[int], cache: PrefixCache) -> None:
+        """Compute the KV states of ``ids`` and keep them in ``cache`` as a prefix (reading
+        ahead of questions: no lookup, no logits)."""
+        tensor = torch.tensor([ids], dtype=torch.long, device=self.lean.device)
+        with autocast(self.lean.inner, "prefill"), batched():
+            self.lean.forward(tensor, self.kv)
+        cache.keep(self.owner, ids, self.kv.prefix(len(ids)))
 
     def step(self, token: torch.Tensor) -> torch.Tensor:
         """Logits (V,) after one more token ``token`` (1, 1)."""

@@ -1,17 +1,23 @@
-"""The server reads ingested documents' views while idle, so the first question after an
-ingest finds every candidate's prompt kept (``api.warm_views``)."""
+"""The server reads ingested documents' views (and, on the real model, reader passages) while
+idle, so the first question after an ingest finds every candidate's prompt kept
+(``api.warm_views``)."""
 
 from __future__ import annotations
 
 import time
+import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from overlay.choosing.view_cache import VIEWS
+from overlay.model.prefix import PASSAGES
 from overlay.services import Services
 from tests.apiserver import live_server, make_app
 
+DOCS_DIR = Path(__file__).resolve().parents[2] / "examples" / "docs"
 DOCS = {
     "leave.txt": "employees get 27 days of annual paid leave .",
     "founded.txt": "the company was founded in 1987 .",
@@ -58,3 +64,30 @@ def test_warming_off_reads_nothing_ahead(services: Services, tiny_model: Any) ->
         assert r.status_code == 200, r.text
         _settle(app)
     assert VIEWS.stats()["warmed"] == 0
+
+
+@pytest.mark.slow
+def test_a_real_server_loads_its_reader_and_reads_passages_ahead(
+    base_services: Services, minilm: Any, real_model: Any
+) -> None:
+    PASSAGES.clear()
+    svc = Services(base_services.settings, base_services.redis, base_services.chroma, minilm,
+                   tenant="w" + uuid.uuid4().hex[:12])  # fmt: skip
+    app = make_app(svc, model=real_model, preload_model=True)
+    reader = app.state.settings.answer.reader_adapter
+    with live_server(app) as url:
+        assert reader in app.state.services.adapters.loaded  # before any question
+        text = (DOCS_DIR / "handbook.md").read_text()
+        r = httpx.post(f"{url}/v1/documents", json={"source": "handbook.md", "text": text})
+        assert r.status_code == 200, r.text
+        _settle(app)
+        kept = PASSAGES.stats.entries
+        assert kept > 3 and PASSAGES.stats.lookups == 0
+        shown = httpx.get(f"{url}/metrics").text
+        assert f'overlay_passage_cache{{stat="entries"}} {float(kept)}' in shown
+        question = "How many days of paid annual leave do employees get?"
+        r = httpx.post(f"{url}/v1/chat", json={"message": question}, timeout=120)
+        assert r.status_code == 200, r.text
+        assert "27" in r.json()["answer"]
+        assert PASSAGES.stats.lookups > 0 and PASSAGES.stats.hits == PASSAGES.stats.lookups
+    PASSAGES.clear()

@@ -1,0 +1,103 @@
+"""Reading the reader adapter's passages ahead of questions.
+
+The reader's prompt (``reading.reader_prompt``) is the chat template's head, ``Passage:`` and a
+sentence with its neighbours, then the question. All before the question is the same whoever
+asks, so the server computes it while idle, for every sentence window of the documents, under
+the reader adapter, and keeps its KV states (``overlay.model.prefix.PASSAGES``). A question's
+read then prefills only its own tokens (~25 of ~85).
+
+    chunks ─► sentences (split as ``turn._read`` splits them) ─► windows (``spans.window``,
+        what the reader is shown) ─► the prompt's ids up to the question ─► prefilled under
+        the reader adapter, each once ``idle()`` ─► kept in ``PASSAGES``
+        until ``limit`` windows or the cache's bytes (``choose.view_cache_mb``)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from overlay.answering.reading import reader_prompt
+from overlay.answering.spans import window
+from overlay.choosing.views import split_sentences
+from overlay.choosing.warm import chunk_texts, first_distinct, when_idle
+from overlay.model.prefix import PASSAGES, PrefixCache
+from overlay.services import Services
+
+_PROBES = ("Who?", "What is it?")  # two questions: where their prompts part, the question starts
+
+
+def passage_prefix(tokenizer: Any, passage: str) -> list[int]:
+    """The reader prompt's token ids for ``passage``, up to where any question starts."""
+    a, b = (reader_prompt(tokenizer, q, passage) for q in _PROBES)
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+def reader_windows(texts: Iterable[str]) -> Iterable[str]:
+    """What the reader can be shown of ``texts``: each sentence with its neighbours."""
+    for text in texts:
+        sentences = split_sentences(text) or [text.strip()]
+        for i in range(len(sentences)):
+            yield " ".join(window(sentences, i))
+
+
+def read_adapter(services: Services) -> str | None:
+    """The adapter read mode decodes with by default (``answer.mode`` read, a reader that
+    decodes), or None."""
+    s = services.settings.answer
+    return s.reader_adapter if s.mode == "read" and s.reader != "head" else None
+
+
+def keep_passages(model: Any, tokenizer: Any, passages: Iterable[str], cache: PrefixCache) -> int:
+    """Prefill and keep the reader prompts' question-free heads of ``passages`` (``model``
+    wears the reader); how many were computed (those already kept, or that no longer fit in
+    ``cache``'s bytes, are not)."""
+    from overlay.model.runner import LeanRunner, make_runner
+
+    done = 0
+    for passage in passages:
+        ids = passage_prefix(tokenizer, passage)
+        runner = make_runner(model, len(ids))
+        if not isinstance(runner, LeanRunner):
+            return done  # only the lean runner reuses prefixes
+        if cache.has(runner.owner, ids):
+            continue
+        per_token = sum(k.element_size() * k[0, :, 0].nelement() * 2 for k in runner.kv.keys)
+        if not cache.room(per_token * len(ids)):
+            break
+        runner.keep(ids, cache)
+        done += 1
+    return done
+
+
+def warm_passages(
+    services: Services,
+    collections: Iterable[str],
+    *,
+    limit: int,
+    idle: Callable[[], bool] = lambda: True,
+    stop: threading.Event | None = None,
+    where: dict[str, str] | None = None,
+    cache: PrefixCache = PASSAGES,
+) -> int:
+    """Keep the reader's passage heads of up to ``limit`` sentence windows of ``collections``'
+    chunks (``where``: a metadata filter), one at a time, each once ``idle()``; how many were
+    computed. ``stop`` ends it between windows. At most ``choose.view_cache_mb`` of memory;
+    only while the reader is loaded (the server loads it at start), never loading it here."""
+    adapter = read_adapter(services)
+    if adapter is None or adapter not in services.adapters.loaded or limit <= 0:
+        return 0
+    cache.max_bytes = services.settings.choose.view_cache_mb << 20
+    texts = chunk_texts(services, collections, where)
+    passages = first_distinct(reader_windows(texts), limit)
+    full = lambda: not cache.room(1)  # noqa: E731
+
+    def read(batch: list[str]) -> int:
+        with services.run_model(adapter) as model:
+            return keep_passages(model, services.model.tokenizer, batch, cache)
+
+    return when_idle(passages, read, batch=1, idle=idle, stop=stop, full=full)
