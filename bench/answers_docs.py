@@ -17,7 +17,7 @@ from overlay.answering.ahead import warm_passages
 from overlay.choosing.view_cache import VIEWS
 from overlay.choosing.warm import warm_views
 from overlay.model import threads
-from overlay.model.prefix import PASSAGES, prefix_cache_stats
+from overlay.model.prefix import PASSAGES, PREFIXES, prefix_cache_stats
 from overlay.services import Services
 from overlay.turn import ask
 
@@ -74,6 +74,7 @@ def docs_check(svc: Services) -> None:
         threads.set_batch_threads(batch or default_threads)
         VIEWS.clear()
         PASSAGES.clear()
+        PREFIXES.clear()  # earlier variants asked the same questions: their prompts recur
         ask(svc, "warm up", collection="docs")  # loads the reader adapter, as the server does
         limit = svc.settings.api.warm_views
         if ahead:

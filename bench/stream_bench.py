@@ -16,6 +16,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -61,41 +62,30 @@ def settle(url: str, timeout: float = 120) -> None:
         if "overlay_view_warming 0.0" in httpx.get(f"{url}/metrics", timeout=10).text:
             break
         time.sleep(0.2)
-    print(f"views read ahead in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(f"views and reader passages read ahead in {time.perf_counter() - t0:.1f} s", flush=True)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-dir", default="/tmp/overlay-bench-stream")
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--mode", choices=("read", "generate", "choose"), default="read")
-    ap.add_argument(
-        "--settle",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="wait until the server has read the views ahead (api.warm_views)",
-    )
-    args = ap.parse_args()
+def serve(services: Any, settings: Any, mode: str, rounds: int, settle_first: bool) -> list:
+    """One server on ``services`` with ``settings``: the first question after it starts, then
+    ``rounds`` of ``QUESTIONS`` streamed and not; every row printed."""
     from api.app import create_app
-    from ingest.pipeline import ingest_paths
-    from overlay.services import build_services
-    from overlay.settings import Settings
+    from overlay.choosing.view_cache import VIEWS
+    from overlay.model.prefix import PASSAGES, PREFIXES
     from tests.apiserver import live_server
 
-    print(f"cpu: {cpu_flags()}; mode {args.mode}")
-    services = build_services(Settings(data_dir=args.data_dir))
-    ingest_paths(services, [ROOT / "examples" / "docs"])
-    print("loading the model …", flush=True)
-    services.adapters  # noqa: B018 - loads the base model before timing
+    for cache in (VIEWS, PASSAGES, PREFIXES):  # process-wide: nothing from the last server
+        cache.clear()
     rows = []
-    with live_server(create_app(services.settings, services=services)) as url:
-        if args.settle:  # the server reads the documents' views while idle after it starts
+    with live_server(create_app(settings, services=services)) as url:
+        if settle_first:  # the server reads the documents ahead while idle after it starts
             settle(url)
-        whole(url, QUESTIONS[0], args.mode)  # warm up
-        for r in range(args.rounds):
+        t0 = time.perf_counter()
+        whole(url, "What is the daily meal allowance on business trips?", mode)
+        print(f"  the first question after start: {time.perf_counter() - t0:.2f} s", flush=True)
+        for r in range(rounds):
             for q in QUESTIONS:
-                first, total, overlay = streamed(url, q, args.mode)
-                plain = whole(url, q, args.mode)
+                first, total, overlay = streamed(url, q, mode)
+                plain = whole(url, q, mode)
                 rows.append((q, first, total, plain, overlay.get("timings_ms", {})))
                 print(f"  round {r + 1}: {q[:40]:<40} first {first:5.2f} s", flush=True)
     print(f"\n{'question':<44}{'stream: first':>14}{'stream: end':>12}{'no stream':>10}"
@@ -109,6 +99,48 @@ def main() -> None:
         f"\nmedian: first streamed content {med(r[1] for r in rows):.2f} s, "
         f"whole non-streamed answer {med(r[3] for r in rows):.2f} s"
     )
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data-dir", default="/tmp/overlay-bench-stream")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--mode", choices=("read", "generate", "choose"), default="read")
+    ap.add_argument(
+        "--settle",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="wait until the server has read the documents ahead (api.warm_views)",
+    )
+    ap.add_argument(
+        "--compare",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="then the same on a server that reads nothing ahead (api.warm_views 0)",
+    )
+    args = ap.parse_args()
+    from ingest.pipeline import ingest_paths
+    from overlay.services import build_services
+    from overlay.settings import Settings
+
+    print(f"cpu: {cpu_flags()}; mode {args.mode}")
+    services = build_services(Settings(data_dir=args.data_dir))
+    ingest_paths(services, [ROOT / "examples" / "docs"])
+    print("loading the model …", flush=True)
+    services.adapters  # noqa: B018 - loads the base model before timing
+    base = services.settings.updated(api={"preload_model": True})
+    runs = [("default: views and reader passages read ahead", base)]
+    if args.compare:
+        runs.append(("nothing read ahead (api.warm_views 0)", base.updated(api={"warm_views": 0})))
+    medians = []
+    for label, settings in runs:
+        print(f"\n## {label}", flush=True)
+        rows = serve(services, settings, args.mode, args.rounds, args.settle)
+        medians.append(statistics.median(r[1] for r in rows))
+    if len(medians) == 2:
+        print(f"\nfirst streamed content, median: {medians[0]:.2f} s read ahead vs "
+              f"{medians[1]:.2f} s not ({medians[1] / medians[0]:.2f}x)")  # fmt: skip
     services.close()
 
 

@@ -61,7 +61,7 @@ class ChooseSettings(_Group):
     threshold: float = Field(default=0.4, ge=0, le=1, description="Abstention floor.")
     batch_size: int = Field(default=8, ge=1, description="Candidates scored per forward pass.")
     view_cache_mb: int = Field(default=256, ge=0, description="Memory for views' scoring passes "
-                               "kept and reused by later turns (0: off).")  # fmt: skip
+                               "kept; as much again for reader passages (0: off).")  # fmt: skip
     view_tokens: int = Field(default=64, ge=16, le=512, description="Model tokens of a "
                              "candidate the chooser reads.")  # fmt: skip
     views: Literal["window", "sentences"] = Field(default="window", description="A long chunk's "
@@ -214,10 +214,10 @@ class ApiSettings(_Group):
         default=1, ge=1, le=16, description="Threads running model work (chat turns) off the loop."
     )
     preload_model: bool = Field(
-        default=True, description="Load the embedder and the model when the API starts."
-    )
-    warm_views: int = Field(default=64, ge=0, description="Views (chunk windows) the API reads "
-                            "ahead when idle, at start and after an ingest (0: off).")  # fmt: skip
+        default=True, description="Load the embedder, the model and the reader adapter when "
+        "the API starts.")  # fmt: skip
+    warm_views: int = Field(default=64, ge=0, description="Views (chunk windows) and reader "
+                            "passages read ahead at start, after ingests (0: off).")  # fmt: skip
     lookup_threads: int = Field(
         default=0,
         ge=0,
