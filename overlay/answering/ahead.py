@@ -31,10 +31,20 @@ _PROBES = ("Who?", "What is it?")  # two questions: where their prompts part, th
 def passage_prefix(tokenizer: Any, passage: str) -> list[int]:
     """The reader prompt's token ids for ``passage``, up to where any question starts."""
     a, b = (reader_prompt(tokenizer, q, passage) for q in _PROBES)
+    return a[: _common(a, b)]
+
+
+def template_head(tokenizer: Any) -> list[int]:
+    """The reader prompt's token ids before any passage (every passage's head shares them)."""
+    a, b = (passage_prefix(tokenizer, p) for p in _PROBES)
+    return a[: _common(a, b)]
+
+
+def _common(a: list[int], b: list[int]) -> int:
     n = 0
     while n < min(len(a), len(b)) and a[n] == b[n]:
         n += 1
-    return a[:n]
+    return n
 
 
 def reader_windows(texts: Iterable[str]) -> Iterable[str]:
@@ -54,11 +64,11 @@ def read_adapter(services: Services) -> str | None:
 
 def keep_passages(model: Any, tokenizer: Any, passages: Iterable[str], cache: PrefixCache) -> int:
     """Prefill and keep the reader prompts' question-free heads of ``passages`` (``model``
-    wears the reader); how many were computed (those already kept, or that no longer fit in
-    ``cache``'s bytes, are not)."""
+    wears the reader), each on top of the chat template's head kept once; how many were
+    computed (those already kept, or that no longer fit in ``cache``'s bytes, are not)."""
     from overlay.model.runner import LeanRunner, make_runner
 
-    done = 0
+    head, done = template_head(tokenizer), 0
     for passage in passages:
         ids = passage_prefix(tokenizer, passage)
         runner = make_runner(model, len(ids))
@@ -67,9 +77,14 @@ def keep_passages(model: Any, tokenizer: Any, passages: Iterable[str], cache: Pr
         if cache.has(runner.owner, ids):
             continue
         per_token = sum(k.element_size() * k[0, :, 0].nelement() * 2 for k in runner.kv.keys)
-        if not cache.room(per_token * len(ids)):
+        base = len(head) if ids[: len(head)] == head and len(ids) > len(head) else 0
+        if base and cache.get(runner.owner, head) is None:
+            if not cache.room(per_token * base):
+                break
+            LeanRunner(runner.lean, runner.owner[-1], base).keep(head, cache)  # once for all
+        if not cache.room(per_token * (len(ids) - base)):
             break
-        runner.keep(ids, cache)
+        runner.keep(ids, cache, base)
         done += 1
     return done
 

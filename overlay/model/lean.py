@@ -58,20 +58,25 @@ class KV:
     def capacity(self) -> int:
         return self.keys[0].shape[2]
 
-    def prefix(self, n: int) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
-        """Copies of the first ``n`` positions of every layer (to keep in a prefix cache)."""
+    def prefix(self, n: int, start: int = 0) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
+        """Copies of positions ``start``..``n`` of every layer (to keep in a prefix cache)."""
         return tuple(
-            (k[:, :, :n].clone(), v[:, :, :n].clone())
+            (k[:, :, start:n].clone(), v[:, :, start:n].clone())
             for k, v in zip(self.keys, self.values, strict=True)
         )
 
-    def load(self, saved: tuple[tuple[torch.Tensor, torch.Tensor], ...]) -> None:
-        """Fill the first positions from a ``prefix()`` copy."""
-        n = saved[0][0].shape[2]
-        for (k, v), (sk, sv) in zip(zip(self.keys, self.values, strict=True), saved, strict=True):
-            k[:, :, :n].copy_(sk)
-            v[:, :, :n].copy_(sv)
-        self.length = n
+    def load(self, *parts: tuple[tuple[torch.Tensor, torch.Tensor], ...]) -> None:
+        """Fill the first positions from ``prefix()`` copies, one after the other."""
+        at = 0
+        for saved in parts:
+            n = saved[0][0].shape[2]
+            for (k, v), (sk, sv) in zip(
+                zip(self.keys, self.values, strict=True), saved, strict=True
+            ):
+                k[:, :, at : at + n].copy_(sk)
+                v[:, :, at : at + n].copy_(sv)
+            at += n
+        self.length = at
 
 
 class LeanLlama:

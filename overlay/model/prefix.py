@@ -13,8 +13,9 @@ least recently used entry goes first beyond ``max_entries``.
 
 ``PASSAGES`` is a second cache of the same kind, filled ahead of questions instead of by
 recurrence: the reader adapter's prompt up to its question, for every sentence window of the
-documents (``overlay.answering.ahead``), bounded by bytes instead of entries. ``LeanRunner``
-looks in both and takes the longer prefix.
+documents (``overlay.answering.ahead``), bounded by bytes instead of entries, each passage
+kept on top of the chat template's head (kept once). ``LeanRunner`` looks in both caches and
+takes the longer prefix.
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ class PrefixStats:
 
 
 class PrefixCache:
-    """LRU of (model, adapters, prefix ids) → KV states; see the module docstring."""
+    """LRU of (model, adapters, prefix ids) → KV states; see the module docstring.
+
+    An entry may hold only its positions from ``base`` on, the states before them being
+    another entry's (``keep(..., base=)``): reader passages share the chat template's head."""
 
     def __init__(
         self, max_entries: int = 8, min_tokens: int = 16, recent: int = 8, max_bytes: int = 0
@@ -62,29 +66,41 @@ class PrefixCache:
         self.min_tokens = min_tokens
         self.max_bytes = max_bytes  # 0: bounded by entries only
         self.nbytes = 0
-        self._entries: OrderedDict[tuple[Any, ...], Saved] = OrderedDict()
+        self._entries: OrderedDict[tuple[Any, ...], tuple[int, Saved]] = OrderedDict()
         self._recent: deque[tuple[Any, tuple[int, ...]]] = deque(maxlen=recent)
         self._lock = threading.Lock()
         self.stats = PrefixStats()
 
-    def lookup(self, owner: Any, ids: list[int]) -> tuple[int, Saved | None]:
+    def lookup(self, owner: Any, ids: list[int]) -> tuple[int, tuple[Saved, ...]]:
         """The longest kept prefix of ``ids`` (shorter than ``ids``) for ``owner``: its
-        length and KV states, or ``(0, None)``."""
+        length and KV states (consecutive parts from position 0), or ``(0, ())``."""
         with self._lock:
             self.stats.lookups += 1
             self.stats.prompt_tokens += len(ids)
             best: tuple[Any, ...] | None = None
-            for key in self._entries:
+            for key, (base, _) in self._entries.items():
                 n = len(key) - 1
                 if key[0] == owner and n < len(ids) and (best is None or n > len(best) - 1):
-                    if tuple(ids[:n]) == key[1:]:
+                    if tuple(ids[:n]) == key[1:] and (not base or key[: base + 1] in self._entries):
                         best = key
             if best is None:
-                return 0, None
+                return 0, ()
+            base, saved = self._entries[best]
+            parts: tuple[Saved, ...] = (saved,)
+            if base:
+                head = best[: base + 1]
+                self._entries.move_to_end(head)
+                parts = (self._entries[head][1], saved)
             self._entries.move_to_end(best)
             self.stats.hits += 1
             self.stats.reused_tokens += len(best) - 1
-            return len(best) - 1, self._entries[best]
+            return len(best) - 1, parts
+
+    def get(self, owner: Any, ids: list[int]) -> Saved | None:
+        """The states of exactly the prefix ``ids`` kept whole (no stats, no reordering)."""
+        with self._lock:
+            entry = self._entries.get((owner, *ids))
+            return entry[1] if entry is not None and not entry[0] else None
 
     def shared_prefix(self, owner: Any, ids: list[int], have: int) -> int:
         """Remember ``ids``; the length of the longest prefix it shares with a recent prompt
@@ -99,20 +115,31 @@ class PrefixCache:
         best = min(best, len(ids) - 1)
         return best if best >= self.min_tokens and best > have else 0
 
-    def keep(self, owner: Any, ids: list[int], saved: Saved) -> None:
-        """Keep ``saved`` as the KV states of the prefix ``ids`` (least recently used out
-        beyond ``max_entries`` or ``max_bytes``)."""
+    def keep(self, owner: Any, ids: list[int], saved: Saved, base: int = 0) -> None:
+        """Keep ``saved`` as the KV states of the prefix ``ids`` — of its positions from
+        ``base`` on, the first ``base`` being the kept whole prefix ``ids[:base]`` — least
+        recently used out beyond ``max_entries`` or ``max_bytes``."""
         key = (owner, *ids)
         with self._lock:
+            if base and self._entries.get(key[: base + 1], (1,))[0]:
+                raise ValueError("keep the prefix ids[:base] whole first")
             old = self._entries.pop(key, None)
-            self.nbytes += _nbytes(saved) - (_nbytes(old) if old is not None else 0)
-            self._entries[key] = saved
+            self.nbytes += _nbytes(saved) - (_nbytes(old[1]) if old is not None else 0)
+            self._entries[key] = (base, saved)
             while len(self._entries) > self.max_entries or (
                 self.max_bytes and self.nbytes > self.max_bytes and len(self._entries) > 1
             ):
-                _, gone = self._entries.popitem(last=False)
-                self.nbytes -= _nbytes(gone)
+                self._drop(next(iter(self._entries)))
             self.stats.entries = len(self._entries)
+
+    def _drop(self, key: tuple[Any, ...]) -> None:
+        """``key`` out, and every entry kept on top of it (lock held)."""
+        _, saved = self._entries.pop(key)
+        self.nbytes -= _nbytes(saved)
+        n = len(key) - 1
+        for other in [k for k, (base, _) in self._entries.items() if base == n]:
+            if other[: n + 1] == key:
+                self._drop(other)
 
     def has(self, owner: Any, ids: list[int]) -> bool:
         """Whether exactly the prefix ``ids`` is kept for ``owner`` (no stats, no reordering)."""

@@ -69,8 +69,8 @@ class LeanRunner:
             longer, kept = self.ahead.lookup(self.owner, ids)
             if longer > have:
                 have, saved = longer, kept
-        if saved is not None:
-            self.kv.load(saved)
+        if saved:
+            self.kv.load(*saved)
             self.reused = have
         keep = self.cache.shared_prefix(self.owner, ids, have)
         tensor = torch.tensor([ids], dtype=torch.long, device=self.lean.device)
@@ -83,13 +83,19 @@ class LeanRunner:
             hidden = self.lean.forward(tensor[:, have:], self.kv)
         return self.lean.logits(hidden.to(self.lean.dtype))
 
-    def keep(self, ids: list[int], cache: PrefixCache) -> None:
+    def keep(self, ids: list[int], cache: PrefixCache, base: int = 0) -> None:
         """Compute the KV states of ``ids`` and keep them in ``cache`` as a prefix (reading
-        ahead of questions: no lookup, no logits)."""
-        tensor = torch.tensor([ids], dtype=torch.long, device=self.lean.device)
+        ahead of questions: no lookup, no logits); with ``base``, on top of the kept whole
+        prefix ``ids[:base]``, and only the positions after it."""
+        if base:
+            head = cache.get(self.owner, ids[:base])
+            if head is None:
+                raise ValueError("the prefix ids[:base] is not kept")
+            self.kv.load(head)
+        tensor = torch.tensor([ids[base:]], dtype=torch.long, device=self.lean.device)
         with autocast(self.lean.inner, "prefill"), batched():
             self.lean.forward(tensor, self.kv)
-        cache.keep(self.owner, ids, self.kv.prefix(len(ids)))
+        cache.keep(self.owner, ids, self.kv.prefix(len(ids), base), base)
 
     def step(self, token: torch.Tensor) -> torch.Tensor:
         """Logits (V,) after one more token ``token`` (1, 1)."""
