@@ -9,7 +9,8 @@ read then prefills only its own tokens (~25 of ~85).
     chunks ─► sentences (split as ``turn._read`` splits them) ─► windows (``spans.window``,
         what the reader is shown) ─► the prompt's ids up to the question ─► prefilled under
         the reader adapter, each once ``idle()`` ─► kept in ``PASSAGES``
-        until ``limit`` windows or the cache's bytes (``choose.view_cache_mb``)
+        up to ``limit`` windows; the cache's bytes (``choose.view_cache_mb``) bound it,
+        least recently used out
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from overlay.answering.reading import reader_prompt
 from overlay.answering.spans import window
 from overlay.choosing.views import split_sentences
 from overlay.choosing.warm import chunk_texts, first_distinct, when_idle
-from overlay.model.prefix import PASSAGES, PrefixCache
+from overlay.model.prefix import PASSAGES, PrefixCache, common_length
 from overlay.services import Services
 
 _PROBES = ("Who?", "What is it?")  # two questions: where their prompts part, the question starts
@@ -31,20 +32,13 @@ _PROBES = ("Who?", "What is it?")  # two questions: where their prompts part, th
 def passage_prefix(tokenizer: Any, passage: str) -> list[int]:
     """The reader prompt's token ids for ``passage``, up to where any question starts."""
     a, b = (reader_prompt(tokenizer, q, passage) for q in _PROBES)
-    return a[: _common(a, b)]
+    return a[: common_length(a, b)]
 
 
 def template_head(tokenizer: Any) -> list[int]:
     """The reader prompt's token ids before any passage (every passage's head shares them)."""
     a, b = (passage_prefix(tokenizer, p) for p in _PROBES)
-    return a[: _common(a, b)]
-
-
-def _common(a: list[int], b: list[int]) -> int:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return n
+    return a[: common_length(a, b)]
 
 
 def reader_windows(texts: Iterable[str]) -> Iterable[str]:
@@ -65,7 +59,8 @@ def read_adapter(services: Services) -> str | None:
 def keep_passages(model: Any, tokenizer: Any, passages: Iterable[str], cache: PrefixCache) -> int:
     """Prefill and keep the reader prompts' question-free heads of ``passages`` (``model``
     wears the reader), each on top of the chat template's head kept once; how many were
-    computed (those already kept, or that no longer fit in ``cache``'s bytes, are not)."""
+    computed (those already kept are not). Beyond ``cache``'s bytes the least recently used
+    go: newer documents' passages push out older ones no question has read since."""
     from overlay.model.runner import LeanRunner, make_runner
 
     head, done = template_head(tokenizer), 0
@@ -76,14 +71,9 @@ def keep_passages(model: Any, tokenizer: Any, passages: Iterable[str], cache: Pr
             return done  # only the lean runner reuses prefixes
         if cache.has(runner.owner, ids):
             continue
-        per_token = sum(k.element_size() * k[0, :, 0].nelement() * 2 for k in runner.kv.keys)
         base = len(head) if ids[: len(head)] == head and len(ids) > len(head) else 0
         if base and cache.get(runner.owner, head) is None:
-            if not cache.room(per_token * base):
-                break
             LeanRunner(runner.lean, runner.owner[-1], base).keep(head, cache)  # once for all
-        if not cache.room(per_token * (len(ids) - base)):
-            break
         runner.keep(ids, cache, base)
         done += 1
     return done
@@ -101,18 +91,18 @@ def warm_passages(
 ) -> int:
     """Keep the reader's passage heads of up to ``limit`` sentence windows of ``collections``'
     chunks (``where``: a metadata filter), one at a time, each once ``idle()``; how many were
-    computed. ``stop`` ends it between windows. At most ``choose.view_cache_mb`` of memory;
-    only while the reader is loaded (the server loads it at start), never loading it here."""
+    computed. ``stop`` ends it between windows. At most ``choose.view_cache_mb`` of memory
+    (least recently used out); only while the reader is loaded (the server loads it at
+    start), never loading it here."""
     adapter = read_adapter(services)
     if adapter is None or adapter not in services.adapters.loaded or limit <= 0:
         return 0
     cache.max_bytes = services.settings.choose.view_cache_mb << 20
     texts = chunk_texts(services, collections, where)
     passages = first_distinct(reader_windows(texts), limit)
-    full = lambda: not cache.room(1)  # noqa: E731
 
     def read(batch: list[str]) -> int:
         with services.run_model(adapter) as model:
             return keep_passages(model, services.model.tokenizer, batch, cache)
 
-    return when_idle(passages, read, batch=1, idle=idle, stop=stop, full=full)
+    return when_idle(passages, read, batch=1, idle=idle, stop=stop)

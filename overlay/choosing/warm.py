@@ -70,7 +70,7 @@ def when_idle(
     batch: int,
     idle: Callable[[], bool],
     stop: threading.Event | None,
-    full: Callable[[], bool],
+    full: Callable[[], bool] = lambda: False,
 ) -> int:
     """``read`` ``items`` ``batch`` at a time, each batch once ``idle()``, until ``stop`` is
     set or ``full()``; the sum of what ``read`` returned."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,7 +111,7 @@ class PrefixCache:
             best = 0
             for who, other in self._recent:
                 if who == owner:
-                    best = max(best, _common(prompt, other))
+                    best = max(best, common_length(prompt, other))
             self._recent.append((owner, prompt))
         best = min(best, len(ids) - 1)
         return best if best >= self.min_tokens and best > have else 0
@@ -125,6 +126,8 @@ class PrefixCache:
                 raise ValueError("keep the prefix ids[:base] whole first")
             old = self._entries.pop(key, None)
             self.nbytes += _nbytes(saved) - (_nbytes(old[1]) if old is not None else 0)
+            if base:  # the head is as recent as its newest entry: evicted only after them
+                self._entries.move_to_end(key[: base + 1])
             self._entries[key] = (base, saved)
             while len(self._entries) > self.max_entries or (
                 self.max_bytes and self.nbytes > self.max_bytes and len(self._entries) > 1
@@ -146,11 +149,6 @@ class PrefixCache:
         with self._lock:
             return (owner, *ids) in self._entries
 
-    def room(self, nbytes: int) -> bool:
-        """Whether ``nbytes`` more fit under ``max_bytes`` without evicting anything."""
-        with self._lock:
-            return not self.max_bytes or self.nbytes + nbytes <= self.max_bytes
-
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -163,7 +161,8 @@ def _nbytes(saved: Saved) -> int:
     return sum(k.nelement() * k.element_size() + v.nelement() * v.element_size() for k, v in saved)
 
 
-def _common(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+def common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` share."""
     n = min(len(a), len(b))
     i = 0
     while i < n and a[i] == b[i]:

@@ -15,7 +15,12 @@ import pytest
 
 from ingest.pipeline import ingest_paths
 from memory.embeddings import SentenceEmbedder
-from overlay.answering.ahead import passage_prefix, reader_windows, warm_passages
+from overlay.answering.ahead import (
+    passage_prefix,
+    reader_windows,
+    template_head,
+    warm_passages,
+)
 from overlay.answering.reading import reader_prompt
 from overlay.choosing.warm import chunk_texts
 from overlay.model.prefix import PASSAGES, PrefixCache
@@ -94,9 +99,15 @@ def test_questions_read_from_kept_heads_and_answer_the_same(
 
 def test_read_ahead_stays_within_its_bytes_and_limit(docs: Services, passages: PrefixCache) -> None:
     ask(docs, "warm up", collection=COLL)
+    windows = list(dict.fromkeys(reader_windows(chunk_texts(docs, [COLL], None))))
     with settings(docs, choose={"view_cache_mb": 8}):
         kept = warm_passages(docs, [COLL], limit=1000)
-    assert 0 < kept == passages.stats.entries - 1 and 0 < passages.nbytes <= 8 << 20
+    assert kept == len(windows) and 0 < passages.nbytes <= 8 << 20
+    assert 1 < passages.stats.entries - 1 < kept  # the least recent went, the head stayed
+    tok, owner = docs.model.tokenizer, next(iter(passages._entries))[0]
+    assert passages.get(owner, template_head(tok)) is not None
+    assert passages.has(owner, passage_prefix(tok, windows[-1]))  # the newest stayed
+    assert not passages.has(owner, passage_prefix(tok, windows[0]))
     passages.clear()
     assert warm_passages(docs, [COLL], limit=3) == 3 == passages.stats.entries - 1
     with settings(docs, choose={"view_cache_mb": 0}):
