@@ -24,7 +24,7 @@ from api.warming import Warmer
 from ingest.recover import recover
 from memory.errors import InvalidInput, OverlayError
 from memory.tables.idempotency import clear_dead_claims
-from overlay.answering.ahead import read_adapter
+from overlay.answering.ahead import load_reader
 from overlay.model.base import lookup_threads
 from overlay.services import Services, build_services
 from overlay.settings import Settings, get_settings
@@ -74,10 +74,8 @@ def _warm(app: FastAPI, services: Services, preload: bool) -> None:
     except OverlayError as exc:
         log.warning("could not preload the model: %s", exc.message)
         return
-    reader = read_adapter(services)
     try:
-        if reader is not None:
-            services.adapters.load(reader)
+        load_reader(services)
     except OverlayError as exc:  # e.g. built for another base model: read mode says so
         log.warning("could not preload the reader adapter: %s", exc.message)
 

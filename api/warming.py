@@ -17,8 +17,7 @@ import threading
 
 from api.limits import ModelQueue
 from memory.errors import OverlayError
-from overlay.answering.ahead import warm_passages
-from overlay.choosing.warm import warm_views
+from overlay.answering.ahead import read_ahead
 from overlay.services import Services
 
 log = logging.getLogger("overlay.api")
@@ -76,9 +75,7 @@ class Warmer:
             services, collections, where = job
             try:
                 names = collections if collections is not None else services.collections()
-                n = warm_views(services, names, limit=self.limit, idle=self._idle,
-                               stop=self._stop, where=where)  # fmt: skip
-                m = warm_passages(services, names, limit=self.limit, idle=self._idle,
+                n, m = read_ahead(services, names, limit=self.limit, idle=self._idle,
                                   stop=self._stop, where=where)  # fmt: skip
                 log.info("read ahead of questions: %d view prompts, %d reader passages", n, m)
             except (OverlayError, OSError, RuntimeError, ValueError) as exc:

@@ -22,7 +22,7 @@ from typing import Any
 from overlay.answering.reading import reader_prompt
 from overlay.answering.spans import window
 from overlay.choosing.views import split_sentences
-from overlay.choosing.warm import chunk_texts, first_distinct, when_idle
+from overlay.choosing.warm import chunk_texts, first_distinct, warm_views, when_idle
 from overlay.model.prefix import PASSAGES, PrefixCache, common_length
 from overlay.services import Services
 
@@ -54,6 +54,30 @@ def read_adapter(services: Services) -> str | None:
     decodes), or None."""
     s = services.settings.answer
     return s.reader_adapter if s.mode == "read" and s.reader != "head" else None
+
+
+def load_reader(services: Services) -> None:
+    """Load the adapter read mode decodes with, if any (the first question would wait ~1 s
+    for it)."""
+    reader = read_adapter(services)
+    if reader is not None:
+        services.adapters.load(reader)
+
+
+def read_ahead(
+    services: Services,
+    collections: Iterable[str],
+    *,
+    limit: int,
+    idle: Callable[[], bool] = lambda: True,
+    stop: threading.Event | None = None,
+    where: dict[str, str] | None = None,
+) -> tuple[int, int]:
+    """The views (``warm_views``), then the reader passages (``warm_passages``), of up to
+    ``limit`` windows of ``collections``' chunks each; how many of each were read."""
+    names = list(collections)
+    views = warm_views(services, names, limit=limit, idle=idle, stop=stop, where=where)
+    return views, warm_passages(services, names, limit=limit, idle=idle, stop=stop, where=where)
 
 
 def keep_passages(model: Any, tokenizer: Any, passages: Iterable[str], cache: PrefixCache) -> int:
