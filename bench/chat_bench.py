@@ -56,6 +56,8 @@ def main() -> None:
            "TERM": "dumb", "COLUMNS": "200"}  # fmt: skip
     cmd = [sys.executable, "-c", CODE, "ingest", str(ROOT / "examples" / "docs"), "-c", "docs"]
     subprocess.run(cmd, env=env, check=True, capture_output=True)
+    ask = [sys.executable, "-c", CODE, "ask", "warm up", "-c", "docs"]  # converts the model once
+    subprocess.run(ask, env=env, check=True, capture_output=True)
     print(f"cpu: {cpu_flags()}; pause {args.pause:.0f} s before the first question")
     runs = [
         ("asked at once", env, 0.0),
