@@ -100,10 +100,10 @@ def chunk_texts(
 def first_distinct(found: Iterable[str], limit: int) -> list[str]:
     """The first ``limit`` distinct items of ``found`` (consumed no further)."""
     out: dict[str, None] = {}
-    for item in found:
+    for item in found if limit > 0 else ():
+        out[item] = None
         if len(out) >= limit:
             break
-        out[item] = None
     return list(out)
 
 
