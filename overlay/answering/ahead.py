@@ -4,7 +4,7 @@ The reader's prompt (``reading.reader_prompt``) is the chat template's head, ``P
 sentence with its neighbours, then the question. All before the question is the same whoever
 asks, so the server computes it while idle, for every sentence window of the documents, under
 the reader adapter, and keeps its KV states (``overlay.model.prefix.PASSAGES``). A question's
-read then prefills only its own tokens (~25 of ~85).
+read then prefills only its own tokens (~25 of ~100).
 
     chunks ─► sentences (split as ``turn._read`` splits them) ─► windows (``spans.window``,
         what the reader is shown) ─► the prompt's ids up to the question ─► prefilled under
