@@ -4,8 +4,8 @@ sentence candidates (best first) ─► window (the sentence ± 1) ─► reader
    ─► ``find_span``: a normalised span of ONE sentence of the window? ─► the sentence's own
       words, cited (kind ``span``)
    ─► the first span is confident (its mean log-prob per token ≥ ``confident``)? done;
-      else up to ``tries`` sentences are read (one already shown beside an earlier one is
-      not read again) and the span with the best ``sentence score + weight · confidence`` wins
+      else up to ``tries`` sentences are read and the span with the best
+      ``sentence score + weight · confidence`` wins
    ─► no span at all: the best sentence itself, cited (kind ``fallback``).
 
 The reader's confidence and its weight were fitted on the development articles only
@@ -24,7 +24,7 @@ from typing import Any
 
 from overlay.answering.answers import Draft
 from overlay.answering.asked import fits
-from overlay.answering.spans import find_span, reader_messages, window_range
+from overlay.answering.spans import find_span, reader_messages, window
 from overlay.choosing.fusion import Choice
 from overlay.choosing.sentences import SentenceCandidate
 from overlay.knobs import AnswerSettings
@@ -64,13 +64,8 @@ def read_span(
     p = params or READER_DECODING
     read = generated = 0
     found: list[tuple[float, SentenceCandidate, str, str, str]] = []  # key, cand, span, end, sent
-    seen: set[tuple[int, int]] = set()  # (passage, sentence) already shown to the reader
     for i, cand in enumerate(ranked[:tries]):
-        if (cand.passage, cand.index) in seen:
-            continue  # read beside an earlier sentence already: its span could come then
-        around = window_range(len(sentences[cand.passage]), cand.index)
-        seen.update((cand.passage, j) for j in around)
-        shown = [sentences[cand.passage][j] for j in around]
+        shown = window(sentences[cand.passage], cand.index)
         ids = reader_prompt(tokenizer, question, " ".join(shown))
         out = decode(model, tokenizer, ids, p)
         read, generated = read + out.prompt_tokens, generated + len(out.token_ids)

@@ -120,12 +120,7 @@ def near_span(answer: str, sentences: Sequence[str], least: float = 0.5) -> Span
 def window(sentences: Sequence[str], center: int, before: int = 1, after: int = 1) -> list[str]:
     """The sentence at ``center`` with up to ``before``/``after`` neighbours (the reader was
     trained on such windows)."""
-    return [sentences[i] for i in window_range(len(sentences), center, before, after)]
-
-
-def window_range(count: int, center: int, before: int = 1, after: int = 1) -> range:
-    """The indices ``window`` takes of ``count`` sentences."""
-    return range(max(0, center - before), min(count, center + after + 1))
+    return list(sentences[max(0, center - before) : center + after + 1])
 
 
 def one_sentence_support(
