@@ -79,7 +79,7 @@ class Warmer:
                                   stop=self._stop, where=where)  # fmt: skip
                 log.info("read ahead of questions: %d view prompts, %d reader passages", n, m)
             except (OverlayError, OSError, RuntimeError, ValueError) as exc:
-                log.warning("view cache warming skipped: %s", exc)
+                log.warning("reading ahead skipped: %s", exc)
             with self._lock:  # a job added meanwhile keeps ``done`` clear
                 self._pending -= 1
                 if not self._pending:

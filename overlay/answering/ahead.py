@@ -97,7 +97,7 @@ def keep_passages(model: Any, tokenizer: Any, passages: Iterable[str], cache: Pr
             continue
         base = len(head) if ids[: len(head)] == head and len(ids) > len(head) else 0
         if base and cache.get(runner.owner, head) is None:
-            LeanRunner(runner.lean, runner.owner[-1], base).keep(head, cache)  # once for all
+            runner.keep(head, cache)  # once for every passage (the next keep reloads it)
         runner.keep(ids, cache, base)
         done += 1
     return done
