@@ -12,15 +12,81 @@ _WS = re.compile(r"[ \t]+")
 _HEADING = re.compile(r"^#{1,6}\s+")
 
 
+# a question's leading scope ("Under the Apache License, can I …", "In a steam turbine, what …"):
+# the kind of answer it asks for is told by what follows it
+_SCOPE = re.compile(
+    r"^\s*(?:under|in|according\s+to|as\s+per|per|for|within|regarding|on|at|during|if|when|"
+    r"once|after|before)\s+[^,?]{2,60}?,\s*(?=(?:what|which|who|whom|whose|when|where|why|how|"
+    r"do|does|did|is|are|was|were|can|could|will|would|may|might|must|should|shall|has|have|"
+    r"had)\b)",
+    re.IGNORECASE,
+)
+
+
+def question_core(question: str) -> str:
+    """``question`` without a leading scope phrase: "Under the Apache License, can I use its
+    trademarks?" → "can I use its trademarks?" (what a question's opening words are read for)."""
+    return _SCOPE.sub("", question, count=1)
+
+
 def terms(text: str) -> list[str]:
     """Normalised terms (the sparse index's analyser: lower-cased, stop words out, stemmed)."""
     return analyze(text)
 
 
+# A piece the split regex ended that is not a sentence's end: a bare list or section number
+# ("7.", "1.2.", "(b)", "iv."), an initial ("J.", "William E."), an abbreviation usually
+# followed by a capital or a number ("e.g.", "St.", "Fig.", "U.S.", "c. 1455"), or a short
+# title-case run-in heading ("Trademarks.", "6. Basic Permissions:"). It is joined to the piece
+# after it.
+_NUMBER = re.compile(r"\(?(?:\d{1,3}(?:\.\d{1,3})*|[ivxlIVXL]{1,4}|[A-Za-z])[.)]")
+_ABBREV = re.compile(
+    r"(?:^|[\s(\[\"'])(?:e\.g|i\.e|cf|viz|vs|al|approx|ca|pp|No|Nos|Fig|Figs|Eq|Eqs|Sec|Art"
+    r"|Ch|Vol|Mr|Mrs|Ms|Dr|Prof|St|Mt|Ft|Jr|Sr|Rev|Gen|Gov|Sen|Rep|Lt|Col|Sgt|Capt|Jan|Feb|Mar"
+    r"|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|U\.S|U\.K|U\.N|E\.U)\.$"
+    r"|\b[A-Z][a-z]+ [A-Z]\.$"
+)
+_BEFORE_NUMBER = re.compile(r"(?:^|[\s(])[cpv]\.$")  # circa, page, version: "c. 1455", "v. 2.0"
+_SMALL = r"(?:a|an|and|by|for|in|of|on|or|the|to|with)\s+"
+_RUN_IN = re.compile(
+    rf"(?:{_NUMBER.pattern}\s+)?[A-Z0-9][\w'&/-]*(?:\s+(?:{_SMALL})?[A-Z0-9][\w'&/-]*){{0,5}}[.:]"
+)
+_ITEM = re.compile(r"[-*#]|\(?\w{1,3}[.)](?:\s|$)")
+_RULE = re.compile(r"^[ \t]*([=*_~-])(?:[ \t]*\1){2,}[ \t]*$", re.MULTILINE)  # "=====", "* * *"
+
+
+def _joined(piece: str, after: str) -> bool:
+    """Whether ``piece`` runs on into ``after`` although the regex split them (see above)."""
+    if _NUMBER.fullmatch(piece) or _ABBREV.search(piece):
+        return True
+    if _BEFORE_NUMBER.search(piece):
+        return after[:1].isdigit()
+    if not _RUN_IN.fullmatch(piece) or _ITEM.match(after):
+        return False
+    return len(after.split()) >= max(4, len(piece.split()))  # a heading leads a longer sentence
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences (and list items / paragraphs) of ``text``, stripped, empty ones dropped."""
-    parts = (_HEADING.sub("", " ".join(p.split())) for p in _SENTENCE.split(text))
-    return [p for p in parts if p]
+    """Sentences (and list items / paragraphs) of ``text``, stripped, empty ones dropped.
+
+    Within a paragraph, a section number, an initial, an abbreviation or a run-in heading
+    stays with the sentence after it: "6. Trademarks. This License does not grant…" is one
+    sentence, not three."""
+    out: list[str] = []
+    start, glue = 0, False
+    text = _RULE.sub("", text)  # an underline or a rule leaves a blank line: a break
+    for m in [*_SENTENCE.finditer(text), None]:
+        piece = _HEADING.sub("", " ".join((text[start : m.start()] if m else text[start:]).split()))
+        if not any(c.isalnum() for c in piece):  # punctuation alone is no sentence
+            piece = ""
+        elif glue and _joined(out[-1], piece):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+        if m:
+            glue = bool(out) and (glue or bool(piece)) and "\n\n" not in _WS.sub("", m.group(0))
+            start = m.end()
+    return out
 
 
 def sentence_scores(query: str, sentences: list[str]) -> list[float]:
@@ -63,7 +129,8 @@ def answer_scores(query: str, sentences: list[str]) -> list[float]:
     is no answer), and holds the kind of thing asked for (a date for *when*, a number for
     *how many*, a name for *who*)."""
     q = set(terms(query))
-    want = next((ans for ask, ans in _ANSWER_TYPES if ask.search(query)), None)
+    core = question_core(query)
+    want = next((ans for ask, ans in _ANSWER_TYPES if ask.search(core)), None)
 
     def score(sentence: str) -> float:
         st = set(terms(sentence))

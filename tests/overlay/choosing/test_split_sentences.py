@@ -1,0 +1,54 @@
+"""Sentences as a reader means them: a section number, an abbreviation, an initial or a run-in
+heading does not end one."""
+
+from __future__ import annotations
+
+from overlay.choosing.views import split_sentences
+
+APACHE = """   6. Trademarks. This License does not grant permission to use the trade
+      names, trademarks, service marks, or product names of the Licensor.
+
+   7. Disclaimer of Warranty. Unless required by applicable law or
+      agreed to in writing, Licensor provides the Work on an "AS IS" BASIS.
+"""
+
+
+def test_a_section_number_and_its_run_in_heading_stay_with_their_sentence() -> None:
+    assert split_sentences(APACHE) == [
+        "6. Trademarks. This License does not grant permission to use the trade names, "
+        "trademarks, service marks, or product names of the Licensor.",
+        "7. Disclaimer of Warranty. Unless required by applicable law or agreed to in writing, "
+        'Licensor provides the Work on an "AS IS" BASIS.',
+    ]
+    mpl = '1.7. "Larger Work"\n    means a work that combines Covered Software. 1.8. "License"'
+    assert split_sentences(mpl) == [
+        '1.7. "Larger Work" means a work that combines Covered Software.', '1.8. "License"'
+    ]  # fmt: skip
+
+
+def test_abbreviations_and_initials_do_not_end_a_sentence() -> None:
+    text = (
+        "In 1973, Nixon named William E. Simon as head. He lived on St. Louis Street, e.g. "
+        "Number 4. See Fig. 3 and the U.S. Census. Lefevre (c. 1455) wrote it. "
+        "It is complete for C. The next one is v. 2.0 of it."
+    )
+    assert split_sentences(text) == [
+        "In 1973, Nixon named William E. Simon as head.",
+        "He lived on St. Louis Street, e.g. Number 4.",
+        "See Fig. 3 and the U.S. Census.",
+        "Lefevre (c. 1455) wrote it.",
+        "It is complete for C.",
+        "The next one is v. 2.0 of it.",
+    ]
+
+
+def test_paragraphs_list_items_and_rules_still_separate() -> None:
+    text = "Mozilla Public License\n=====\n\nPreamble\n\nSteps:\n1. Open the app.\n2. Click Save. Done."
+    assert split_sentences(text) == [
+        "Mozilla Public License", "Preamble", "Steps:", "1. Open the app.", "2. Click Save.",
+        "Done.",
+    ]  # fmt: skip
+    assert split_sentences("He left. It rained.") == ["He left.", "It rained."]
+    assert split_sentences("Treatment. We may use it.\n\nPayment.\n\nWe bill.") == [
+        "Treatment. We may use it.", "Payment.", "We bill."
+    ]  # fmt: skip
