@@ -44,15 +44,18 @@ class Chunk:
     page: int | None = None
     headings: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    title: str = ""  # the document's own name, where its first line is one (``first_line_title``)
 
     def indexed(self) -> str:
         """What is embedded and indexed for the chunk: a contextual header (the document's
-        name and the chunk's heading path) and its text, so a question that names the
-        document ("Under the Apache License, …") finds its chunks. The stored and shown text
-        stays the chunk's own."""
-        return (
-            f"{title_of(self.source)}{' › ' + self.headings if self.headings else ''}\n{self.text}"
-        )
+        file name, its own title, the chunk's heading path) and its text, so a question that
+        names the document ("Under the Apache License, …", "In the Mozilla Public License,
+        …" of ``MPL-2.0.txt``) finds its chunks. The stored and shown text stays the chunk's
+        own."""
+        name = title_of(self.source)
+        if self.title and self.title.lower() != name.lower():
+            name = f"{name} · {self.title}"
+        return f"{name}{' › ' + self.headings if self.headings else ''}\n{self.text}"
 
     def metadata(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -77,6 +80,21 @@ def title_of(source: str) -> str:
     name = source.rstrip("/").rsplit("/", 1)[-1]
     stem = name.rsplit(".", 1)[0] if "." in name[1:] and not name[-1].isdigit() else name
     return " ".join(stem.replace("_", " ").replace("-", " ").split())
+
+
+def first_line_title(text: str) -> str:
+    """The document's own title where its first line is one: a short line (at most 12 words)
+    with letters that is not a sentence or a clause (no end mark, comma or colon after it), e.g.
+    "Mozilla Public License Version 2.0" or "GNU GENERAL PUBLIC LICENSE". Rules and heading marks
+    around it are dropped. Empty where the document starts with prose."""
+    line = next((ln for ln in text.splitlines() if ln.strip(_RULE)), "")
+    line = " ".join(line.strip(_RULE).split())
+    if not 0 < len(line.split()) <= 12 or line[-1] in ".!?,;:" or re.search(r"[.!?]\s", line):
+        return ""
+    return line if re.search(r"[^\W\d_]", line) else ""
+
+
+_RULE = " \t#*=_~-"
 
 
 def chunk_id(source: str, section: int, start: int, text: str) -> str:
@@ -137,6 +155,8 @@ class Splitter:
         """All chunks of a source's sections, numbered in order; ``check()`` runs between
         pieces (it raises to stop a run past its time budget)."""
         chunks: list[Chunk] = []
+        first = next((s.text for s in sections if s.text.strip()), "")
+        title = first_line_title(first) if kind != "markdown" else ""  # Markdown: its headings
         for s_idx, section in enumerate(sections):
             if not section.text.strip():
                 continue
@@ -156,6 +176,7 @@ class Splitter:
                         page=section.page,
                         headings=heads.path_at(start),
                         meta=dict(section.meta),
+                        title=title,
                     )
                 )
         return chunks
