@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from overlay.choosing.views import question_core
+
 _NUMBER_WORDS = (
     r"zero|none|no|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
     r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
@@ -81,6 +83,7 @@ _DURATION = re.compile(
 
 def asks_for(question: str) -> str | None:
     """``"price"``, ``"number"``, ``"duration"``, ``"time"`` or None (anything may answer)."""
+    question = question_core(question)
     if _PRICE.search(question):
         return "price"
     if _HOW_LONG.search(question):

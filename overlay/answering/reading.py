@@ -4,8 +4,10 @@ sentence candidates (best first) ─► window (the sentence ± 1) ─► reader
    ─► ``find_span``: a normalised span of ONE sentence of the window? ─► the sentence's own
       words, cited (kind ``span``)
    ─► the first span is confident (its mean log-prob per token ≥ ``confident``)? done;
-      else up to ``tries`` sentences are read and the span with the best
-      ``sentence score + weight · confidence`` wins
+      else up to ``tries`` sentences are read (a window already read is not read again)
+      and the span with the best ``sentence score + weight · confidence`` wins
+   ─► no exact span, but the reader copied loosely ("the Work is terminated as of the date
+      such litigation is filed"): the closest run of one sentence (``near_span``), the same way
    ─► no span at all: the best sentence itself, cited (kind ``fallback``).
 
 The reader's confidence and its weight were fitted on the development articles only
@@ -24,15 +26,17 @@ from typing import Any
 
 from overlay.answering.answers import Draft
 from overlay.answering.asked import fits
-from overlay.answering.spans import find_span, reader_messages, window
+from overlay.answering.spans import find_span, near_span, reader_messages, window
 from overlay.choosing.fusion import Choice
 from overlay.choosing.sentences import SentenceCandidate
+from overlay.choosing.views import question_core
 from overlay.knobs import AnswerSettings
 from overlay.model.decode import Decoding, decode
 
 _ANSWER = AnswerSettings()  # the defaults are the settings' (overlay/knobs.py), never a copy
 READER_DECODING = Decoding(max_new_tokens=24, repetition_penalty=1.0)
 _CITE_TAIL = re.compile(r"\s*\[\d+\]\s*$")
+NEAR = 0.5  # a loosely copied span counts at this token F1 (``near_span``'s, as for memory)
 
 
 def reader_prompt(tokenizer: Any, question: str, passage: str) -> list[int]:
@@ -64,21 +68,28 @@ def read_span(
     p = params or READER_DECODING
     read = generated = 0
     found: list[tuple[float, SentenceCandidate, str, str, str]] = []  # key, cand, span, end, sent
+    loose: list[tuple[float, SentenceCandidate, str, str, str]] = []  # copied loosely
+    seen: set[tuple[str, ...]] = set()
     for i, cand in enumerate(ranked[:tries]):
         shown = window(sentences[cand.passage], cand.index)
+        if tuple(shown) in seen:
+            continue  # the same window, read greedily again, would give the same span
+        seen.add(tuple(shown))
         ids = reader_prompt(tokenizer, question, " ".join(shown))
         out = decode(model, tokenizer, ids, p)
         read, generated = read + out.prompt_tokens, generated + len(out.token_ids)
         span = find_span(out.text, shown)
-        if span is None:
+        got = span or near_span(out.text, shown, NEAR)
+        if got is None:
             continue
         confidence = out.logprob / (len(out.token_ids) + 1)  # the end token counts
         key = cand.score + weight * confidence
-        found.append((key, cand, span.text, out.finish_reason, shown[span.sentence]))
-        if i == 0 and confidence >= confident:
+        found_in = found if span is not None else loose
+        found_in.append((key, cand, got.text, out.finish_reason, shown[got.sentence]))
+        if i == 0 and span is not None and confidence >= confident:
             break
-    if found:
-        _, cand, text, finish, sentence = max(found, key=lambda f: f[0])
+    if found or loose:
+        _, cand, text, finish, sentence = max(found or loose, key=lambda f: f[0])
         n = cand.passage + 1
         return Draft(f"{text} [{n}]", [n], 0, "span", read, generated, finish, sentence)
     top = ranked[0]
@@ -126,12 +137,13 @@ _CLAUSE = re.compile(
 def widen(question: str, draft: Draft, share: float, clause: bool = True) -> Draft:
     """A span answered as its whole sentence where a short span would cut the answer: the span
     already covers at least ``share`` of the sentence's words, or (``clause``) the question asks
-    for a clause or a statement. Never cuts: the sentence holds the span."""
+    for a clause or a statement (after any leading scope: "Under the Apache License, can I …").
+    Never cuts: the sentence holds the span."""
     if draft.kind != "span" or not draft.sentence or not draft.cited:
         return draft
     span = _CITE_TAIL.sub("", draft.text)
     words, total = len(span.split()), max(1, len(draft.sentence.split()))
-    if words / total >= share or (clause and _CLAUSE.search(question)):
+    if words / total >= share or (clause and _CLAUSE.search(question_core(question))):
         return _as_sentence(draft)
     return draft
 

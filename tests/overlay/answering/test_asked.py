@@ -4,7 +4,7 @@ import pytest
 
 from overlay.answering.answers import Draft
 from overlay.answering.asked import asks_for, fits
-from overlay.answering.reading import checked
+from overlay.answering.reading import checked, widen
 
 
 @pytest.mark.parametrize(
@@ -23,6 +23,8 @@ from overlay.answering.reading import checked
         ("When a pathogen is eaten by a phagocyte, what vesicle traps it?", None),
         ("Who founded Halvorsen Instruments?", None),
         ("How do I contact support?", None),
+        ("In the 2019 report, how many people does the company employ?", "number"),
+        ("Under the warranty terms, when does the warranty end?", "time"),
     ],
 )
 def test_the_kind_a_question_asks_for(question: str, kind: str | None) -> None:
@@ -75,3 +77,15 @@ def test_a_wrong_kind_of_span_falls_back_to_its_sentence_or_to_no_answer() -> No
 )
 def test_a_time_word_that_names_a_thing_asks_for_no_time(question: str) -> None:
     assert asks_for(question) is None
+
+
+def test_a_leading_scope_does_not_hide_what_the_question_asks_for() -> None:
+    """A yes/no question is answered with its sentence, named document or not."""
+    sentence = "This License does not grant permission to use the trade names of the Licensor."
+    draft = Draft("6. Trademarks [1]", [1], 1, "span", sentence=sentence)
+    for question in (
+        "Can I use the licensor's trademarks?",
+        "Under the Apache License, can I use the licensor's trademarks?",
+    ):
+        assert widen(question, draft, share=0.9).text == f"{sentence} [1]"
+    assert widen("Under the Apache License, who is the Licensor?", draft, 0.9) == draft

@@ -189,3 +189,36 @@ def test_read_span_weighs_confidence_when_the_first_span_is_unsure(
     draft = read_span(None, tiny_model.tokenizer, "who were the normans", ranked, sentences,
                       tries=3, confident=-0.2, weight=0.0)  # fmt: skip
     assert draft.text == "Norse raiders [1]"
+
+
+APACHE = [
+    "3. Grant of Patent License. Each Contributor hereby grants to You a patent license.",
+    "If You institute patent litigation against any entity alleging that the Work constitutes "
+    "patent infringement, then any patent licenses granted to You under this License for that "
+    "Work shall terminate as of the date such litigation is filed.",
+]
+
+
+def test_read_span_takes_a_loosely_copied_span_in_the_sentences_own_words(
+    monkeypatch: Any, tiny_model: Any
+) -> None:
+    q = "what happens to patent licenses if you sue someone"
+    per = sentence_candidates(q, [(" ".join(APACHE), 0.9, 0)])
+    ranked = rank_sentences([c for _, cs in per for c in cs])
+    assert per[0][0] == APACHE and len(ranked) == 2
+    shown = _scripted_reader(
+        monkeypatch, [("the Work is terminated as of the date such litigation is filed", -2.0)]
+    )
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, [APACHE], tries=3)
+    # both sentences' windows are the same two sentences: read once, not twice
+    assert len(shown) == 1
+    assert draft.kind == "span" and draft.sentence == APACHE[1]
+    assert draft.text == "terminate as of the date such litigation is filed [1]"
+
+
+def test_an_exact_span_beats_a_loose_one(monkeypatch: Any, tiny_model: Any) -> None:
+    ranked, sentences = _normans_ranked()
+    _scripted_reader(monkeypatch, [("the Norse raiders came", -0.01), ("Denmark", -3.0 * 2)])
+    draft = read_span(None, tiny_model.tokenizer, "who were the normans", ranked, sentences,
+                      tries=2, confident=-0.2, weight=0.5)  # fmt: skip
+    assert draft.text == "Denmark [1]"
