@@ -29,6 +29,47 @@ def question_core(question: str) -> str:
     return _SCOPE.sub("", question, count=1)
 
 
+# "What is a Larger Work?", "What are Trade receivables?", "What does 'Licensable' mean?": the
+# question asks what a term means, and the answer is where the text defines it
+_NOT_TERM = (
+    r"the|this|that|these|those|its|their|his|her|your|my|our|of|for|to|in|on|at|by|from|with|"
+    r"about|as|used|called|known|located|made|considered|named|said|based|given|needed|required"
+)
+_TERM = (
+    rf"[\"“']?(?P<term>(?!(?:{_NOT_TERM})\b)[^\s?\"”']+"
+    rf"(?:\s+(?!(?:{_NOT_TERM})\b)[^\s?\"”']+){{0,3}})[\"”']?"
+)
+_DEFINE = [
+    re.compile(
+        rf"^\s*(?:what\s+(?:is|are)\s+(?:meant\s+by\s+)?(?:an?\s+)?|define\s+){_TERM}\s*\??\s*$",
+        re.IGNORECASE,
+    ),
+    re.compile(rf"^\s*what\s+does\s+{_TERM}\s+mean\s*\??\s*$", re.IGNORECASE),
+]
+_LEAD = re.compile(r"^(?:\(?[\d.]+[.)]?\s+|\(?[a-z]\)\s+)?[\"“'(]*", re.IGNORECASE)
+
+
+def defined_term(question: str) -> str | None:
+    """The term ``question`` asks the meaning of ("What is a Larger Work?" → "Larger Work"),
+    or None. A possessive or a phrase with "of"/"for"/"the" is not a term: "What is William
+    Rankine's nationality?" asks for a fact."""
+    core = question_core(question)
+    m = next((m for d in _DEFINE if (m := d.match(core))), None)
+    term = m.group("term") if m else None
+    return None if term is None or "'s" in term or "’s" in term else term
+
+
+def defines(sentence: str, term: str) -> bool:
+    """Whether ``sentence`` opens with ``term`` (after a section number or a quote), where a
+    definition puts it: '1.7. "Larger Work" means …', "Goodwill represents …"."""
+    opening = _LEAD.sub("", sentence, count=1)
+    return normalize_words(opening[: len(term) + 2]).startswith(normalize_words(term))
+
+
+def normalize_words(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
 def terms(text: str) -> list[str]:
     """Normalised terms (the sparse index's analyser: lower-cased, stop words out, stemmed)."""
     return analyze(text)
@@ -127,10 +168,11 @@ def answer_scores(query: str, sentences: list[str]) -> list[float]:
     """How likely each sentence answers ``query``: it covers the query's terms, adds
     something the query does not already say (a heading that merely repeats the question
     is no answer), and holds the kind of thing asked for (a date for *when*, a number for
-    *how many*, a name for *who*)."""
+    *how many*, a name for *who*, the term's definition for *what is a …*)."""
     q = set(terms(query))
     core = question_core(query)
     want = next((ans for ask, ans in _ANSWER_TYPES if ask.search(core)), None)
+    term = defined_term(query)
 
     def score(sentence: str) -> float:
         st = set(terms(sentence))
@@ -140,6 +182,8 @@ def answer_scores(query: str, sentences: list[str]) -> list[float]:
             m.group(0).lower() not in query.lower() for m in want.finditer(sentence)
         ):
             value += 0.5  # holds the asked-for kind of thing, and not just the query's own
+        if term is not None and defines(sentence, term):
+            value += 0.5  # opens with the term the question asks the meaning of
         return value
 
     return [score(s) for s in sentences]

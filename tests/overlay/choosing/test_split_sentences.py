@@ -52,3 +52,23 @@ def test_paragraphs_list_items_and_rules_still_separate() -> None:
     assert split_sentences("Treatment. We may use it.\n\nPayment.\n\nWe bill.") == [
         "Treatment. We may use it.", "Payment.", "We bill."
     ]  # fmt: skip
+
+
+def test_a_question_asking_what_a_term_means_prefers_the_sentence_defining_it() -> None:
+    from overlay.choosing.views import answer_scores, defined_term
+
+    assert defined_term("In the Mozilla Public License, what is a Larger Work?") == "Larger Work"
+    assert defined_term('What does "Licensable" mean?') == "Licensable"
+    assert defined_term("What is Goodwill?") == "Goodwill"
+    for fact in ("What is William Rankine's nationality?", "What is the Norman idiom?",
+                 "What is another term for rotors?", "What does the company do?"):  # fmt: skip
+        assert defined_term(fact) is None
+    sentences = [
+        "You may create and distribute a Larger Work under terms of Your choice.",
+        '1.7. "Larger Work" means a work that combines Covered Software with other material.',
+    ]
+    scores = answer_scores("what is a Larger Work?", sentences)
+    assert scores[1] > scores[0]
+    assert answer_scores("who may distribute a Larger Work?", sentences)[0] >= (
+        answer_scores("who may distribute a Larger Work?", sentences)[1]
+    )
