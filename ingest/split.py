@@ -47,14 +47,23 @@ class Chunk:
     title: str = ""  # the document's own name, where its first line is one (``first_line_title``)
 
     def indexed(self) -> str:
-        """What is embedded and indexed for the chunk: a contextual header (the document's
-        file name, its own title, the chunk's heading path) and its text, so a question that
-        names the document ("Under the Apache License, …", "In the Mozilla Public License,
-        …" of ``MPL-2.0.txt``) finds its chunks. The stored and shown text stays the chunk's
-        own."""
+        """What the sparse index holds for the chunk: a contextual header (the document's file
+        name, its own title, the chunk's heading path) and its text, so a question that names
+        the document ("Under the Apache License, …", "In the Mozilla Public License, …" of
+        ``MPL-2.0.txt``) finds its chunks. The stored and shown text stays the chunk's own."""
+        return self._with_header(self.title)
+
+    def embedded(self) -> str:
+        """What is embedded for the chunk: the same header without the document's own title.
+        The answer gate reads the embedding similarity and was fitted without titles; a title
+        in every chunk's vector moved it on documents it was never fitted with (measured on
+        ``examples/docs``), so the title's words are matched by the sparse index only."""
+        return self._with_header("")
+
+    def _with_header(self, title: str) -> str:
         name = title_of(self.source)
-        if self.title and self.title.lower() != name.lower():
-            name = f"{name} · {self.title}"
+        if title and title.lower() != name.lower():
+            name = f"{name} · {title}"
         return f"{name}{' › ' + self.headings if self.headings else ''}\n{self.text}"
 
     def metadata(self) -> dict[str, Any]:

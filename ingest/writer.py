@@ -131,9 +131,9 @@ class CollectionWriter:
             self.budget.check()
             batch = todo[i : i + BATCH]
             texts = [c.text for c in batch]
-            indexed = [c.indexed() for c in batch]  # contextual header + text
+            indexed = [c.indexed() for c in batch]  # contextual header (and title) + text
             ids = [c.id for c in batch]
-            vecs = self.vectors.embedder.embed(indexed)
+            vecs = self.vectors.embedder.embed([c.embedded() for c in batch])
             self.vectors.add(ids, texts, [c.metadata() for c in batch], vecs)
             _emit(progress, "vectors", record.source, len(batch))
             self.texts.put([(c.id, c.text, c.metadata()) for c in batch])

@@ -27,6 +27,7 @@ from memory.tables.chunks import ChunkTexts
 from memory.tables.manifest import SourceManifest
 from memory.types import Hit
 from overlay.choosing.rrf import rrf
+from overlay.choosing.views import question_core
 
 if TYPE_CHECKING:
     from overlay.services import Services
@@ -93,17 +94,27 @@ def _sparse(
 def _hybrid(
     services: Services, vectors: VectorStore, query: str, collection: str, k: int
 ) -> list[Hit]:
+    """Dense and sparse fused by RRF. A question with a leading scope ("In the Mozilla Public
+    License, what is Executable Form?") is also searched without it ("what is Executable
+    Form?") and both pairs of lists are fused: the scope's words alone favour whatever repeats
+    the document's name, the rest alone finds the passage in any document; a chunk in both wins.
+    The hits' dense and sparse ranks and scores are the whole question's."""
     s = services.settings
     depth = max(s.retrieve.hybrid_depth_factor * k, s.retrieve.hybrid_min_depth)
-    sparse_job = _POOL.submit(sparse_index(services, collection).search, query, depth)
-    dense = vectors.search(query, depth)
-    sparse = sparse_job.result()
-    fused = rrf(
-        [[h.id for h in dense], [cid for cid, _ in sparse]],
-        [s.retrieve.dense_weight, s.retrieve.sparse_weight],
-        s.retrieve.rrf_k,
-    )[:k]
-    by_id = {h.id: h for h in dense}
+    core = question_core(query)
+    queries = [query] if core == query or not core.strip() else [query, core]
+    lists: list[list[str]] = []
+    found: list[tuple[list[Hit], list[tuple[str, float]]]] = []
+    for q in queries:
+        sparse_job = _POOL.submit(sparse_index(services, collection).search, q, depth)
+        dense = vectors.search(q, depth)
+        sparse = sparse_job.result()
+        found.append((dense, sparse))
+        lists += [[h.id for h in dense], [cid for cid, _ in sparse]]
+    weights = [s.retrieve.dense_weight, s.retrieve.sparse_weight] * len(queries)
+    fused = rrf(lists, weights, s.retrieve.rrf_k)[:k]
+    dense, sparse = found[0]
+    by_id = {h.id: h for d, _ in reversed(found) for h in d}
     missing = [cid for cid, _ in fused if cid not in by_id]
     by_id.update(_fetch(vectors, missing))
     dense_rank = {h.id: (i + 1, h.score) for i, h in enumerate(dense)}

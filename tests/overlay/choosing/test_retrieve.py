@@ -88,3 +88,30 @@ def test_cli_ingest_sources_retrieve_remove(data_dir: Path, tmp_path: Path) -> N
     assert res.exit_code == 0 and json.loads(res.stdout)["removed"]["chunks"] == 1
     res = run(app, [*base, "sources", "-c", coll, "--json"])
     assert json.loads(res.stdout)["sources"] == []
+
+
+def test_a_question_scoped_to_a_document_finds_the_passage_not_the_name(
+    real_services, tmp_path: Path
+) -> None:
+    """ "In the Mozilla Public License, what is Executable Form?": the chunks that repeat the
+    licence's name must not outrank the one that defines the term."""
+    docs = tmp_path / "licences"
+    docs.mkdir()
+    named = [
+        "This Source Code Form is subject to the terms of the Mozilla Public License, v. 2.0. "
+        f"If a copy of the Mozilla Public License was not distributed with file {i}, you can "
+        "obtain one at the Mozilla website." for i in range(6)
+    ]  # fmt: skip
+    definition = '1.6. "Executable Form" means any form of the work other than Source Code Form.'
+    (docs / "MPL-2.0.txt").write_text("\n\n".join([*named[:3], definition, *named[3:]]))
+    (docs / "GPL-3.txt").write_text(
+        "The GNU General Public License is a free, copyleft license for software. Executable "
+        "Form is not a term it uses; it speaks of object code."
+    )
+    report = ingest_paths(real_services, [docs], collection="scoped", chunk_size=40)
+    assert report.failed == 0 and report.chunks_written >= 8
+    hits = retrieve(real_services, "In the Mozilla Public License, what is Executable Form?",
+                    "scoped", k=3, method="hybrid")  # fmt: skip
+    assert hits[0].text == definition
+    plain = retrieve(real_services, "What is Executable Form?", "scoped", k=3, method="hybrid")
+    assert plain[0].text == definition  # no scope: one search, as before
