@@ -3,6 +3,7 @@
     nice python bench/answers_bench.py [--n 40] [--policies 8] [--per-policy 24] [--n-off 15]
         [--dump answers.jsonl]   # every answer, one JSON line each
     python bench/answers_bench.py --fit        # fit the span reader's knobs on DEV data only
+    python bench/answers_bench.py --docs       # examples/docs; --licences: licence texts (dev)
 
 Domains (each ingested into a fresh data dir, asked through ``overlay.turn.ask``, the pipeline
 ``POST /v1/chat`` runs):
@@ -48,6 +49,7 @@ from span_data import DATA, tatqa_split  # noqa: E402
 
 from bench.answers_docs import docs_check  # noqa: E402
 from bench.answers_fit import fit  # noqa: E402
+from bench.answers_licences import licence_check  # noqa: E402
 from bench.choose_questions import OFF_TOPIC  # noqa: E402
 from bench.docqa_bench import cpu_flags  # noqa: E402
 from bench.docqa_score import Outcome, Summary, best_f1, exact, holds, print_table  # noqa: E402
@@ -192,6 +194,7 @@ def main() -> None:
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--fit", action="store_true", help="fit the span knobs on DEV data")
     ap.add_argument("--docs", action="store_true", help="only the examples/docs check")
+    ap.add_argument("--licences", action="store_true", help="only the licence texts check (dev)")
     ap.add_argument(
         "--adapter-every", type=int, default=1, help="read-adapter (slow) on every Nth question"
     )
@@ -203,8 +206,8 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp), models_dir=REPO / ".cache/ov-data/models")
         svc = build_services(settings)
         try:
-            if args.docs:
-                docs_check(svc)
+            if args.docs or args.licences:
+                (docs_check if args.docs else licence_check)(svc)
                 return
             sets = prepare(svc, Path(tmp) / "docs", args)
             if args.fit:

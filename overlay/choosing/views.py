@@ -92,6 +92,14 @@ _SMALL = r"(?:a|an|and|by|for|in|of|on|or|the|to|with)\s+"
 _RUN_IN = re.compile(
     rf"(?:{_NUMBER.pattern}\s+)?[A-Z0-9][\w'&/-]*(?:\s+(?:{_SMALL})?[A-Z0-9][\w'&/-]*){{0,5}}[.:]"
 )
+# a short reply is a sentence of its own, not a heading: "Absolutely.", "Thanks Evan."
+_REPLY = re.compile(
+    r"(?:thanks?|thank\s+you|bye|goodbye|yes|yeah|yep|no|nope|absolutely|definitely|sure|great|"
+    r"congrats|congratulations|wow|ok|okay|hi|hello|hey|sorry|cool|nice|awesome|amazing|right|"
+    r"exactly|totally|indeed|agreed|true|perfect|wonderful|good|well|oh|ah|cheers|welcome|"
+    r"certainly|of\s+course|me\s+too|same)\b",
+    re.IGNORECASE,
+)
 _ITEM = re.compile(r"[-*#]|\(?\w{1,3}[.)](?:\s|$)")
 _RULE = re.compile(r"^[ \t]*([=*_~-])(?:[ \t]*\1){2,}[ \t]*$", re.MULTILINE)  # "=====", "* * *"
 
@@ -102,7 +110,7 @@ def _joined(piece: str, after: str) -> bool:
         return True
     if _BEFORE_NUMBER.search(piece):
         return after[:1].isdigit()
-    if not _RUN_IN.fullmatch(piece) or _ITEM.match(after):
+    if not _RUN_IN.fullmatch(piece) or _REPLY.match(piece) or _ITEM.match(after):
         return False
     return len(after.split()) >= max(4, len(piece.split()))  # a heading leads a longer sentence
 

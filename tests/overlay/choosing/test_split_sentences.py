@@ -49,6 +49,9 @@ def test_paragraphs_list_items_and_rules_still_separate() -> None:
         "Done.",
     ]  # fmt: skip
     assert split_sentences("He left. It rained.") == ["He left.", "It rained."]
+    assert split_sentences("Thanks Evan. Have a good one, see you at the gym.") == [
+        "Thanks Evan.", "Have a good one, see you at the gym."
+    ]  # fmt: skip  (a short reply is no heading)
     assert split_sentences("Treatment. We may use it.\n\nPayment.\n\nWe bill.") == [
         "Treatment. We may use it.", "Payment.", "We bill."
     ]  # fmt: skip
