@@ -35,7 +35,8 @@ def test_a_question_naming_the_document_prefers_its_chunks(
 
 
 def test_a_documents_first_line_is_its_title_when_it_reads_as_one() -> None:
-    assert first_line_title("\n   Apache License\n   Version 2.0, January 2004\n") == "Apache License"
+    apache = "\n   Apache License\n   Version 2.0, January 2004\n"
+    assert first_line_title(apache) == "Apache License"
     assert first_line_title("Mozilla Public License Version 2.0\n=====\n\n1. Definitions") == (
         "Mozilla Public License Version 2.0"
     )
@@ -51,7 +52,7 @@ def test_a_question_naming_a_document_by_its_own_title_finds_its_chunks(
     first line; every chunk of it is indexed under that line."""
     docs = tmp_path / "licences"
     docs.mkdir()
-    filler = "\n\n".join(f"Section {i} says nothing about works of any size at all." for i in range(60))
+    filler = "\n\n".join(f"Section {i} says nothing about works of any size." for i in range(60))
     body = '"Larger Work" means a work that combines Covered Software with other material.\n'
     (docs / "MPL-2.0.txt").write_text(f"Mozilla Public License Version 2.0\n\n{filler}\n\n{body}")
     (docs / "EPL-2.0.txt").write_text(f"Eclipse Public License - v 2.0\n\n{filler}\n\n{body}")
