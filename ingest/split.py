@@ -91,6 +91,9 @@ def title_of(source: str) -> str:
     return " ".join(stem.replace("_", " ").replace("-", " ").split())
 
 
+_RULE = " \t#*=_~-"  # what frames a title line: rules, heading marks
+
+
 def first_line_title(text: str) -> str:
     """The document's own title where its first line is one: a short line (at most 12 words)
     with letters that is not a sentence or a clause (no end mark, comma or colon after it), e.g.
@@ -101,9 +104,6 @@ def first_line_title(text: str) -> str:
     if not 0 < len(line.split()) <= 12 or line[-1] in ".!?,;:" or re.search(r"[.!?]\s", line):
         return ""
     return line if re.search(r"[^\W\d_]", line) else ""
-
-
-_RULE = " \t#*=_~-"
 
 
 def chunk_id(source: str, section: int, start: int, text: str) -> str:
