@@ -8,7 +8,9 @@ sentence candidates (best first) ─► window (the sentence ± 1) ─► reader
       and the span with the best ``sentence score + weight · confidence`` wins
    ─► no exact span, but the reader copied loosely ("the Work is terminated as of the date
       such litigation is filed"): the closest run of one sentence (``near_span``), the same way
-   ─► no span at all: the best sentence itself, cited (kind ``fallback``).
+   ─► no span at all (or one that only repeats the question's leading scope: "Which court …
+      under the Mozilla Public License?" is not answered "Mozilla Public License"): the best
+      sentence itself, cited (kind ``fallback``).
 
 The reader's confidence and its weight were fitted on the development articles only
 (``scripts/reader_data.py``'s split): on 136 dev questions, reading the best 3 sentences
@@ -26,10 +28,10 @@ from typing import Any
 
 from overlay.answering.answers import Draft
 from overlay.answering.asked import fits
-from overlay.answering.spans import find_span, near_span, reader_messages, window
+from overlay.answering.spans import find_span, near_span, normalize, reader_messages, window
 from overlay.choosing.fusion import Choice
 from overlay.choosing.sentences import SentenceCandidate
-from overlay.choosing.views import question_core
+from overlay.choosing.views import question_core, question_scope
 from overlay.knobs import AnswerSettings
 from overlay.model.decode import Decoding, decode
 
@@ -70,6 +72,7 @@ def read_span(
     found: list[tuple[float, SentenceCandidate, str, str, str]] = []  # key, cand, span, end, sent
     loose: list[tuple[float, SentenceCandidate, str, str, str]] = []  # copied loosely
     seen: set[tuple[str, ...]] = set()
+    scope = set(normalize(question_scope(question)).split())
     for i, cand in enumerate(ranked[:tries]):
         shown = window(sentences[cand.passage], cand.index)
         if tuple(shown) in seen:
@@ -80,8 +83,8 @@ def read_span(
         read, generated = read + out.prompt_tokens, generated + len(out.token_ids)
         span = find_span(out.text, shown)
         got = span or near_span(out.text, shown, NEAR)
-        if got is None:
-            continue
+        if got is None or set(normalize(got.text).split()) <= scope:
+            continue  # no span, or one that only repeats what scopes the question
         confidence = out.logprob / (len(out.token_ids) + 1)  # the end token counts
         key = cand.score + weight * confidence
         found_in = found if span is not None else loose

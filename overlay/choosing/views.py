@@ -23,6 +23,20 @@ _SCOPE = re.compile(
 )
 
 
+_TRAILING_SCOPE = re.compile(
+    r"\b(?:under|in|of|according\s+to|per)\s+(?:the\s+)?(?P<name>[A-Z][^?,;]{1,60}?)\s*\??\s*$"
+)
+
+
+def question_scope(question: str) -> str:
+    """The part of ``question`` that only scopes it: a leading clause ("Under the Apache
+    License, …") and a trailing named thing ("… under the Mozilla Public License?")."""
+    core = question_core(question)
+    trailing = _TRAILING_SCOPE.search(core)
+    lead = question[: len(question) - len(core)]
+    return f"{lead} {trailing.group('name')}" if trailing else lead
+
+
 def question_core(question: str) -> str:
     """``question`` without a leading scope phrase: "Under the Apache License, can I use its
     trademarks?" → "can I use its trademarks?" (what a question's opening words are read for)."""

@@ -89,3 +89,14 @@ def test_a_leading_scope_does_not_hide_what_the_question_asks_for() -> None:
     ):
         assert widen(question, draft, share=0.9).text == f"{sentence} [1]"
     assert widen("Under the Apache License, who is the Licensor?", draft, 0.9) == draft
+
+
+def test_what_only_scopes_a_question() -> None:
+    from overlay.choosing.views import question_core, question_scope
+
+    q = "Under the Apache License, can I use the licensor's trademarks?"
+    assert question_core(q) == "can I use the licensor's trademarks?"
+    assert question_scope(q) == "Under the Apache License, "
+    court = "Which court has jurisdiction over disputes under the Mozilla Public License?"
+    assert question_scope(court).strip() == "Mozilla Public License"
+    assert question_scope("What did the Gulf War do in the early 1990s?") == ""

@@ -222,3 +222,22 @@ def test_an_exact_span_beats_a_loose_one(monkeypatch: Any, tiny_model: Any) -> N
     draft = read_span(None, tiny_model.tokenizer, "who were the normans", ranked, sentences,
                       tries=2, confident=-0.2, weight=0.5)  # fmt: skip
     assert draft.text == "Denmark [1]"
+
+
+def test_a_span_that_only_repeats_the_questions_scope_is_no_answer(
+    monkeypatch: Any, tiny_model: Any
+) -> None:
+    court = [
+        "8. Litigation. Any litigation relating to this License may be brought only in the "
+        "courts of a jurisdiction where the defendant maintains its principal place of business.",
+        "This Source Code Form is subject to the terms of the Mozilla Public License.",
+    ]
+    q = "Which court has jurisdiction over disputes under the Mozilla Public License?"
+    per = sentence_candidates(q, [(" ".join(court), 0.9, 0)])
+    ranked = rank_sentences([c for _, cs in per for c in cs])
+    _scripted_reader(monkeypatch, [("Mozilla Public License", -0.1)])
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, [per[0][0]], tries=2)
+    assert draft.kind == "fallback"  # the question's own scope is not its answer
+    _scripted_reader(monkeypatch, [("courts of a jurisdiction", -0.1)])
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, [per[0][0]], tries=2)
+    assert draft.kind == "span" and draft.text == "courts of a jurisdiction [1]"
