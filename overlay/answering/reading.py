@@ -39,6 +39,21 @@ _ANSWER = AnswerSettings()  # the defaults are the settings' (overlay/knobs.py),
 READER_DECODING = Decoding(max_new_tokens=24, repetition_penalty=1.0)
 _CITE_TAIL = re.compile(r"\s*\[\d+\]\s*$")
 NEAR = 0.5  # a loosely copied span counts at this token F1 (``near_span``'s, as for memory)
+# a number's scale word or sign right after it in the sentence: "$191.7" is "$191.7 million"
+_SCALE = re.compile(
+    r"\s?(?:%|per\s?cent\b|percent\b|(?:thousand|million|billion|trillion)s?\b)", re.I
+)
+
+
+def whole_amount(span: str, sentence: str) -> str:
+    """``span`` with the scale word that follows it in ``sentence`` where it ends on a number
+    ("$191.7" of "a valuation allowance of $191.7 million" → "$191.7 million"): a number
+    without its scale is a different amount."""
+    at = sentence.find(span)
+    if at < 0 or not span[-1:].isdigit():
+        return span
+    scale = _SCALE.match(sentence, at + len(span))
+    return span + scale.group(0) if scale else span
 
 
 def reader_prompt(tokenizer: Any, question: str, passage: str) -> list[int]:
@@ -93,7 +108,7 @@ def read_span(
             break
     if found or loose:
         _, cand, text, finish, sentence = max(found or loose, key=lambda f: f[0])
-        n = cand.passage + 1
+        text, n = whole_amount(text, sentence), cand.passage + 1
         return Draft(f"{text} [{n}]", [n], 0, "span", read, generated, finish, sentence)
     top = ranked[0]
     n = top.passage + 1

@@ -241,3 +241,18 @@ def test_a_span_that_only_repeats_the_questions_scope_is_no_answer(
     _scripted_reader(monkeypatch, [("courts of a jurisdiction", -0.1)])
     draft = read_span(None, tiny_model.tokenizer, q, ranked, [per[0][0]], tries=2)
     assert draft.kind == "span" and draft.text == "courts of a jurisdiction [1]"
+
+
+def test_a_number_keeps_its_scale_word(monkeypatch: Any, tiny_model: Any) -> None:
+    from overlay.answering.reading import whole_amount
+
+    sentence = "The Company has a valuation allowance of $191.7 million against its assets."
+    assert whole_amount("$191.7", sentence) == "$191.7 million"
+    assert whole_amount("3.3", "The expected return is 3.3%.") == "3.3%"
+    assert whole_amount("27", "Every employee receives 27 days of leave.") == "27"
+    q = "What is the Company's valuation allowance?"
+    per = sentence_candidates(q, [(sentence, 0.9, 0)])
+    ranked = rank_sentences([c for _, cs in per for c in cs])
+    _scripted_reader(monkeypatch, [("$191.7", -0.1)])
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, [per[0][0]])
+    assert draft.kind == "span" and draft.text == "$191.7 million [1]"
