@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from overlay.choosing.views import question_core
+from overlay.choosing.questions import question_core
 
 _NUMBER_WORDS = (
     r"zero|none|no|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"

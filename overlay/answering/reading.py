@@ -30,8 +30,8 @@ from overlay.answering.answers import Draft
 from overlay.answering.asked import fits
 from overlay.answering.spans import find_span, near_span, normalize, reader_messages, window
 from overlay.choosing.fusion import Choice
+from overlay.choosing.questions import question_core, question_scope
 from overlay.choosing.sentences import SentenceCandidate
-from overlay.choosing.views import question_core, question_scope
 from overlay.knobs import AnswerSettings
 from overlay.model.decode import Decoding, decode
 

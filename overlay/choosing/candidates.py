@@ -26,8 +26,8 @@ from memory.stores.vectors import VectorStore
 from memory.tables.chunks import ChunkTexts
 from memory.tables.manifest import SourceManifest
 from memory.types import Hit
+from overlay.choosing.questions import question_core
 from overlay.choosing.rrf import rrf
-from overlay.choosing.views import question_core
 
 if TYPE_CHECKING:
     from overlay.services import Services

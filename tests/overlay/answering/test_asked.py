@@ -92,7 +92,7 @@ def test_a_leading_scope_does_not_hide_what_the_question_asks_for() -> None:
 
 
 def test_what_only_scopes_a_question() -> None:
-    from overlay.choosing.views import question_core, question_scope
+    from overlay.choosing.questions import question_core, question_scope
 
     q = "Under the Apache License, can I use the licensor's trademarks?"
     assert question_core(q) == "can I use the licensor's trademarks?"

@@ -58,13 +58,16 @@ def test_paragraphs_list_items_and_rules_still_separate() -> None:
 
 
 def test_a_question_asking_what_a_term_means_prefers_the_sentence_defining_it() -> None:
-    from overlay.choosing.views import answer_scores, defined_term
+    from overlay.choosing.questions import defined_term
+    from overlay.choosing.views import answer_scores
 
     assert defined_term("In the Mozilla Public License, what is a Larger Work?") == "Larger Work"
     assert defined_term('What does "Licensable" mean?') == "Licensable"
     assert defined_term("What is Goodwill?") == "Goodwill"
+    assert defined_term("In the GPL, what is the Corresponding Source?") == "Corresponding Source"
     for fact in ("What is William Rankine's nationality?", "What is the Norman idiom?",
-                 "What is another term for rotors?", "What does the company do?"):  # fmt: skip
+                 "What is another term for rotors?", "What does the company do?",
+                 "What is the price?"):  # fmt: skip
         assert defined_term(fact) is None
     sentences = [
         "You may create and distribute a Larger Work under terms of Your choice.",
