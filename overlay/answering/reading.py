@@ -8,7 +8,7 @@ sentence candidates (best first) ─► window (the sentence ± 1) ─► reader
       and the span with the best ``sentence score + weight · confidence`` wins
    ─► no exact span, but the reader copied loosely ("the Work is terminated as of the date
       such litigation is filed"): the closest run of one sentence (``near_span``), the same way
-   ─► no span at all (or one that only repeats the question's leading scope: "Which court …
+   ─► no span at all (or one that only repeats what scopes the question: "Which court …
       under the Mozilla Public License?" is not answered "Mozilla Public License"): the best
       sentence itself, cited (kind ``fallback``).
 

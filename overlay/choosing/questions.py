@@ -79,8 +79,10 @@ def defines(sentence: str, term: str) -> bool:
     """Whether ``sentence`` opens with ``term`` (after a section number or a quote), where a
     definition puts it: '1.7. "Larger Work" means …', "Goodwill represents …"."""
     opening = _LEAD.sub("", sentence, count=1)
-    return normalize_words(opening[: len(term) + 2]).startswith(normalize_words(term))
+    return _words(opening[: len(term) + 2]).startswith(_words(term))
 
 
-def normalize_words(text: str) -> str:
+def _words(text: str) -> str:
+    """Lower case, punctuation as spaces ("Audit-related" keeps both words; spans.normalize,
+    for answers, drops punctuation and articles instead)."""
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
