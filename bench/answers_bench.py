@@ -4,6 +4,7 @@
         [--dump answers.jsonl]   # every answer, one JSON line each
     python bench/answers_bench.py --fit        # fit the span reader's knobs on DEV data only
     python bench/answers_bench.py --docs       # examples/docs; --licences: licence texts (dev)
+    python bench/answers_bench.py --howto      # how-to questions over installed READMEs (dev)
 
 Domains (each ingested into a fresh data dir, asked through ``overlay.turn.ask``, the pipeline
 ``POST /v1/chat`` runs):
@@ -49,6 +50,7 @@ from span_data import DATA, tatqa_split  # noqa: E402
 
 from bench.answers_docs import docs_check  # noqa: E402
 from bench.answers_fit import fit  # noqa: E402
+from bench.answers_howto import howto_check  # noqa: E402
 from bench.answers_licences import licence_check  # noqa: E402
 from bench.choose_questions import OFF_TOPIC  # noqa: E402
 from bench.docqa_bench import cpu_flags  # noqa: E402
@@ -195,6 +197,7 @@ def main() -> None:
     ap.add_argument("--fit", action="store_true", help="fit the span knobs on DEV data")
     ap.add_argument("--docs", action="store_true", help="only the examples/docs check")
     ap.add_argument("--licences", action="store_true", help="only the licence texts check (dev)")
+    ap.add_argument("--howto", action="store_true", help="only the README how-to check (dev)")
     ap.add_argument(
         "--adapter-every", type=int, default=1, help="read-adapter (slow) on every Nth question"
     )
@@ -206,8 +209,10 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp), models_dir=REPO / ".cache/ov-data/models")
         svc = build_services(settings)
         try:
-            if args.docs or args.licences:
-                (docs_check if args.docs else licence_check)(svc)
+            check = docs_check if args.docs else licence_check if args.licences else None
+            check = howto_check if args.howto else check
+            if check is not None:
+                check(svc)
                 return
             sets = prepare(svc, Path(tmp) / "docs", args)
             if args.fit:

@@ -11,17 +11,10 @@ holds it, abstention.
 
 from __future__ import annotations
 
-import shutil
-import statistics
-import tempfile
-import time
 from pathlib import Path
 
-from bench.docqa_score import best_f1, holds
-from ingest.pipeline import ingest_paths
-from overlay.choosing.views import best_sentence
+from bench.answers_texts import texts_check
 from overlay.services import Services
-from overlay.turn import ask, retrieve
 
 LICENCES = Path("/usr/share/common-licenses")
 FILES = ("Apache-2.0", "MPL-2.0", "GPL-3", "LGPL-3", "Artistic")
@@ -62,35 +55,5 @@ def licence_check(svc: Services) -> None:
     if missing:
         print(f"the licence texts are not on this machine ({LICENCES}: {', '.join(missing)})")
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        for f in FILES:
-            shutil.copy(LICENCES / f, Path(tmp) / f"{f}.txt")
-        ingest_paths(svc, [Path(tmp)], collection="licences")
-    f1s: dict[str, list[float]] = {"hybrid": [], "naive": [], "default": []}
-    held: dict[str, list[bool]] = {"hybrid": [], "default": []}
-    secs, abstained = [], 0
-    print("\n## licences, read mode (default)\n| question | answer | F1 | holds | s |")
-    print("|---|---|---|---|---|")
-    for q, gold in [*QUESTIONS, *((q, "") for q in UNANSWERED)]:
-        top = retrieve(svc, q, "licences", k=1, method="hybrid")[0]
-        t0 = time.perf_counter()
-        a = ask(svc, q, collection="licences")
-        secs.append(time.perf_counter() - t0)
-        if not gold:
-            abstained += a.abstained
-            print(f"| {q} | {a.answer[:160]} | | | {secs[-1]:.2f} |")
-            continue
-        cited = a.citations[0].hit.text if a.citations else ""
-        f1 = 0.0 if a.abstained else best_f1(a.answer, [gold])
-        f1s["hybrid"].append(best_f1(top.text, [gold]))
-        f1s["naive"].append(best_f1(best_sentence(q, top.text), [gold]))
-        f1s["default"].append(f1)
-        held["hybrid"].append(holds(top.text, [gold]))
-        held["default"].append(holds(cited, [gold]))
-        print(f"| {q} | {a.answer[:160]} | {f1:.2f} | {held['default'][-1]} | {secs[-1]:.2f} |")
-    print("\n| method | F1 | first citation holds the clause |\n|---|---|---|")
-    for m, values in f1s.items():
-        share = f"{statistics.mean(held[m]):.2f}" if m in held else "—"
-        print(f"| {m} | {statistics.mean(values):.3f} | {share} |")
-    print(f"\nabstained {abstained}/{len(UNANSWERED)} unanswered; turn median "
-          f"{statistics.median(secs):.2f} s")  # fmt: skip
+    files = {f"{f}.txt": (LICENCES / f).read_text(encoding="utf-8") for f in FILES}
+    texts_check(svc, "licences", files, QUESTIONS, UNANSWERED)

@@ -54,6 +54,7 @@ class Draft:
     completion_tokens: int = 0  # tokens the model generated
     finish_reason: str = "stop"  # "stop" | "length"
     sentence: str = ""  # a span's whole sentence (read mode), for widening
+    follow: str = ""  # the sentence after it in its passage: what a sentence ending in ":" shows
 
 
 def clean_citations(text: str, given: int) -> tuple[str, list[int]]:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 from memory.stores.sparse import analyze
+from overlay.choosing.markup import plain
 from overlay.choosing.questions import defined_term, defines, question_core
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*[-*#\d])")
@@ -66,7 +67,7 @@ def split_sentences(text: str) -> list[str]:
     sentence, not three."""
     out: list[str] = []
     start, glue = 0, False
-    text = _RULE.sub("", text)  # an underline or a rule leaves a blank line: a break
+    text = _RULE.sub("", plain(text))  # an underline or a rule leaves a blank line: a break
     for m in [*_SENTENCE.finditer(text), None]:
         piece = _HEADING.sub("", " ".join((text[start : m.start()] if m else text[start:]).split()))
         if not any(c.isalnum() for c in piece):  # punctuation alone is no sentence
@@ -150,7 +151,7 @@ def query_view(query: str, text: str, max_tokens: int, count: Callable[[str], in
     text = _WS.sub(" ", text).strip()
     if count(text) <= max_tokens:
         return text
-    sentences = split_sentences(text)
+    sentences = split_sentences(text) or [text]
     scores = sentence_scores(query, sentences)
     order = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
     picked: list[int] = []
@@ -191,7 +192,7 @@ def _windows(
     text = _WS.sub(" ", text).strip()
     if count(text) <= max_tokens:
         return [(text, (0, 1))], []
-    sentences = split_sentences(text)
+    sentences = split_sentences(text) or [text]  # markup alone is still what the chunk shows
     sizes = [count(s) + 1 for s in sentences]
     out: list[tuple[str, tuple[int, int]]] = []
     end = 0

@@ -256,3 +256,42 @@ def test_a_number_keeps_its_scale_word(monkeypatch: Any, tiny_model: Any) -> Non
     _scripted_reader(monkeypatch, [("$191.7", -0.1)])
     draft = read_span(None, tiny_model.tokenizer, q, ranked, [per[0][0]])
     assert draft.kind == "span" and draft.text == "$191.7 million [1]"
+
+
+def test_a_span_loses_markup_around_it_and_brackets_its_cut_left_unmatched() -> None:
+    from overlay.answering.reading import tidy
+
+    assert tidy("*thread*") == "thread" and tidy("``PYTEST_TIMEOUT``") == "PYTEST_TIMEOUT"
+    assert tidy("0.1] seconds") == "0.1 seconds" and tidy("(see below") == "see below"
+    assert tidy("f(x) of [y]") == "f(x) of [y]" and tidy("$191.7 million") == "$191.7 million"
+
+
+README = ["To install redis-py, simply:", "pip install redis",
+          "For faster performance, install redis with hiredis support."]  # fmt: skip
+
+
+def test_a_sentence_that_ends_in_a_colon_answers_with_what_it_introduces(
+    monkeypatch: Any, tiny_model: Any
+) -> None:
+    from overlay.answering.reading import checked, widen
+
+    q = "How do I install redis-py?"
+    per = sentence_candidates(q, [("\n\n".join(README), 0.9, 0)])
+    ranked = rank_sentences([c for _, cs in per for c in cs])
+    assert per[0][0] == README and ranked[0].text == README[0]
+    _scripted_reader(monkeypatch, [("it is not there at all", -0.1)])
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, [README], tries=1)
+    assert draft.kind == "fallback"
+    assert draft.text == "To install redis-py, simply: pip install redis [1]"
+    # a span of the announcing sentence, widened to its sentence, shows the command too
+    _scripted_reader(monkeypatch, [("install redis-py", -0.1)])
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, [README], tries=1)
+    assert draft.kind == "span" and draft.follow == "pip install redis"
+    assert widen(q, draft, 0.9).text == "To install redis-py, simply: pip install redis [1]"
+    # a sentence that ends in a full stop is answered alone
+    _scripted_reader(monkeypatch, [("hiredis support", -0.1)])
+    q = "How can I get faster performance from redis?"
+    per = sentence_candidates(q, [("\n\n".join(README), 0.9, 0)])
+    ranked = rank_sentences([c for _, cs in per for c in cs])
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, [README], tries=1)
+    assert checked(q, widen(q, draft, 0.9)).text == f"{README[2]} [1]"  # type: ignore[union-attr]

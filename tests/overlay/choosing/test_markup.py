@@ -1,0 +1,87 @@
+"""README and how-to markup as a reader sees it: code blocks without fences or prompts, RST
+directives, badges and link targets gone, "::" a colon."""
+
+from __future__ import annotations
+
+from overlay.choosing.markup import plain
+from overlay.choosing.views import query_view, split_sentences, window_view
+
+REDIS = """## Installation
+
+To install redis-py, simply:
+
+``` bash
+$ pip install redis
+```
+
+For faster performance, install redis with hiredis support.
+"""
+
+PYTEST_TIMEOUT = """pytest-timeout
+==============
+
+|python| |version| |ci|
+
+.. |version| image:: https://img.shields.io/pypi/v/pytest-timeout.svg
+  :target: https://pypi.python.org/pypi/pytest-timeout
+
+Install is as simple as e.g.::
+
+   pip install pytest-timeout
+
+Furthermore you can also use a decorator to set the timeout for an individual test:
+
+.. code:: python
+
+   @pytest.mark.timeout(60)
+   def test_foo():
+       pass
+
+__ https://docs.pytest.org/en/latest/reference.html#ini-options-ref
+.. _marker: https://docs.pytest.org/en/latest/mark.html
+"""
+
+
+def test_a_fenced_code_block_is_its_code_without_fences_or_prompt() -> None:
+    assert split_sentences(REDIS) == [
+        "Installation",
+        "To install redis-py, simply:",
+        "pip install redis",
+        "For faster performance, install redis with hiredis support.",
+    ]
+
+
+def test_rst_directives_badges_and_link_targets_are_no_sentences() -> None:
+    assert split_sentences(PYTEST_TIMEOUT) == [
+        "pytest-timeout",
+        "Install is as simple as e.g.:",
+        "pip install pytest-timeout",
+        "Furthermore you can also use a decorator to set the timeout for an individual test:",
+        "@pytest.mark.timeout(60) def test_foo(): pass",
+    ]
+
+
+def test_a_tilde_underline_is_a_title_not_a_fence() -> None:
+    text = "Latest Conda release\n~~~~~~~~~~~~~~~~~~~~\n\n.. code:: sh\n\n    conda install tqdm\n"
+    assert split_sentences(text) == ["Latest Conda release", "conda install tqdm"]
+    fenced = "Run:\n\n~~~ sh\nmake test\n~~~\n\nDone."
+    assert split_sentences(fenced) == ["Run:", "make test", "Done."]
+
+
+def test_a_fence_cut_from_its_pair_is_dropped_and_plain_text_is_untouched() -> None:
+    assert split_sentences("Use it so:\n\n```python\nimport os\nos.getenv('A')") == [
+        "Use it so:", "import os os.getenv('A')"
+    ]  # fmt: skip
+    prose = "A policy. It says | this | and that.. Really: yes."
+    assert plain(prose) == prose
+
+
+def test_a_chunk_of_markup_alone_still_has_a_view() -> None:
+    text = ".. |a| image:: https://x.org/a.svg\n  :target: https://x.org\n" * 40
+
+    def count(s: str) -> int:
+        return len(s.split())
+
+    assert split_sentences(text) == []
+    assert window_view("what is a", text, 16, count)
+    assert query_view("what is a", text, 16, count)
