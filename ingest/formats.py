@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import logging
+import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -44,11 +46,51 @@ def pdf_pages(data: bytes, check: Check = _no_check, max_pages: int = MAX_PAGES)
         count = len(reader.pages)
         if count > max_pages:
             raise TooLarge(f"the PDF has {count} pages; the limit is {max_pages}")
-        return [_page_text(page, check) for page in reader.pages]
+        return without_furniture([_page_text(page, check) for page in reader.pages])
     except OverlayError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError, AttributeError) as exc:
         raise InvalidInput(f"cannot read the PDF ({type(exc).__name__}: {exc})") from exc
+
+
+_PAGE_NUMBER = re.compile(
+    r"(?:page\s+)?(?:\d{1,4}|[ivxlc]{1,7})(?:\s*(?:/|of)\s*\d{1,4})?|[-–—]\s*\d{1,4}\s*[-–—]", re.I
+)
+RUNNING = 3  # a first or last line on at least this many pages (and 2 in 5) runs on every page
+
+
+def without_furniture(pages: list[str]) -> list[str]:
+    """``pages`` without their furniture: a running header or footer (among the first or last
+    two lines of at least ``RUNNING`` pages and two in five, its numbers aside: "Shared
+    MIME-info Database"; a short line ending in a page number by its first two words: "Chapter
+    2: ASN.1 structure handling 3", "Chapter 3: Utilities 7") and a bare page number ("4",
+    "iv", "Page 4 of 17"). Left in, it was glued into the first sentence of every page ("Shared
+    MIME-info Database directory is added to …"). The first page keeps its first line: that is
+    where a title is."""
+    lines = [p.strip().split("\n") for p in pages]
+    need = max(RUNNING, 0.4 * len(pages))
+    for end in (0, -1):
+        seen: Counter[str] = Counter()
+        for ls in lines:
+            seen.update({k for line in (ls[:2] if end == 0 else ls[-2:]) for k in _keys(line)})
+        running = {k for k, n in seen.items() if n >= need}
+        for i, ls in enumerate(lines):
+            for _ in range(2):  # a running line and a page number, in either order
+                if ls and not (i == 0 and end == 0) and (
+                    running & _keys(ls[end]) or _PAGE_NUMBER.fullmatch(ls[end].strip())
+                ):
+                    ls.pop(end)
+    return ["\n".join(ls) for ls in lines]
+
+
+def _keys(line: str) -> set[str]:
+    words = re.sub(r"\d+", "#", line).lower().split()
+    if not words:
+        return set()
+    keys = {" ".join(words)}
+    if len(words) <= 10 and line.rstrip()[-1:].isdigit():
+        keys.add("numbered: " + " ".join(words[:2]))
+    return keys
 
 
 def _page_text(page: Any, check: Check) -> str:

@@ -149,22 +149,37 @@ def read_span(
 
 
 FOLLOW_WORDS = 60  # at most this much of what a sentence ending in ":" introduces is shown
+HEADING_WORDS = 12  # a piece this short without an end mark is a heading
+
+
+_LIST_ITEM = re.compile(r"(?:[-*•▪◦‣●]|\(?\w{1,3}[.)])\s")
 
 
 def _after(sentences: Sequence[str], at: int) -> str:
-    return sentences[at + 1] if at + 1 < len(sentences) else ""
+    """The sentence after ``sentences[at]``; where it opens a list, the list's items with it
+    (up to ``FOLLOW_WORDS`` words): "By default, load_dotenv() will:" introduces three."""
+    shown: list[str] = []
+    for s in sentences[at + 1 :]:
+        if shown and (not _LIST_ITEM.match(shown[0]) or not _LIST_ITEM.match(s)):
+            break
+        shown.append(s)
+        if sum(len(x.split()) for x in shown) >= FOLLOW_WORDS:
+            break
+    return " ".join(shown)
 
 
 def whole_sentence(draft: Draft) -> str:
     """A span's sentence as an answer: with what it introduces where it ends in a colon ("To
-    install redis-py, simply:" → "… simply: pip install redis"), up to ``FOLLOW_WORDS`` words
-    of it; a sentence that only announces the answer is none."""
+    install redis-py, simply:" → "… simply: pip install redis") or is a heading (a few words, no
+    end mark: "Load configuration without altering the environment: The function …"), up to
+    ``FOLLOW_WORDS`` words of it; a sentence that only announces the answer is none."""
     sentence = draft.sentence.strip()
-    if not sentence.endswith(":") or not draft.follow:
+    heading = sentence[-1:].isalnum() and len(sentence.split()) <= HEADING_WORDS
+    if not draft.follow or not (sentence.endswith(":") or heading):
         return sentence
     words = draft.follow.split()
     shown = " ".join(words[:FOLLOW_WORDS]) + (" …" if len(words) > FOLLOW_WORDS else "")
-    return f"{sentence} {shown}"
+    return f"{sentence}{':' if heading else ''} {shown}"
 
 
 def read_answer(choice: Choice) -> Draft:

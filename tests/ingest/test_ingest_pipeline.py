@@ -167,7 +167,7 @@ def test_ingest_text_for_uploads(services) -> None:
 
 
 def _pdf(path: Path, pages: list[str]) -> None:
-    """A small real PDF with one line of text per page (pypdf only)."""
+    """A small real PDF, each page's text in lines ("\\n" starts one; pypdf only)."""
     from pypdf import PdfWriter
     from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
@@ -185,8 +185,34 @@ def _pdf(path: Path, pages: list[str]) -> None:
             {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
         )
         stream = DecodedStreamObject()
-        stream.set_data(f"BT /F1 12 Tf 20 100 Td ({text}) Tj ET".encode())
+        lines = " 0 -14 Td ".join(f"({line}) Tj" for line in text.split("\n"))
+        stream.set_data(f"BT /F1 12 Tf 20 180 Td {lines} ET".encode())
         page[NameObject("/Contents")] = writer._add_object(stream)
     buf = io.BytesIO()
     writer.write(buf)
     path.write_bytes(buf.getvalue())
+
+
+def test_a_pdfs_running_header_and_page_numbers_are_not_its_text(tmp_path: Path) -> None:
+    from ingest.formats import pdf_pages
+
+    body = ["Each application installs one XML file.", "The tool combines the files.",
+            "Override.xml takes precedence.", "Magic rules match contents."]  # fmt: skip
+    pages = ["Shared MIME-info Database\nX Desktop Group\n" + body[0] + "\n1"]
+    pages += [f"Shared MIME-info Database\n{b}\n{n}" for n, b in enumerate(body[1:], 2)]
+    _pdf(tmp_path / "spec.pdf", pages)
+    got = [" ".join(p.split()) for p in pdf_pages((tmp_path / "spec.pdf").read_bytes())]
+    assert got[0] == f"Shared MIME-info Database X Desktop Group {body[0]}"  # the title stays
+    assert got[1:] == body[1:]
+    manual = ["Libtasn1\nA library for ASN.1."]
+    manual += [f"Chapter {c}: {t} {n}\n{b}" for n, (c, t, b) in enumerate(
+        [(2, "Structures", "Types nest."), (2, "Structures", "Sets hold types."),
+         (3, "Utilities", "asn1Coding writes DER."), (3, "Utilities", "asn1Decoding reads it.")],
+        2)]  # fmt: skip
+    _pdf(tmp_path / "manual.pdf", manual)
+    got = [" ".join(p.split()) for p in pdf_pages((tmp_path / "manual.pdf").read_bytes())]
+    assert got == ["Libtasn1 A library for ASN.1.", "Types nest.", "Sets hold types.",
+                   "asn1Coding writes DER.", "asn1Decoding reads it."]  # fmt: skip
+    _pdf(tmp_path / "short.pdf", ["Shared notes\nOne.", "Shared notes\nTwo."])
+    kept = [" ".join(p.split()) for p in pdf_pages((tmp_path / "short.pdf").read_bytes())]
+    assert kept == ["Shared notes One.", "Shared notes Two."]  # two pages prove nothing

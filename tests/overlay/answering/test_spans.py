@@ -295,3 +295,30 @@ def test_a_sentence_that_ends_in_a_colon_answers_with_what_it_introduces(
     ranked = rank_sentences([c for _, cs in per for c in cs])
     draft = read_span(None, tiny_model.tokenizer, q, ranked, [README], tries=1)
     assert checked(q, widen(q, draft, 0.9)).text == f"{README[2]} [1]"  # type: ignore[union-attr]
+
+
+def test_a_colon_that_opens_a_list_shows_its_items() -> None:
+    from overlay.answering.reading import FOLLOW_WORDS, _after
+
+    said = ["By default, load_dotenv() will:", "- Look for a .env file.", "- Read each pair.",
+            "- Not override existing variables.", "Pass override=True to override them."]  # fmt: skip
+    assert _after(said, 0) == (
+        "- Look for a .env file. - Read each pair. - Not override existing variables."
+    )
+    assert _after(said, 3) == "Pass override=True to override them." and _after(said, 4) == ""
+    long = ["Steps:", *(f"- step {i} of the install" for i in range(40))]
+    assert len(_after(long, 0).split()) < FOLLOW_WORDS + 6
+
+
+def test_a_heading_as_an_answer_shows_the_sentence_under_it() -> None:
+    from overlay.answering.answers import Draft
+    from overlay.answering.reading import whole_sentence
+
+    under = "The function dotenv_values returns a dict and does not touch the environment."
+    heading = Draft("", [1], sentence="Load configuration without altering the environment",
+                    follow=under)  # fmt: skip
+    assert whole_sentence(heading) == f"{heading.sentence}: {under}"
+    done = Draft("", [1], sentence="It returns a dict.", follow=under)
+    assert whole_sentence(done) == "It returns a dict."
+    alone = Draft("", [1], sentence="Load configuration")
+    assert whole_sentence(alone) == "Load configuration"
