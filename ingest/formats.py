@@ -76,11 +76,13 @@ def without_furniture(pages: list[str]) -> list[str]:
         running = {k for k, n in seen.items() if n >= need}
         for i, ls in enumerate(lines):
             for _ in range(2):  # a running line and a page number, in either order
-                if ls and not (i == 0 and end == 0) and (
-                    running & _keys(ls[end]) or _PAGE_NUMBER.fullmatch(ls[end].strip())
-                ):
+                if ls and not (i == 0 and end == 0) and _furniture(ls[end], running):
                     ls.pop(end)
     return ["\n".join(ls) for ls in lines]
+
+
+def _furniture(line: str, running: set[str]) -> bool:
+    return bool(running & _keys(line)) or _PAGE_NUMBER.fullmatch(line.strip()) is not None
 
 
 def _keys(line: str) -> set[str]:

@@ -300,8 +300,10 @@ def test_a_sentence_that_ends_in_a_colon_answers_with_what_it_introduces(
 def test_a_colon_that_opens_a_list_shows_its_items() -> None:
     from overlay.answering.reading import FOLLOW_WORDS, _after
 
-    said = ["By default, load_dotenv() will:", "- Look for a .env file.", "- Read each pair.",
-            "- Not override existing variables.", "Pass override=True to override them."]  # fmt: skip
+    said = [
+        "By default, load_dotenv() will:", "- Look for a .env file.", "- Read each pair.",
+        "- Not override existing variables.", "Pass override=True to override them.",
+    ]  # fmt: skip
     assert _after(said, 0) == (
         "- Look for a .env file. - Read each pair. - Not override existing variables."
     )
