@@ -24,13 +24,18 @@ from overlay.turn import ask, retrieve
 
 
 def texts_check(
-    svc: Services, label: str, files: Mapping[str, str],
+    svc: Services, label: str, files: Mapping[str, str | bytes],
     questions: Sequence[tuple[str, str]], unanswered: Sequence[str],
 ) -> None:  # fmt: skip
-    """Ingest ``files`` (name → text) as one collection and ask it; prints the tables."""
+    """Ingest ``files`` (name → text or a file's bytes) as one collection and ask it; prints
+    the tables."""
     with tempfile.TemporaryDirectory() as tmp:
-        for name, text in files.items():
-            (Path(tmp) / name).write_text(text, encoding="utf-8")
+        for name, content in files.items():
+            path = Path(tmp) / name
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
         ingest_paths(svc, [Path(tmp)], collection=label)
     f1s: dict[str, list[float]] = {"hybrid": [], "naive": [], "default": []}
     held: dict[str, list[bool]] = {"hybrid": [], "default": []}

@@ -25,6 +25,8 @@ _BLOCKS = frozenset(
     "form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table td th title tr "
     "ul".split()
 )
+_PERMALINK = re.compile(r"^#")
+_MARK = re.compile(r"^\s*[¶§#🔗]?\s*$")
 EVERY = 256  # operators or elements between two checks (a check costs ~100 ns)
 MAX_PAGES = 5000
 
@@ -108,16 +110,21 @@ def _page_text(page: Any, check: Check) -> str:
 
 
 def html_text(html: str, check: Check = _no_check) -> str:
-    """The visible text of ``html`` (scripts, styles, templates and the head dropped)."""
+    """The visible text of ``html``: scripts, styles, templates, the head, navigation (``nav``,
+    ``role="navigation"``: menus and breadcrumbs are no part of a page's content) and permalink
+    marks (a heading's "¶" linking to itself, as Sphinx writes them: "Abstract¶") dropped."""
     from bs4 import BeautifulSoup
     from bs4.element import CData, NavigableString
 
     check()
     soup = BeautifulSoup(html, "html.parser")
-    for n, tag in enumerate(soup(["script", "style", "noscript", "template", "head"])):
+    hidden = [*soup(["script", "style", "noscript", "template", "head", "nav"]),
+              *soup(attrs={"role": "navigation"}), *soup("a", href=_PERMALINK, string=_MARK)]  # fmt: skip
+    for n, tag in enumerate(hidden):
         if n % EVERY == 0:
             check()
-        tag.decompose()
+        if not tag.decomposed:
+            tag.decompose()
     pieces: list[str] = []
     block: Any = None
     for n, node in enumerate(soup.descendants):

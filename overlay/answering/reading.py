@@ -150,6 +150,10 @@ def read_span(
 
 FOLLOW_WORDS = 60  # at most this much of what a sentence ending in ":" introduces is shown
 HEADING_WORDS = 12  # a piece this short without an end mark is a heading
+# a heading: capitalised words (after any section number), no end mark and nothing of code in
+# it ("Load configuration without altering the environment", "2.2. The source XML files"; not
+# "conda install -c conda-forge tqdm" or "threadpool_limits(limits=1)")
+_HEADING = re.compile(r"(?:\d{1,3}(?:\.\d{1,3})*\.?\s+)?[A-Z][\w'’&,-]*(?:\s+[\w'’&,-]+)*[A-Za-z0-9]")
 
 
 _LIST_ITEM = re.compile(r"(?:[-*•▪◦‣●]|\(?\w{1,3}[.)])\s")
@@ -174,7 +178,7 @@ def whole_sentence(draft: Draft) -> str:
     end mark: "Load configuration without altering the environment: The function …"), up to
     ``FOLLOW_WORDS`` words of it; a sentence that only announces the answer is none."""
     sentence = draft.sentence.strip()
-    heading = sentence[-1:].isalnum() and len(sentence.split()) <= HEADING_WORDS
+    heading = _HEADING.fullmatch(sentence) is not None and len(sentence.split()) <= HEADING_WORDS
     if not draft.follow or not (sentence.endswith(":") or heading):
         return sentence
     words = draft.follow.split()

@@ -11,7 +11,10 @@ came back as sentences of their own. ``plain`` keeps every word a reader reads:
   chunk boundary cut off is dropped;
 - RST directive, option, link-target and substitution-only lines are dropped (a directive's
   indented content stays: the code under ".. code:: python" is what it shows);
-- RST's literal-block marker "::" ending a line is the colon it reads as.
+- RST's literal-block marker "::" ending a line is the colon it reads as;
+- a Markdown link is its text ("[Usage](#usage)" → "Usage"); an image or badge
+  ("[![CI](https://…/badge.svg)](https://…)") and a link definition ("[#456]: https://…") are
+  dropped.
 
 The stored and shown chunk text stays the document's own; this is only what is split.
 """
@@ -35,6 +38,9 @@ _RST_LINE = re.compile(
     re.MULTILINE,
 )
 _LITERAL = re.compile(r"[ \t]*::[ \t]*$", re.MULTILINE)
+_IMAGE = re.compile(r"\[?!\[[^\]\n]*\]\([^)\n]*\)(?:\]\([^)\n]*\))?")  # a badge: [![CI](…)](…)
+_LINK = re.compile(r"\[([^\]\n]+)\]\((?:[^)\s]+)(?:\s+\"[^\"\n]*\")?\)")  # [text](url "title")
+_LINK_DEF = re.compile(r"^[ \t]{0,3}\[[^\]\n]+\]:[ \t]+\S+.*$", re.MULTILINE)  # [#456]: https://…
 
 
 def _code(m: re.Match[str]) -> str:
@@ -47,6 +53,8 @@ def plain(text: str) -> str:
     """``text`` with its Markdown/RST markup turned into what a reader reads (see above)."""
     if "```" in text or "~~~" in text:
         text = _FENCE_LINE.sub("", _FENCED.sub(_code, text))
+    if "](" in text or "]:" in text:
+        text = _LINK.sub(r"\1", _IMAGE.sub("", _LINK_DEF.sub("", text)))
     if ".." in text or "__ " in text or "::" in text or "|" in text:
         text = _RST_LINE.sub("", text)
         text = _LITERAL.sub(":", text)

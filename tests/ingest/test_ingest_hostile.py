@@ -121,6 +121,13 @@ def test_html_text_checks_the_budget_per_element() -> None:
     assert html_text("<h2>Support</h2><p>Call <b>us</b>.<br>Or write.</p>") == (
         "Support\n\nCall us.\nOr write."
     )
+    # navigation and a heading's permalink mark are no part of the page's text
+    page = (
+        '<nav><a href="/">Home</a> | <a href="/docs">Docs</a></nav><div role="navigation">'
+        'Next »</div><h1>Abstract<a class="headerlink" href="#abstract">¶</a></h1><p>See '
+        '<a href="#two">section 2</a>.</p>'
+    )
+    assert html_text(page) == "Abstract\n\nSee section 2."
 
 
 def test_a_fifo_in_an_ingest_folder_is_skipped_unopened(services, tmp_path: Path) -> None:

@@ -324,3 +324,6 @@ def test_a_heading_as_an_answer_shows_the_sentence_under_it() -> None:
     assert whole_sentence(done) == "It returns a dict."
     alone = Draft("", [1], sentence="Load configuration")
     assert whole_sentence(alone) == "Load configuration"
+    command = Draft("", [1], sentence="conda install -c conda-forge tqdm",
+                    follow="Latest Snapcraft release")  # fmt: skip
+    assert whole_sentence(command) == "conda install -c conda-forge tqdm"  # code, no heading

@@ -85,3 +85,13 @@ def test_a_chunk_of_markup_alone_still_has_a_view() -> None:
     assert split_sentences(text) == []
     assert window_view("what is a", text, 16, count)
     assert query_view("what is a", text, 16, count)
+
+
+def test_a_markdown_link_is_its_text_and_badges_and_link_definitions_are_dropped() -> None:
+    readme = (
+        "[![CI](https://x.org/ci.svg?branch=main)](https://x.org/ci)\n\n"
+        "[Installation](#installation) | [Usage](#usage)\n\n"
+        'See the [migration guide](https://x.org/guide "Guide") for more.\n\n'
+        "[#456]: https://x.org/issues/456\n"
+    )
+    assert split_sentences(readme) == ["Installation | Usage", "See the migration guide for more."]
