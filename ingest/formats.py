@@ -118,8 +118,11 @@ def html_text(html: str, check: Check = _no_check) -> str:
 
     check()
     soup = BeautifulSoup(html, "html.parser")
-    hidden = [*soup(["script", "style", "noscript", "template", "head", "nav"]),
-              *soup(attrs={"role": "navigation"}), *soup("a", href=_PERMALINK, string=_MARK)]  # fmt: skip
+    hidden = [
+        *soup(["script", "style", "noscript", "template", "head", "nav"]),
+        *soup(attrs={"role": "navigation"}),
+        *soup("a", href=_PERMALINK, string=_MARK),
+    ]
     for n, tag in enumerate(hidden):
         if n % EVERY == 0:
             check()

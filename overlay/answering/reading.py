@@ -129,6 +129,8 @@ def read_span(
         got = span or near_span(out.text, shown, NEAR)
         if got is None or set(normalize(got.text).split()) <= scope:
             continue  # no span, or one that only repeats what scopes the question
+        if _section_number(got.text, shown[got.sentence]):
+            continue  # "3.3" of "3.3 Invoking asn1Decoding …" numbers a section, answers nothing
         confidence = out.logprob / (len(out.token_ids) + 1)  # the end token counts
         key = cand.score + weight * confidence
         found_in = found if span is not None else loose
@@ -148,12 +150,27 @@ def read_span(
     return replace(draft, text=f"{whole_sentence(draft)} [{top.passage + 1}]")
 
 
+_SECTION = re.compile(r"\(?\d{1,3}(?:\.\d{1,3})*[.)]?")
+
+
+def _section_number(span: str, sentence: str) -> bool:
+    """Whether ``span`` is only the number that opens ``sentence`` as a section's or a list
+    item's ("3.3 Invoking asn1Decoding …", "6. Trademarks. …")."""
+    span = span.strip()
+    return (
+        bool(_SECTION.fullmatch(span))
+        and re.match(rf"\s*{re.escape(span)}\.?\s+[A-Z(\"“]", sentence) is not None
+    )
+
+
 FOLLOW_WORDS = 60  # at most this much of what a sentence ending in ":" introduces is shown
 HEADING_WORDS = 12  # a piece this short without an end mark is a heading
 # a heading: capitalised words (after any section number), no end mark and nothing of code in
 # it ("Load configuration without altering the environment", "2.2. The source XML files"; not
 # "conda install -c conda-forge tqdm" or "threadpool_limits(limits=1)")
-_HEADING = re.compile(r"(?:\d{1,3}(?:\.\d{1,3})*\.?\s+)?[A-Z][\w'’&,-]*(?:\s+[\w'’&,-]+)*[A-Za-z0-9]")
+_HEADING = re.compile(
+    r"(?:\d{1,3}(?:\.\d{1,3})*\.?\s+)?[A-Z][\w'’&,-]*(?:\s+[\w'’&,-]+)*[A-Za-z0-9]"
+)
 
 
 _LIST_ITEM = re.compile(r"(?:[-*•▪◦‣●]|\(?\w{1,3}[.)])\s")

@@ -327,3 +327,17 @@ def test_a_heading_as_an_answer_shows_the_sentence_under_it() -> None:
     command = Draft("", [1], sentence="conda install -c conda-forge tqdm",
                     follow="Latest Snapcraft release")  # fmt: skip
     assert whole_sentence(command) == "conda install -c conda-forge tqdm"  # code, no heading
+
+
+def test_a_section_number_is_no_answer(monkeypatch: Any, tiny_model: Any) -> None:
+    manual = ["3.3 Invoking asn1Decoding asn1Decoding generates an ASN.1 structure from a file.",
+              "It reads DER."]  # fmt: skip
+    q = "What is the default timeout of asn1Decoding?"
+    per = sentence_candidates(q, [(" ".join(manual), 0.9, 0)])
+    ranked = rank_sentences([c for _, cs in per for c in cs])
+    _scripted_reader(monkeypatch, [("3.3", -0.1)])
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, [per[0][0]], tries=1)
+    assert draft.kind == "fallback"  # "3.3" numbers the section
+    _scripted_reader(monkeypatch, [("an ASN.1 structure", -0.1)])
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, [per[0][0]], tries=1)
+    assert draft.kind == "span" and draft.text == "ASN.1 structure [1]"
