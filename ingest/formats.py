@@ -120,7 +120,7 @@ def html_text(html: str, check: Check = _no_check) -> str:
     soup = BeautifulSoup(html, "html.parser")
     hidden = [
         *soup(["script", "style", "noscript", "template", "head", "nav"]),
-        *soup(attrs={"role": "navigation"}),
+        *soup(role="navigation"),
         *soup("a", href=_PERMALINK, string=_MARK),
     ]
     for n, tag in enumerate(hidden):
