@@ -1,10 +1,12 @@
-"""How-to questions over READMEs and manuals (``answers_bench.py --howto``): 27 questions with
-the clause or command that answers them and 4 the texts do not answer, over one collection:
+"""How-to questions over READMEs and manuals (``answers_bench.py --howto``): 34 questions with
+the clause or command that answers them and 5 the texts do not answer, over one collection:
 
 - the long descriptions five installed packages ship (redis-py, python-dotenv, pytest-timeout,
   tqdm, threadpoolctl): Markdown and reStructuredText with code blocks, badges, directives;
 - two PDF manuals Debian ships (the shared-mime-info specification and the libtasn1 manual):
-  running headers, page numbers, bullets and lines wrapped anywhere.
+  running headers, page numbers, bullets and lines wrapped anywhere;
+- two HTML pages Debian ships (its Python policy, built by Sphinx, and zlib's annotated usage
+  example): navigation, permalink marks, code between paragraphs.
 
 A **development check**, not evidence: it was written while teaching the splitter Markdown and
 RST markup (``overlay/choosing/markup.py``), PDF page furniture (``ingest/formats.py``) and
@@ -24,6 +26,10 @@ PACKAGES = ("redis", "python-dotenv", "pytest-timeout", "tqdm", "threadpoolctl")
 PDFS = (
     Path("/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf"),
     Path("/usr/share/doc/libtasn1-doc/libtasn1.pdf"),
+)
+HTMLS = (  # a Sphinx-built policy and a how-to with C code between its paragraphs
+    Path("/usr/share/doc/python3/python-policy.html"),
+    Path("/usr/share/doc/zlib1g-dev/examples/zlib_how.html"),
 )
 QUESTIONS = [
     ("How do I install redis-py?", "pip install redis"),
@@ -68,12 +74,21 @@ QUESTIONS = [
     ("Under what licence is the libtasn1 library distributed?",
      "GNU Lesser General Public License version 2.1 or later"),
     ("What is the default priority of a magic rule?", "50"),
+    ("What must the main binary package of a Python version be called?", "pythonX.Y"),
+    ("Where must public Python 3 modules be installed?", "/usr/lib/python3/dist-packages"),
+    ("May Debian packages provide wheels?", "packages must not build or provide wheels"),
+    ("What prefix must the binary package of a public Python 3 module have?", "python3-"),
+    ("What buffer size should be used with zlib if memory is available?",
+     "on the order of 128K or 256K bytes"),
+    ("What compression level is Z_DEFAULT_COMPRESSION equivalent to?", "level 6"),
+    ("What is the range of the zlib compression level?", "-1 to 9"),
 ]  # fmt: skip
 UNANSWERED = [
     "How do I configure Kafka consumers?",
     "What is the maximum file size redis-py can upload to S3?",
     "How do I register a MIME type on Windows?",
     "What is the default timeout of asn1Decoding?",
+    "How do I uninstall Python on macOS?",
 ]
 
 
@@ -95,11 +110,11 @@ def readmes() -> dict[str, str | bytes]:
 def howto_check(svc: Services) -> None:
     files = readmes()
     missing = [p for p in PACKAGES if not any(f.startswith(p + ".") for f in files)]
-    for pdf in PDFS:
-        if pdf.is_file():
-            files[pdf.name] = pdf.read_bytes()
+    for doc in (*PDFS, *HTMLS):
+        if doc.is_file():
+            files[doc.name] = doc.read_bytes()
         else:
-            missing.append(str(pdf))
+            missing.append(str(doc))
     if missing:
         print(f"not on this machine (their questions count as missed): {', '.join(missing)}")
     texts_check(svc, "howto", files, QUESTIONS, UNANSWERED)

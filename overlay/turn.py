@@ -214,7 +214,8 @@ def _answer(
             draft = Draft(ABSTAIN_TEXT, [])
         elif mode == "read":
             read = checked(question, _read_mode(services, question, choice))
-            if read is None:  # the wrong kind of answer: no answer (the turn abstains)
+            if read is None or read.kind == "abstained":  # the wrong kind of answer, or no
+                # sentence to read at all: no answer (the turn abstains)
                 choice.chosen.clear()
                 draft = Draft(ABSTAIN_TEXT, [])
             else:
@@ -256,6 +257,8 @@ def _read(services: Services, question: str, choice: Choice) -> Draft:
     per_passage = sentence_candidates(question, passages)
     weights = SentenceWeights(1.0, s.choose.sentence_passage_weight, s.choose.sentence_rank_weight)
     ranked = rank_sentences([c for _, cands in per_passage for c in cands], weights)
+    if not ranked:  # the chosen passages are markup alone: nothing to read or cite
+        return Draft(ABSTAIN_TEXT, [], kind="abstained")
     with services.run_model(s.answer.reader_adapter) as model:
         return read_span(
             model, services.model.tokenizer, question, ranked, [p for p, _ in per_passage],

@@ -52,7 +52,7 @@ def sentence_candidates(
     """Per passage ``(text, fused score, retrieval rank)``: its sentences and their candidates."""
     out = []
     for p, (text, fused, rank) in enumerate(passages):
-        sentences = split_sentences(text) or [text.strip()]
+        sentences = split_sentences(text)  # markup alone (badges, link definitions): none
         scores = answer_scores(query, sentences)
         prior = 1.0 / (1.0 + rank)
         cands = [

@@ -40,8 +40,13 @@ from overlay.model.numeric import cpu_flags
 
 log = logging.getLogger("overlay.model")
 
-# -ffast-math lets the compiler vectorise the sums (reassociation); NaN and inf stay exact
-FLAGS = ["-O3", "-march=native", "-ffast-math", "-fno-finite-math-only", "-shared", "-fPIC"]
+# reassociation lets the compiler vectorise the sums; NaN and inf stay exact. Not -ffast-math:
+# with it GCC links crtfastmath.o, whose constructor switches the whole process to flush
+# subnormals to zero when the library loads (numpy, torch and everything else included).
+FLAGS = [
+    "-O3", "-march=native", "-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math",
+    "-freciprocal-math", "-fno-math-errno", "-shared", "-fPIC",
+]  # fmt: skip
 
 _loaded: dict[Path, Any] = {}
 _current: dict[str, Any] = {}

@@ -95,3 +95,14 @@ def test_a_markdown_link_is_its_text_and_badges_and_link_definitions_are_dropped
         "[#456]: https://x.org/issues/456\n"
     )
     assert split_sentences(readme) == ["Installation | Usage", "See the migration guide for more."]
+
+
+def test_a_passage_of_markup_alone_offers_no_sentence_to_answer_with() -> None:
+    from overlay.choosing.sentences import sentence_candidates
+
+    links = "[#456]: https://x.org/issues/456\n[#466]: https://x.org/issues/466\n"
+    (none, no_cands), (said, cands) = sentence_candidates(
+        "what does it do", [(links, 0.9, 0), ("It reads a .env file.", 0.5, 1)]
+    )
+    assert none == [] and no_cands == []
+    assert said == ["It reads a .env file."] and [c.passage for c in cands] == [1]

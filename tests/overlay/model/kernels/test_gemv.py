@@ -107,3 +107,13 @@ def test_an_unwritable_cache_or_a_broken_compiler_falls_back(
     assert gemv.kernel(blocked / "kernels") is None  # cannot create the cache folder
     monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
     assert gemv.kernel(tmp_path / "kernels2") is None
+
+
+def test_loading_the_kernel_leaves_subnormal_numbers_alone(kernel: Any) -> None:
+    """A library built with -ffast-math switches the whole process to flush subnormals to
+    zero when it loads (GCC's crtfastmath.o); ours must not touch the process's FP state."""
+    import array
+
+    tiny = array.array("d", [float.fromhex("0x1p-1030")])[0]
+    assert tiny * 0.5 > 0.0  # still a subnormal, not flushed to zero
+    assert torch.tensor([1e-40], dtype=torch.float32).item() > 0.0
