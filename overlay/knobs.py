@@ -93,10 +93,8 @@ class AnswerSettings(_Group):
         default="reader", description="Adapter that reads spans in read mode (built in)."
     )
     reader_tries: int = Field(
-        default=1, ge=1, le=8,
-        description="Best sentences the reader may read per answer (more: the span with the "
-        "best sentence score plus weighed confidence wins; one was as good on dev, and faster).",
-    )  # fmt: skip
+        default=1, ge=1, le=8, description="Best sentences the reader reads (1: as good, faster)."
+    )
     reader_confident: float = Field(
         default=-0.2, le=0,
         description="Mean log-prob per token of the first span above which no other is read.",
