@@ -30,11 +30,11 @@ _FENCED = re.compile(rf"^{_OPEN}[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.MULTILINE | r
 _FENCE_LINE = re.compile(rf"^{_OPEN}[^\n]*$", re.MULTILINE)  # a chunk cut it from its pair
 _PROMPT = re.compile(r"^[ \t]*[$%][ \t]+")
 _RST_LINE = re.compile(
-    r"^[ \t]*(?:\.\.[ \t]+(?:[\w|:-][^\n]*::|_[^\n]*:|\[[^\n]*\])[^\n]*"  # directive, target
-    r"|\.\.[ \t]*$"  # an empty comment
-    r"|__[ \t]+\S+"  # an anonymous link target
-    r"|:[\w-]+:(?:[ \t][^\n]*)?"  # a directive's option (":target: https://…")
-    r"|(?:\|[\w -]+\|[ \t]*)+)$",  # a line of substitutions only ("|python| |version|")
+    r"^(?:[ \t]*\.\.[ \t]+(?:[\w|:-][^\n]*::|_[^\n]*:|\[[^\n]*\])[^\n]*"  # directive, target
+    r"|[ \t]*\.\.[ \t]*"  # an empty comment
+    r"|[ \t]*__[ \t]+\S+"  # an anonymous link target
+    r"|[ \t]+:[\w-]+:(?:[ \t][^\n]*)?"  # an indented directive option (":target: https://…")
+    r"|[ \t]*(?:\|[\w -]+\|[ \t]*)+)$",  # a line of substitutions only ("|python| |version|")
     re.MULTILINE,
 )
 _LITERAL = re.compile(r"[ \t]*::[ \t]*$", re.MULTILINE)

@@ -74,6 +74,8 @@ def test_a_fence_cut_from_its_pair_is_dropped_and_plain_text_is_untouched() -> N
     ]  # fmt: skip
     prose = "A policy. It says | this | and that.. Really: yes."
     assert plain(prose) == prose
+    fields = "Arguments:\n:param timeout: seconds to wait\n"  # a field list is content
+    assert plain(fields) == fields
 
 
 def test_a_chunk_of_markup_alone_still_has_a_view() -> None:
