@@ -25,9 +25,7 @@ import re
 
 # a fence: ``` with any info string, or exactly ~~~ (a longer run of tildes underlines an RST
 # title: "Latest PyPI stable release" over "~~~~~~~~~~~~~~~~~~~~~~~~~~")
-_OPEN = r"[ \t]*(```|~~~(?!~))"
-_FENCED = re.compile(rf"^{_OPEN}[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
-_FENCE_LINE = re.compile(rf"^{_OPEN}[^\n]*$", re.MULTILINE)  # a chunk cut it from its pair
+_FENCE = re.compile(r"[ \t]*(```|~~~(?!~))")
 _PROMPT = re.compile(r"^[ \t]*[$%][ \t]+")
 _RST_LINE = re.compile(
     r"^(?:[ \t]*\.\.[ \t]+(?:[\w|:-][^\n]*::|_[^\n]*:|\[[^\n]*\])[^\n]*"  # directive, target
@@ -43,16 +41,33 @@ _LINK = re.compile(r"\[([^\]\n]+)\]\((?:[^)\s]+)(?:\s+\"[^\"\n]*\")?\)")  # [tex
 _LINK_DEF = re.compile(r"^[ \t]{0,3}\[[^\]\n]+\]:[ \t]+\S+.*$", re.MULTILINE)  # [#456]: https://…
 
 
-def _code(m: re.Match[str]) -> str:
-    lines = [_PROMPT.sub("", line).strip() for line in m.group(2).splitlines()]
-    code = " ".join(line for line in lines if line)
-    return f"\n\n{code}\n\n" if code else "\n\n"
+def _fenced(text: str) -> str:
+    """Each fenced block as one paragraph of its code lines (one pass over the lines: a fence
+    never closed does not make it quadratic); a fence line itself is dropped."""
+    out: list[str] = []
+    code: list[str] | None = None  # the open block's lines
+    fence = ""
+    for line in text.split("\n"):
+        m = _FENCE.match(line)
+        if code is None and m:
+            code, fence = [], m.group(1)
+        elif code is not None and m and m.group(1) == fence and not line[m.end() :].strip():
+            out.append("\n" + " ".join(code) + "\n")
+            code = None
+        elif code is not None:
+            if stripped := _PROMPT.sub("", line).strip():
+                code.append(stripped)
+        else:
+            out.append(line)
+    if code is not None:  # a chunk cut the block from its closing fence
+        out.append("\n" + " ".join(code) + "\n")
+    return "\n".join(out)
 
 
 def plain(text: str) -> str:
     """``text`` with its Markdown/RST markup turned into what a reader reads (see above)."""
     if "```" in text or "~~~" in text:
-        text = _FENCE_LINE.sub("", _FENCED.sub(_code, text))
+        text = _fenced(text)
     if "](" in text or "]:" in text:
         text = _LINK.sub(r"\1", _IMAGE.sub("", _LINK_DEF.sub("", text)))
     if ".." in text or "__ " in text or "::" in text or "|" in text:
