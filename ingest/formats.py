@@ -55,8 +55,11 @@ def pdf_pages(data: bytes, check: Check = _no_check, max_pages: int = MAX_PAGES)
         raise InvalidInput(f"cannot read the PDF ({type(exc).__name__}: {exc})") from exc
 
 
+_ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"  # not "civil"
 _PAGE_NUMBER = re.compile(
-    r"(?:page\s+)?(?:\d{1,4}|[ivxlc]{1,7})(?:\s*(?:/|of)\s*\d{1,4})?|[-–—]\s*\d{1,4}\s*[-–—]", re.I
+    rf"(?:page\s+)?(?:\d{{1,4}}|{_ROMAN})(?:\s*(?:/|of)\s*\d{{1,4}})?"
+    r"|[-–—]\s*\d{1,4}\s*[-–—]",
+    re.I,
 )
 RUNNING = 3  # a first or last line on at least this many pages (and 2 in 5) runs on every page
 

@@ -213,6 +213,10 @@ def test_a_pdfs_running_header_and_page_numbers_are_not_its_text(tmp_path: Path)
     got = [" ".join(p.split()) for p in pdf_pages((tmp_path / "manual.pdf").read_bytes())]
     assert got == ["Libtasn1 A library for ASN.1.", "Types nest.", "Sets hold types.",
                    "asn1Coding writes DER.", "asn1Decoding reads it."]  # fmt: skip
+    from ingest.formats import without_furniture
+
+    wrapped = ["Title\nThe rights are\ncivil", "rights.\nii", "More text.\niii"]
+    assert without_furniture(wrapped) == ["Title\nThe rights are\ncivil", "rights.", "More text."]
     _pdf(tmp_path / "short.pdf", ["Shared notes\nOne.", "Shared notes\nTwo."])
     kept = [" ".join(p.split()) for p in pdf_pages((tmp_path / "short.pdf").read_bytes())]
     assert kept == ["Shared notes One.", "Shared notes Two."]  # two pages prove nothing
