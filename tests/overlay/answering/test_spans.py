@@ -153,10 +153,15 @@ def _scripted_reader(monkeypatch: Any, replies: list[tuple[str, float]]) -> list
     return shown
 
 
+def _ranked(q: str, text: str) -> tuple[list[Any], list[list[str]]]:
+    """One passage's sentence candidates for ``q``, ranked, and its sentences (as read_span
+    takes them)."""
+    per = sentence_candidates(q, [(text, 0.9, 0)])
+    return rank_sentences([c for _, cs in per for c in cs]), [per[0][0]]
+
+
 def _normans_ranked() -> tuple[list[Any], list[list[str]]]:
-    per = sentence_candidates("who were the normans", [(" ".join(NORMANS), 0.9, 0)])
-    ranked = rank_sentences([c for _, cs in per for c in cs])
-    return ranked, [per[0][0]]
+    return _ranked("who were the normans", " ".join(NORMANS))
 
 
 def test_read_span_stops_at_a_confident_first_span(monkeypatch: Any, tiny_model: Any) -> None:
@@ -203,9 +208,8 @@ def test_read_span_takes_a_loosely_copied_span_in_the_sentences_own_words(
     monkeypatch: Any, tiny_model: Any
 ) -> None:
     q = "what happens to patent licenses if you sue someone"
-    per = sentence_candidates(q, [(" ".join(APACHE), 0.9, 0)])
-    ranked = rank_sentences([c for _, cs in per for c in cs])
-    assert per[0][0] == APACHE and len(ranked) == 2
+    ranked, sentences = _ranked(q, " ".join(APACHE))
+    assert sentences == [APACHE] and len(ranked) == 2
     shown = _scripted_reader(
         monkeypatch, [("the Work is terminated as of the date such litigation is filed", -2.0)]
     )
@@ -233,13 +237,12 @@ def test_a_span_that_only_repeats_the_questions_scope_is_no_answer(
         "This Source Code Form is subject to the terms of the Mozilla Public License.",
     ]
     q = "Which court has jurisdiction over disputes under the Mozilla Public License?"
-    per = sentence_candidates(q, [(" ".join(court), 0.9, 0)])
-    ranked = rank_sentences([c for _, cs in per for c in cs])
+    ranked, sentences = _ranked(q, " ".join(court))
     _scripted_reader(monkeypatch, [("Mozilla Public License", -0.1)])
-    draft = read_span(None, tiny_model.tokenizer, q, ranked, [per[0][0]], tries=2)
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, sentences, tries=2)
     assert draft.kind == "fallback"  # the question's own scope is not its answer
     _scripted_reader(monkeypatch, [("courts of a jurisdiction", -0.1)])
-    draft = read_span(None, tiny_model.tokenizer, q, ranked, [per[0][0]], tries=2)
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, sentences, tries=2)
     assert draft.kind == "span" and draft.text == "courts of a jurisdiction [1]"
 
 
@@ -251,10 +254,9 @@ def test_a_number_keeps_its_scale_word(monkeypatch: Any, tiny_model: Any) -> Non
     assert whole_amount("3.3", "The expected return is 3.3%.") == "3.3%"
     assert whole_amount("27", "Every employee receives 27 days of leave.") == "27"
     q = "What is the Company's valuation allowance?"
-    per = sentence_candidates(q, [(sentence, 0.9, 0)])
-    ranked = rank_sentences([c for _, cs in per for c in cs])
+    ranked, sentences = _ranked(q, sentence)
     _scripted_reader(monkeypatch, [("$191.7", -0.1)])
-    draft = read_span(None, tiny_model.tokenizer, q, ranked, [per[0][0]])
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, sentences)
     assert draft.kind == "span" and draft.text == "$191.7 million [1]"
 
 
@@ -276,9 +278,8 @@ def test_a_sentence_that_ends_in_a_colon_answers_with_what_it_introduces(
     from overlay.answering.reading import checked, widen
 
     q = "How do I install redis-py?"
-    per = sentence_candidates(q, [("\n\n".join(README), 0.9, 0)])
-    ranked = rank_sentences([c for _, cs in per for c in cs])
-    assert per[0][0] == README and ranked[0].text == README[0]
+    ranked, sentences = _ranked(q, "\n\n".join(README))
+    assert sentences == [README] and ranked[0].text == README[0]
     _scripted_reader(monkeypatch, [("it is not there at all", -0.1)])
     draft = read_span(None, tiny_model.tokenizer, q, ranked, [README], tries=1)
     assert draft.kind == "fallback"
@@ -291,8 +292,7 @@ def test_a_sentence_that_ends_in_a_colon_answers_with_what_it_introduces(
     # a sentence that ends in a full stop is answered alone
     _scripted_reader(monkeypatch, [("hiredis support", -0.1)])
     q = "How can I get faster performance from redis?"
-    per = sentence_candidates(q, [("\n\n".join(README), 0.9, 0)])
-    ranked = rank_sentences([c for _, cs in per for c in cs])
+    ranked, _ = _ranked(q, "\n\n".join(README))
     draft = read_span(None, tiny_model.tokenizer, q, ranked, [README], tries=1)
     assert checked(q, widen(q, draft, 0.9)).text == f"{README[2]} [1]"  # type: ignore[union-attr]
 
@@ -333,11 +333,10 @@ def test_a_section_number_is_no_answer(monkeypatch: Any, tiny_model: Any) -> Non
     manual = ["3.3 Invoking asn1Decoding asn1Decoding generates an ASN.1 structure from a file.",
               "It reads DER."]  # fmt: skip
     q = "What is the default timeout of asn1Decoding?"
-    per = sentence_candidates(q, [(" ".join(manual), 0.9, 0)])
-    ranked = rank_sentences([c for _, cs in per for c in cs])
+    ranked, sentences = _ranked(q, " ".join(manual))
     _scripted_reader(monkeypatch, [("3.3", -0.1)])
-    draft = read_span(None, tiny_model.tokenizer, q, ranked, [per[0][0]], tries=1)
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, sentences, tries=1)
     assert draft.kind == "fallback"  # "3.3" numbers the section
     _scripted_reader(monkeypatch, [("an ASN.1 structure", -0.1)])
-    draft = read_span(None, tiny_model.tokenizer, q, ranked, [per[0][0]], tries=1)
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, sentences, tries=1)
     assert draft.kind == "span" and draft.text == "ASN.1 structure [1]"
