@@ -42,9 +42,10 @@ def template_head(tokenizer: Any) -> list[int]:
 
 
 def reader_windows(texts: Iterable[str]) -> Iterable[str]:
-    """What the reader can be shown of ``texts``: each sentence with its neighbours."""
+    """What the reader can be shown of ``texts``: each sentence with its neighbours (a text of
+    markup alone has none, as ``sentences.sentence_candidates`` offers the reader none of it)."""
     for text in texts:
-        sentences = split_sentences(text) or [text.strip()]
+        sentences = split_sentences(text)
         for i in range(len(sentences)):
             yield " ".join(window(sentences, i))
 
