@@ -36,6 +36,7 @@ from overlay.answering.spans import find_span, near_span, normalize, reader_mess
 from overlay.choosing.fusion import Choice
 from overlay.choosing.questions import question_core, question_scope
 from overlay.choosing.sentences import SentenceCandidate
+from overlay.choosing.views import BULLETS
 from overlay.knobs import AnswerSettings
 from overlay.model.decode import Decoding, decode
 
@@ -173,7 +174,7 @@ _HEADING = re.compile(
 )
 
 
-_LIST_ITEM = re.compile(r"(?:[-*•▪◦‣●]|\(?\w{1,3}[.)])\s")
+_LIST_ITEM = re.compile(rf"(?:[-*{BULLETS}]|\(?\w{{1,3}}[.)])\s")
 
 
 def _after(sentences: Sequence[str], at: int) -> str:

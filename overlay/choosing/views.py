@@ -11,8 +11,9 @@ from overlay.choosing.questions import defined_term, defines, question_core
 
 # a sentence's end, a blank line, or a line that opens a list item ("- ", "• ", "2. ", "1.7. "; a
 # wrapped line that starts with a number, "50, and the maximum is 100.", is none)
+BULLETS = "•▪◦‣●"  # list bullets besides "-" and "*"
 _SENTENCE = re.compile(
-    r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*(?:[-*#•▪◦‣●]|\d{1,3}(?:\.\d{1,3})*[.)]\s))"
+    rf"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*(?:[-*#{BULLETS}]|\d{{1,3}}(?:\.\d{{1,3}})*[.)]\s))"
 )
 _WS = re.compile(r"[ \t]+")
 _HEADING = re.compile(r"^#{1,6}\s+")
@@ -48,7 +49,7 @@ _REPLY = re.compile(
     r"certainly|of\s+course|me\s+too|same)\b",
     re.IGNORECASE,
 )
-_ITEM = re.compile(r"[-*#•▪◦‣●]|\(?\w{1,3}[.)](?:\s|$)")
+_ITEM = re.compile(rf"[-*#{BULLETS}]|\(?\w{{1,3}}[.)](?:\s|$)")
 _RULE = re.compile(r"^[ \t]*([=*_~-])(?:[ \t]*\1){2,}[ \t]*$", re.MULTILINE)  # "=====", "* * *"
 
 
