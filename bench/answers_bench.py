@@ -209,8 +209,8 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp), models_dir=REPO / ".cache/ov-data/models")
         svc = build_services(settings)
         try:
-            check = docs_check if args.docs else licence_check if args.licences else None
-            check = howto_check if args.howto else check
+            checks = {"howto": howto_check, "docs": docs_check, "licences": licence_check}
+            check = next((run for flag, run in checks.items() if getattr(args, flag)), None)
             if check is not None:
                 check(svc)
                 return
