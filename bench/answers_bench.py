@@ -53,7 +53,7 @@ from bench.answers_fit import fit  # noqa: E402
 from bench.answers_howto import howto_check  # noqa: E402
 from bench.answers_licences import licence_check  # noqa: E402
 from bench.choose_questions import OFF_TOPIC  # noqa: E402
-from bench.docqa_bench import cpu_flags  # noqa: E402
+from bench.docqa_bench import cpu_flags, docs_dir  # noqa: E402
 from bench.docqa_score import Outcome, Summary, best_f1, exact, holds, print_table  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
 from overlay.choosing.views import best_sentence  # noqa: E402
@@ -214,7 +214,7 @@ def main() -> None:
             if check is not None:
                 check(svc)
                 return
-            sets = prepare(svc, Path(tmp) / "docs", args)
+            sets = prepare(svc, docs_dir("answers"), args)
             if args.fit:
                 fit(svc, sets)
                 return

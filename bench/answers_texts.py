@@ -11,11 +11,10 @@ showed. The held-out figures are ``answers_bench.py``'s.
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
+from bench.docqa_bench import docs_dir
 from bench.docqa_score import best_f1, holds
 from ingest.pipeline import ingest_paths
 from overlay.choosing.views import best_sentence
@@ -29,14 +28,14 @@ def texts_check(
 ) -> None:  # fmt: skip
     """Ingest ``files`` (name → text or a file's bytes) as one collection and ask it; prints
     the tables."""
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, content in files.items():
-            path = Path(tmp) / name
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content, encoding="utf-8")
-        ingest_paths(svc, [Path(tmp)], collection=label)
+    folder = docs_dir(label)
+    for name, content in files.items():
+        path = folder / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    ingest_paths(svc, [folder], collection=label)
     f1s: dict[str, list[float]] = {"hybrid": [], "naive": [], "default": []}
     held: dict[str, list[bool]] = {"hybrid": [], "default": []}
     secs, abstained = [], 0

@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data" / "scifact"
 
 from bench.choose_questions import OFF_TOPIC, SAMPLE_ANSWERABLE, SAMPLE_UNANSWERABLE  # noqa: E402
+from bench.docqa_bench import docs_dir  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
 from memory.types import Hit  # noqa: E402
 from overlay.choosing.chooser import query_scores  # noqa: E402
@@ -216,8 +217,7 @@ def measure(args, queries: dict, corpus: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), models_dir=REPO / ".cache" / "models")
         svc = build_services(settings)
-        folder = Path(tmp) / "scifact"
-        folder.mkdir()
+        folder = docs_dir("scifact")
         for did, text in corpus.items():
             (folder / f"{did}.txt").write_text(text, encoding="utf-8")
         t0 = time.perf_counter()

@@ -30,6 +30,7 @@ import argparse
 import json
 import platform
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -63,6 +64,16 @@ from overlay.turn import Answer, ask, retrieve  # noqa: E402
 
 METHODS = ("hybrid", "naive", "choose", "generate", "read")
 COLL = "squad"
+
+
+def docs_dir(name: str) -> Path:
+    """An emptied folder at a fixed path for a benchmark's documents. A chunk's id hashes its
+    source's path and RRF breaks ties on ids, so documents under a fresh temporary folder each
+    run made hybrid's order, and every answer after it, move between runs of the same code."""
+    path = Path(tempfile.gettempdir()) / f"overlay-bench-{name}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
 
 
 def cpu_flags() -> str:
@@ -217,7 +228,7 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp), models_dir=REPO / ".cache" / "models")
         svc = build_services(settings)
         try:
-            ingest(svc, {t: articles[t] for t in keep}, Path(tmp) / "articles")
+            ingest(svc, {t: articles[t] for t in keep}, docs_dir("docqa"))
             data = evaluate(svc, sets, off, args.n_gen)
         finally:
             svc.close()

@@ -32,6 +32,7 @@ sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 from bench.answers_bench import policy_rows, squad_rows, tatqa_rows  # noqa: E402
 from bench.answers_fit import observe  # noqa: E402
 from bench.choose_questions import OFF_TOPIC  # noqa: E402
+from bench.docqa_bench import docs_dir  # noqa: E402
 from overlay.services import Services, build_services  # noqa: E402
 from overlay.settings import Settings  # noqa: E402
 
@@ -102,7 +103,8 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp), models_dir=REPO / ".cache/models")
         svc = build_services(settings)
         try:
-            rows = prepare(svc, Path(tmp) / "docs", args.part, random.Random(args.seed))[i::n]
+            docs = docs_dir(f"gate-{args.part}-{i}")
+            rows = prepare(svc, docs, args.part, random.Random(args.seed))[i::n]
             out, t0 = [], time.perf_counter()
             for j, row in enumerate(rows, 1):
                 out.append(observe(svc, row))

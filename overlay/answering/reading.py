@@ -229,12 +229,18 @@ def lead_citation(choice: Choice, draft: Draft) -> Draft:
     return replace(draft, text=text, cited=[1])
 
 
-# Questions whose answer is a clause or a whole statement, not a name or a number: how (not
-# "how many/much/long/…"), why, yes/no questions, "what happens / what does … say / under what
-# conditions". Fitted with bench/answers_bench.py --fit on DEVELOPMENT data only.
+# Questions whose answer is a clause or a whole statement, not a name or a number: how a thing
+# is done ("how do/does/is/can …", "how to …", "how the website …"; not "how many/much/long/…"
+# nor a degree, "How effective was …?", "How accurate did Guo make …?", answered by a word or
+# a measure), why, yes/no questions, "what happens / what does … say / under what conditions".
+# Fitted with bench/answers_bench.py --fit on DEVELOPMENT data only.
+_AUX = (
+    r"(do|does|did|is|are|was|were|can|could|will|would|may|might|must|should|shall|has|have|had)"
+)
 _CLAUSE = re.compile(
-    r"^\s*(why\b|how\b(?!\s+(many|much|long|old|far|often|big|large|tall|high|fast|soon)\b)|"
-    r"(do|does|did|is|are|was|were|can|could|will|would|may|must|should|has|have)\b|"
+    rf"^\s*(why\b|how\s+((exactly|else|best|then)\s+)?({_AUX}|to|come|the|a|an|this|that|these|"
+    r"those|my|your|our|their|its|his|her|we|you|they|i|he|she|it|users?|people|one)\b|"
+    rf"{_AUX}\b|"
     r"what\s+(happens|does\s.*\b(say|state|mean)|is\s+the\s+(purpose|reason|policy))|"
     r"under\s+what|in\s+what\s+(way|case)|describe|explain)",
     re.I,

@@ -25,16 +25,16 @@ def terms(text: str) -> list[str]:
 
 
 # A piece the split regex ended that is not a sentence's end: a bare list or section number
-# ("7.", "1.2.", "(b)", "iv."), an initial ("J.", "William E."), an abbreviation usually
-# followed by a capital or a number ("e.g.", "St.", "Fig.", "U.S.", "c. 1455"), or a short
-# title-case run-in heading ("Trademarks.", "6. Basic Permissions:"). It is joined to the piece
-# after it.
+# ("7.", "1.2.", "(b)", "iv."), an initial ("J.", "William E.", "C.F."), an abbreviation
+# usually followed by a capital or a number ("e.g.", "St.", "Fig.", "U.S.", "c. 1455",
+# "refs. 5,9"), or a short title-case run-in heading ("Trademarks.", "6. Basic Permissions:").
+# It is joined to the piece after it.
 _NUMBER = re.compile(r"\(?(?:\d{1,3}(?:\.\d{1,3})*|[ivxlIVXL]{1,4}|[A-Za-z])[.)]")
 _ABBREV = re.compile(
     r"(?:^|[\s(\[\"'])(?:e\.g|i\.e|cf|viz|vs|al|approx|ca|pp|No|Nos|Fig|Figs|Eq|Eqs|Sec|Art"
     r"|Ch|Vol|Mr|Mrs|Ms|Dr|Prof|St|Mt|Ft|Jr|Sr|Rev|Gen|Gov|Sen|Rep|Lt|Col|Sgt|Capt|Jan|Feb|Mar"
-    r"|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|U\.S|U\.K|U\.N|E\.U)\.$"
-    r"|\b[A-Z][a-z]+ [A-Z]\.$"
+    r"|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|U\.S|U\.K|U\.N|E\.U|av|avg|ref|refs|resp|incl|esp)\.$"
+    r"|\b[A-Z][a-z]+ [A-Z]\.$|(?:^|[\s(])(?:[A-Z]\.){2,3}$"
 )
 _BEFORE_NUMBER = re.compile(r"(?:^|[\s(])[cpv]\.$")  # circa, page, version: "c. 1455", "v. 2.0"
 _SMALL = r"(?:a|an|and|by|for|in|of|on|or|the|to|with)\s+"

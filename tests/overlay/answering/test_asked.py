@@ -100,3 +100,21 @@ def test_what_only_scopes_a_question() -> None:
     court = "Which court has jurisdiction over disputes under the Mozilla Public License?"
     assert question_scope(court).strip() == "Mozilla Public License"
     assert question_scope("What did the Gulf War do in the early 1990s?") == ""
+
+
+@pytest.mark.parametrize(
+    ("question", "whole"),
+    [
+        ("How do I contact support?", True),
+        ("How to reset the sensor?", True),
+        ("How the website ensures security of my data?", True),
+        ("How exactly does the desk answer?", True),
+        ("How effective was the support desk?", False),  # a degree: a word answers it
+        ("How accurate is the sensor?", False),
+        ("How many phone lines are there?", False),
+    ],
+)
+def test_how_a_thing_is_done_is_a_clause_how_good_it_is_a_word(question: str, whole: bool) -> None:
+    sentence = "The support desk answers by phone on weekdays, and it is very effective."
+    draft = Draft("by phone [1]", [1], 0, "span", sentence=sentence)
+    assert (widen(question, draft, share=0.9).text == f"{sentence} [1]") is whole
