@@ -61,6 +61,31 @@ def whole_amount(span: str, sentence: str) -> str:
     return span + scale.group(0) if scale else span
 
 
+_MONTH = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
+    r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?"
+)
+# a whole date: "June 13, 2019", "13 June 2019", "June 2019"
+_DATE = re.compile(
+    rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?"
+    rf"\s+\d{{4}}|{_MONTH},?\s+\d{{4}})\b"
+)
+_ASKS_PART = re.compile(r"\b(?:year|month|day)s?\b", re.I)  # "In which year …?" asks for a part
+
+
+def whole_date(span: str, sentence: str, question: str) -> str:
+    """``span`` as the whole date it is part of in ``sentence`` ("2019" of "declared on June 13,
+    2019" → "June 13, 2019"), unless ``question`` asks for a year, month or day: a year alone
+    does not say when."""
+    at = sentence.find(span)
+    if at < 0 or _ASKS_PART.search(question):
+        return span
+    for date in _DATE.finditer(sentence):
+        if date.start() <= at and at + len(span) <= date.end():
+            return date.group(0) if len(span) < len(date.group(0)) else span
+    return span
+
+
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 
 
@@ -142,7 +167,7 @@ def read_span(
     if found or loose:
         _, cand, text, finish, at = max(found or loose, key=lambda f: f[0])
         own = sentences[cand.passage]
-        text, n = tidy(whole_amount(text, own[at])), cand.passage + 1
+        text, n = tidy(whole_date(whole_amount(text, own[at]), own[at], question)), cand.passage + 1
         return Draft(f"{text} [{n}]", [n], 0, "span", read, generated, finish, own[at],
                      _after(own, at))  # fmt: skip
     top = ranked[0]

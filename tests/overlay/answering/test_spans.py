@@ -260,6 +260,21 @@ def test_a_number_keeps_its_scale_word(monkeypatch: Any, tiny_model: Any) -> Non
     assert draft.kind == "span" and draft.text == "$191.7 million [1]"
 
 
+def test_a_part_of_a_date_is_the_whole_date(monkeypatch: Any, tiny_model: Any) -> None:
+    from overlay.answering.reading import whole_date
+
+    sentence = "The board declared the dividend on June 13, 2019, payable in July."
+    assert whole_date("June 13", sentence, "When was it declared?") == "June 13, 2019"
+    assert whole_date("1 March", "It began on 1 March 2020.", "When?") == "1 March 2020"
+    assert whole_date("2019", sentence, "In which year was it declared?") == "2019"
+    assert whole_date("July", sentence, "When is it paid?") == "July"  # no date around it
+    q = "When was the dividend declared in 2019?"
+    ranked, sentences = _ranked(q, sentence)
+    _scripted_reader(monkeypatch, [("2019", -0.1)])
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, sentences)
+    assert draft.kind == "span" and draft.text == "June 13, 2019 [1]"
+
+
 def test_a_span_loses_markup_around_it_and_brackets_its_cut_left_unmatched() -> None:
     from overlay.answering.reading import tidy
 
