@@ -170,9 +170,14 @@ class Splitter:
             if not section.text.strip():
                 continue
             heads = _Headings(section.text if kind == "markdown" else "")
-            for text, start in self._pieces(section.text, kind):
+            heading = ""  # plain text: the lone heading over the pieces that follow
+            pieces = list(self._pieces(section.text, kind))
+            for i, (text, start) in enumerate(pieces):
                 if check is not None:
                     check()
+                if i + 1 < len(pieces) and _lone_heading(text):
+                    heading = " ".join(text.strip(_RULE).split())
+                    continue  # a heading with nothing under it in its chunk: a header below
                 chunks.append(
                     Chunk(
                         id=chunk_id(source, s_idx, start, text),
@@ -183,7 +188,7 @@ class Splitter:
                         end=start + len(text),
                         tokens=self.count(text),
                         page=section.page,
-                        headings=heads.path_at(start),
+                        headings=heads.path_at(start) if kind == "markdown" else heading,
                         meta=dict(section.meta),
                         title=title,
                     )
@@ -230,6 +235,32 @@ class Splitter:
         space = text.rfind(" ", 0, mid)
         cut = space + 1 if space > len(text) // 4 else mid
         return self._fit(text[:cut]) + self._fit(text[cut:])
+
+
+_HEADING_WORDS = 20
+_HEADING_CHARS = 160
+_HEADING_LINE = re.compile(r"(?:\d{1,3}(?:\.\d{1,3})*\.?\s+)?[A-Z]")  # "2.2 Sharing …", "Scope"
+_CODE = re.compile(r"[=<>{}$`|\\]|\(\)|\w_\w")  # "pip install x" opens in lower case
+_END_MARK = re.compile(r"[.!?:;,][\"'’”)\]]*$")
+
+
+def _lone_heading(part: str) -> bool:
+    """Whether a chunk-to-be is only a title or heading: one or two short lines of words with
+    no end mark ("Crystal structure of a nucleosome core particle …", "## Installation",
+    "2.2 Sharing Personal Information"). The recursive splitter cuts at blank lines first, so
+    a heading over a paragraph too long to share a chunk with it was a chunk of its own: one
+    that names what the text says but says none of it, ranked first for any question in its
+    words ("Crystal structure of a nucleosome core particle containing the variant histone
+    H2A.Z" for "What is the resolution of the crystal structure of the H2A.Z nucleosome?").
+    It is the header of the chunks under it instead (Markdown: their heading path already)."""
+    lines = [ln.strip(_RULE) for ln in part.strip().splitlines() if ln.strip(_RULE)]
+    return (
+        0 < len(lines) <= 2
+        and all(_HEADING_LINE.match(ln) and not _END_MARK.search(ln) for ln in lines)
+        and not _CODE.search(part)
+        and len(part.split()) <= _HEADING_WORDS
+        and len(part.strip()) <= _HEADING_CHARS
+    )
 
 
 class _Headings:

@@ -33,7 +33,8 @@ _NUMBER = re.compile(r"\(?(?:\d{1,3}(?:\.\d{1,3})*|[ivxlIVXL]{1,4}|[A-Za-z])[.)]
 _ABBREV = re.compile(
     r"(?:^|[\s(\[\"'])(?:e\.g|i\.e|cf|viz|vs|al|approx|ca|pp|No|Nos|Fig|Figs|Eq|Eqs|Sec|Art"
     r"|Ch|Vol|Mr|Mrs|Ms|Dr|Prof|St|Mt|Ft|Jr|Sr|Rev|Gen|Gov|Sen|Rep|Lt|Col|Sgt|Capt|Jan|Feb|Mar"
-    r"|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|U\.S|U\.K|U\.N|E\.U|av|avg|ref|refs|resp|incl|esp)\.$"
+    r"|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|U\.S|U\.K|U\.N|E\.U|av|avg|ref|refs|resp|incl|esp"
+    r"|gen|nov|sp|spp|subsp|var)\.$"
     r"|\b[A-Z][a-z]+ [A-Z]\.$|(?:^|[\s(])(?:[A-Z]\.){2,3}$"
 )
 _BEFORE_NUMBER = re.compile(r"(?:^|[\s(])[cpv]\.$")  # circa, page, version: "c. 1455", "v. 2.0"

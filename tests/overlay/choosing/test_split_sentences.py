@@ -31,7 +31,8 @@ def test_abbreviations_and_initials_do_not_end_a_sentence() -> None:
         "In 1973, Nixon named William E. Simon as head. He lived on St. Louis Street, e.g. "
         "Number 4. See Fig. 3 and the U.S. Census. Lefevre (c. 1455) wrote it. "
         "It is complete for C. The next one is v. 2.0 of it. It took (av. 2.3 mg/d) and was "
-        "shown before (refs. 5,9). B. Demple and C.F. Amabile found it."
+        "shown before (refs. 5,9). B. Demple and C.F. Amabile found it. M. stadtmaniae gen. nov., "
+        "sp. nov. is one."
     )
     assert split_sentences(text) == [
         "In 1973, Nixon named William E. Simon as head.",
@@ -42,6 +43,7 @@ def test_abbreviations_and_initials_do_not_end_a_sentence() -> None:
         "The next one is v. 2.0 of it.",
         "It took (av. 2.3 mg/d) and was shown before (refs. 5,9).",
         "B. Demple and C.F. Amabile found it.",
+        "M. stadtmaniae gen. nov., sp. nov. is one.",
     ]
 
 
