@@ -177,6 +177,8 @@ class Splitter:
                     check()
                 if i + 1 < len(pieces) and _lone_heading(text):
                     heading = " ".join(text.strip(_RULE).split())
+                    if heading.lower() == title.lower():
+                        heading = ""  # the document's title: in every chunk's header already
                     continue  # a heading with nothing under it in its chunk: a header below
                 chunks.append(
                     Chunk(
