@@ -5,6 +5,7 @@
     python bench/answers_bench.py --fit        # fit the span reader's knobs on DEV data only
     python bench/answers_bench.py --docs       # examples/docs; --licences: licence texts (dev)
     python bench/answers_bench.py --howto      # how-to questions over installed READMEs (dev)
+    python bench/answers_bench.py --science    # questions over titled SciFact abstracts (dev)
 
 Domains (each ingested into a fresh data dir, asked through ``overlay.turn.ask``, the pipeline
 ``POST /v1/chat`` runs):
@@ -52,6 +53,7 @@ from bench.answers_docs import docs_check  # noqa: E402
 from bench.answers_fit import fit  # noqa: E402
 from bench.answers_howto import howto_check  # noqa: E402
 from bench.answers_licences import licence_check  # noqa: E402
+from bench.answers_science import science_check  # noqa: E402
 from bench.choose_questions import OFF_TOPIC  # noqa: E402
 from bench.docqa_bench import cpu_flags, docs_dir  # noqa: E402
 from bench.docqa_score import Outcome, Summary, best_f1, exact, holds, print_table  # noqa: E402
@@ -198,6 +200,7 @@ def main() -> None:
     ap.add_argument("--docs", action="store_true", help="only the examples/docs check")
     ap.add_argument("--licences", action="store_true", help="only the licence texts check (dev)")
     ap.add_argument("--howto", action="store_true", help="only the README how-to check (dev)")
+    ap.add_argument("--science", action="store_true", help="only the abstracts check (dev)")
     ap.add_argument(
         "--adapter-every", type=int, default=1, help="read-adapter (slow) on every Nth question"
     )
@@ -209,7 +212,10 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp), models_dir=REPO / ".cache/ov-data/models")
         svc = build_services(settings)
         try:
-            checks = {"howto": howto_check, "docs": docs_check, "licences": licence_check}
+            checks = {
+                "howto": howto_check, "docs": docs_check, "licences": licence_check,
+                "science": science_check,
+            }  # fmt: skip
             check = next((run for flag, run in checks.items() if getattr(args, flag)), None)
             if check is not None:
                 check(svc)
