@@ -78,8 +78,8 @@ def whole_date(span: str, sentence: str, question: str) -> str:
     2019" → "June 13, 2019"), unless ``question`` asks for a year, month or day: a year alone
     does not say when."""
     at = sentence.find(span)
-    if at < 0 or _ASKS_PART.search(question):
-        return span
+    if at < 0 or sentence.count(span) > 1 or _ASKS_PART.search(question):
+        return span  # not there, or which of its dates the reader meant is unknown
     for date in _DATE.finditer(sentence):
         if date.start() <= at and at + len(span) <= date.end():
             return date.group(0) if len(span) < len(date.group(0)) else span

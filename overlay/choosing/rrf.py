@@ -1,8 +1,9 @@
 """Reciprocal rank fusion: pure, weighted, deterministic.
 
 ``score(d) = Σ_lists weight_l / (k + rank_l(d))`` with ranks from 1. A document
-missing from a list gets nothing from it. Ties break on the best single rank,
-then on the id, so the same inputs always give the same order.
+missing from a list gets nothing from it. Ties break on the best single rank, then
+on the best rank in each group of ``ties`` lists in turn (hybrid: BM25's, then the
+embedding's), then on the id, so the same inputs always give the same order.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ def rrf(
     rankings: Sequence[Sequence[str]],
     weights: Sequence[float] | None = None,
     k: int = 60,
+    ties: Sequence[Sequence[int]] = (),
 ) -> list[tuple[str, float]]:
-    """Fuse ranked id lists (best first) into one ``[(id, score)]``, best first."""
+    """Fuse ranked id lists (best first) into one ``[(id, score)]``, best first. ``ties``:
+    groups of list indices whose best rank breaks a tie, in turn, before the id does."""
     if weights is None:
         weights = [1.0] * len(rankings)
     if len(weights) != len(rankings):
@@ -32,4 +35,13 @@ def rrf(
             seen.add(doc)
             scores[doc] = scores.get(doc, 0.0) + weight / (k + rank)
             best[doc] = min(best.get(doc, rank), rank)
-    return sorted(scores.items(), key=lambda kv: (-kv[1], best[kv[0]], kv[0]))
+    lists = [{doc: r for r, doc in reversed(list(enumerate(ranking, 1)))} for ranking in rankings]
+    absent = max((len(r) for r in rankings), default=0) + 1
+
+    def group_rank(doc: str, group: Sequence[int]) -> int:
+        return min((lists[i].get(doc, absent) for i in group), default=absent)
+
+    return sorted(
+        scores.items(),
+        key=lambda kv: (-kv[1], best[kv[0]], *(group_rank(kv[0], g) for g in ties), kv[0]),
+    )

@@ -115,5 +115,9 @@ def test_rrf_is_weighted_and_deterministic() -> None:
     assert [d for d, _ in only_dense] == ["a", "b"]
     assert rrf([["x", "x", "y"]], k=0) == [("x", 1.0), ("y", pytest.approx(1 / 3))]
     assert rrf([]) == []
+    # "z" first by one list and "a" by the other: a tie, broken by the id unless told
+    assert [d for d, _ in rrf([["z", "a"], ["a", "z"]])] == ["a", "z"]
+    assert [d for d, _ in rrf([["z", "a"], ["a", "z"]], ties=[[0]])] == ["z", "a"]
+    assert [d for d, _ in rrf([["z", "a"], ["a", "z"]], ties=[[1], [0]])] == ["a", "z"]
     with pytest.raises(ValueError):
         rrf([["a"]], weights=[1.0, 2.0])

@@ -268,6 +268,8 @@ def test_a_part_of_a_date_is_the_whole_date(monkeypatch: Any, tiny_model: Any) -
     assert whole_date("1 March", "It began on 1 March 2020.", "When?") == "1 March 2020"
     assert whole_date("2019", sentence, "In which year was it declared?") == "2019"
     assert whole_date("July", sentence, "When is it paid?") == "July"  # no date around it
+    two = "On 29 August 2019 the board said the dividend was declared on June 13, 2019."
+    assert whole_date("2019", two, "When was it declared?") == "2019"  # which 2019?
     q = "When was the dividend declared in 2019?"
     ranked, sentences = _ranked(q, sentence)
     _scripted_reader(monkeypatch, [("2019", -0.1)])
