@@ -1,7 +1,8 @@
 """Loaders: bytes of a supported file → plain-text sections, never a crash on bad bytes.
 
-Supported: .txt .text .md .markdown .rst .html .htm .pdf .json .jsonl. A PDF
-gives one section per page; a JSON/JSONL file one section per record (its
+Supported: .txt .text .md .markdown .rst .html .htm .pdf .docx .json .jsonl. A
+PDF gives one section per page; a Word document its body as Markdown
+(``ingest.docx``); a JSON/JSONL file one section per record (its
 ``text``/``content``/``body`` field, the ``title`` in front). Unknown types and
 binary content raise ``Skip`` (with the reason); unreadable content (a corrupt
 PDF, invalid JSON) raises ``InvalidInput`` and fails that one source.
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.docx import docx_markdown
 from ingest.formats import MAX_PAGES, Check, html_text, pdf_pages
 from memory.errors import InvalidInput, TooLarge
 
@@ -30,6 +32,7 @@ KINDS = {
     ".html": "html",
     ".htm": "html",
     ".pdf": "pdf",
+    ".docx": "docx",
     ".json": "json",
     ".jsonl": "jsonl",
 }
@@ -179,6 +182,8 @@ def load(
     if kind == "pdf":
         pages = pdf_pages(data, check, max_pages)
         return kind, [Section(text, page=i + 1) for i, text in enumerate(pages)]
+    if kind == "docx":
+        return kind, [Section(docx_markdown(data, check))]
     text = text_of(data)
     if kind == "html":
         return kind, [Section(html_text(text, check))]

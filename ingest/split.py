@@ -21,6 +21,7 @@ from ingest.loaders import Section
 from memory.errors import InvalidInput
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
+MARKDOWN = frozenset({"markdown", "docx"})  # kinds split at their Markdown headings
 _FENCE = re.compile(r"^(```|~~~)", re.MULTILINE)
 _SPECIAL_TOKENS = 2  # [CLS] and [SEP] count against the embedder's maximum
 # A run without whitespace (one letter repeated, base64, minified code) that does not fit a
@@ -138,7 +139,7 @@ class Splitter:
         if kind not in self._cache:
             from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 
-            md = kind == "markdown"
+            md = kind in MARKDOWN
             seps = (
                 RecursiveCharacterTextSplitter.get_separators_for_language(Language.MARKDOWN)
                 if md
@@ -165,11 +166,11 @@ class Splitter:
         pieces (it raises to stop a run past its time budget)."""
         chunks: list[Chunk] = []
         first = next((s.text for s in sections if s.text.strip()), "")
-        title = first_line_title(first) if kind != "markdown" else ""  # Markdown: its headings
+        title = first_line_title(first) if kind not in MARKDOWN else ""  # Markdown: headings
         for s_idx, section in enumerate(sections):
             if not section.text.strip():
                 continue
-            heads = _Headings(section.text if kind == "markdown" else "")
+            heads = _Headings(section.text if kind in MARKDOWN else "")
             heading = ""  # plain text: the lone heading over the pieces that follow
             pieces = list(self._pieces(section.text, kind))
             for i, (text, start) in enumerate(pieces):
@@ -190,7 +191,7 @@ class Splitter:
                         end=start + len(text),
                         tokens=self.count(text),
                         page=section.page,
-                        headings=heads.path_at(start) if kind == "markdown" else heading,
+                        headings=heads.path_at(start) if kind in MARKDOWN else heading,
                         meta=dict(section.meta),
                         title=title,
                     )
