@@ -247,7 +247,7 @@ def test_a_span_that_only_repeats_the_questions_scope_is_no_answer(
 
 
 def test_a_number_keeps_its_scale_word(monkeypatch: Any, tiny_model: Any) -> None:
-    from overlay.answering.reading import whole_amount
+    from overlay.answering.whole import whole_amount
 
     sentence = "The Company has a valuation allowance of $191.7 million against its assets."
     assert whole_amount("$191.7", sentence) == "$191.7 million"
@@ -261,7 +261,7 @@ def test_a_number_keeps_its_scale_word(monkeypatch: Any, tiny_model: Any) -> Non
 
 
 def test_a_part_of_a_date_is_the_whole_date(monkeypatch: Any, tiny_model: Any) -> None:
-    from overlay.answering.reading import whole_date
+    from overlay.answering.whole import whole_date
 
     sentence = "The board declared the dividend on June 13, 2019, payable in July."
     assert whole_date("June 13", sentence, "When was it declared?") == "June 13, 2019"
