@@ -177,10 +177,15 @@ class Splitter:
                 if check is not None:
                     check()
                 if i + 1 < len(pieces) and _lone_heading(text):
-                    heading = " ".join(text.strip(_RULE).split())
-                    if heading.lower() == title.lower():
-                        heading = ""  # the document's title: in every chunk's header already
+                    heading = _as_heading(text, title)
                     continue  # a heading with nothing under it in its chunk: a header below
+                blocks = _BLANK.split(text)  # a heading inside: the one in force from there
+                if len(blocks) > 1 and _lone_heading(blocks[0]):
+                    heading = _as_heading(blocks[0], title)
+                under = heading
+                for block in blocks[1:]:
+                    if _lone_heading(block):
+                        heading = _as_heading(block, title)
                 chunks.append(
                     Chunk(
                         id=chunk_id(source, s_idx, start, text),
@@ -191,7 +196,7 @@ class Splitter:
                         end=start + len(text),
                         tokens=self.count(text),
                         page=section.page,
-                        headings=heads.path_at(start) if kind in MARKDOWN else heading,
+                        headings=heads.path_at(start) if kind in MARKDOWN else under,
                         meta=dict(section.meta),
                         title=title,
                     )
@@ -245,6 +250,17 @@ _HEADING_CHARS = 160
 _HEADING_LINE = re.compile(r"(?:\d{1,3}(?:\.\d{1,3})*\.?\s+)?[A-Z]")  # "2.2 Sharing …", "Scope"
 _CODE = re.compile(r"[=<>{}$`|\\]|\(\)|\w_\w")  # "pip install x" opens in lower case
 _END_MARK = re.compile(r"[.!?:;,][\"'’”)\]]*$")
+
+
+_BLANK = re.compile(r"\n[ \t]*\n")
+
+
+def _as_heading(text: str, title: str) -> str:
+    """A lone heading as the heading path of the chunks under it ("Title\n\n2.2 Sharing" →
+    "Title > 2.2 Sharing"), less the document's own title, which is in every chunk's header
+    already (``Chunk.title``)."""
+    parts = (" ".join(block.strip(_RULE).split()) for block in _BLANK.split(text.strip()))
+    return " > ".join(p for p in parts if p and p.lower() != title.lower())
 
 
 def _lone_heading(part: str) -> bool:

@@ -43,6 +43,21 @@ def test_a_title_over_a_long_paragraph_heads_its_chunks(splitter: Splitter) -> N
     assert all(TITLE in c.indexed() for c in chunks)  # the header: searchable with every chunk
 
 
+def test_a_heading_inside_a_chunk_ends_the_one_before(splitter: Splitter) -> None:
+    """ "Appendix" shares a chunk with the short paragraph under it: the chunks after it are
+    under "Appendix", no longer under "2.2 Sharing Personal Information"."""
+    short = "The appendix lists the offices in Bergen and Oslo."
+    text = (
+        f"{TITLE}\n\n2.2 Sharing Personal Information\n\n{ABSTRACT}\n\nAppendix\n\n{short}"
+        f"\n\n{ABSTRACT}"
+    )
+    chunks = splitter.split("policy.txt", "text", [Section(text)])
+    at = text.index("Appendix")
+    assert any(c.start == at and c.end > at + 20 for c in chunks)  # with the text under it
+    assert {c.headings for c in chunks if c.start >= at} == {"Appendix"}
+    assert {c.headings for c in chunks if c.end <= at} == {"2.2 Sharing Personal Information"}
+
+
 def test_what_is_not_a_lone_heading_stays_a_chunk(splitter: Splitter) -> None:
     for lone in ("pip install overlay", "The desk answers by phone.", "MY_SETTING=1"):
         text = f"{lone}\n\n{ABSTRACT}"
