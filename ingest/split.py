@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingest.headings import BLANK, RULE, as_heading, lone_heading
 from ingest.loaders import Section
 from memory.errors import InvalidInput
 
@@ -92,16 +93,13 @@ def title_of(source: str) -> str:
     return " ".join(stem.replace("_", " ").replace("-", " ").split())
 
 
-_RULE = " \t#*=_~-"  # what frames a title line: rules, heading marks
-
-
 def first_line_title(text: str) -> str:
     """The document's own title where its first line is one: a short line (at most 12 words)
     with letters that is not a sentence or a clause (no end mark, comma or colon after it), e.g.
     "Mozilla Public License Version 2.0" or "GNU GENERAL PUBLIC LICENSE". Rules and heading marks
     around it are dropped. Empty where the document starts with prose."""
-    line = next((ln for ln in text.splitlines() if ln.strip(_RULE)), "")
-    line = " ".join(line.strip(_RULE).split())
+    line = next((ln for ln in text.splitlines() if ln.strip(RULE)), "")
+    line = " ".join(line.strip(RULE).split())
     if not 0 < len(line.split()) <= 12 or line[-1] in ".!?,;:" or re.search(r"[.!?]\s", line):
         return ""
     return line if re.search(r"[^\W\d_]", line) else ""
@@ -176,16 +174,16 @@ class Splitter:
             for i, (text, start) in enumerate(pieces):
                 if check is not None:
                     check()
-                if i + 1 < len(pieces) and _lone_heading(text):
-                    heading = _as_heading(text, title)
+                if i + 1 < len(pieces) and lone_heading(text):
+                    heading = as_heading(text, title)
                     continue  # a heading with nothing under it in its chunk: a header below
-                blocks = _BLANK.split(text)  # a heading inside: the one in force from there
-                if len(blocks) > 1 and _lone_heading(blocks[0]):
-                    heading = _as_heading(blocks[0], title)
+                blocks = BLANK.split(text)  # a heading inside: the one in force from there
+                if len(blocks) > 1 and lone_heading(blocks[0]):
+                    heading = as_heading(blocks[0], title)
                 under = heading
                 for block in blocks[1:]:
-                    if _lone_heading(block):
-                        heading = _as_heading(block, title)
+                    if lone_heading(block):
+                        heading = as_heading(block, title)
                 chunks.append(
                     Chunk(
                         id=chunk_id(source, s_idx, start, text),
@@ -243,43 +241,6 @@ class Splitter:
         space = text.rfind(" ", 0, mid)
         cut = space + 1 if space > len(text) // 4 else mid
         return self._fit(text[:cut]) + self._fit(text[cut:])
-
-
-_HEADING_WORDS = 20
-_HEADING_CHARS = 160
-_HEADING_LINE = re.compile(r"(?:\d{1,3}(?:\.\d{1,3})*\.?\s+)?[A-Z]")  # "2.2 Sharing …", "Scope"
-_CODE = re.compile(r"[=<>{}$`|\\]|\(\)|\w_\w")  # "pip install x" opens in lower case
-_END_MARK = re.compile(r"[.!?:;,][\"'’”)\]]*$")
-
-
-_BLANK = re.compile(r"\n[ \t]*\n")
-
-
-def _as_heading(text: str, title: str) -> str:
-    """A lone heading as the heading path of the chunks under it ("Title\n\n2.2 Sharing" →
-    "Title > 2.2 Sharing"), less the document's own title, which is in every chunk's header
-    already (``Chunk.title``)."""
-    parts = (" ".join(block.strip(_RULE).split()) for block in _BLANK.split(text.strip()))
-    return " > ".join(p for p in parts if p and p.lower() != title.lower())
-
-
-def _lone_heading(part: str) -> bool:
-    """Whether a chunk-to-be is only a title or heading: one or two short lines of words with
-    no end mark ("Crystal structure of a nucleosome core particle …", "## Installation",
-    "2.2 Sharing Personal Information"). The recursive splitter cuts at blank lines first, so
-    a heading over a paragraph too long to share a chunk with it was a chunk of its own: one
-    that names what the text says but says none of it, ranked first for any question in its
-    words ("Crystal structure of a nucleosome core particle containing the variant histone
-    H2A.Z" for "What is the resolution of the crystal structure of the H2A.Z nucleosome?").
-    It is the header of the chunks under it instead (Markdown: their heading path already)."""
-    lines = [ln.strip(_RULE) for ln in part.strip().splitlines() if ln.strip(_RULE)]
-    return (
-        0 < len(lines) <= 2
-        and all(_HEADING_LINE.match(ln) and not _END_MARK.search(ln) for ln in lines)
-        and not _CODE.search(part)
-        and len(part.split()) <= _HEADING_WORDS
-        and len(part.strip()) <= _HEADING_CHARS
-    )
 
 
 class _Headings:
