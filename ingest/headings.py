@@ -38,7 +38,7 @@ def lone_heading(part: str) -> bool:
     return (
         0 < len(lines) <= 2
         and all(_HEADING_LINE.match(ln) and not _END_MARK.search(ln) for ln in lines)
-        and not _CODE.search(part)
+        and not any(_CODE.search(ln) for ln in lines)  # an "=====" underline is no code
         and len(part.split()) <= _HEADING_WORDS
         and len(part.strip()) <= _HEADING_CHARS
     )

@@ -178,9 +178,10 @@ class Splitter:
                     heading = as_heading(text, title)
                     continue  # a heading with nothing under it in its chunk: a header below
                 blocks = BLANK.split(text)  # a heading inside: the one in force from there
+                under = heading
                 if len(blocks) > 1 and lone_heading(blocks[0]):
                     heading = as_heading(blocks[0], title)
-                under = heading
+                    under = ""  # it opens the chunk: its text says it, a header would twice
                 for block in blocks[1:]:
                     if lone_heading(block):
                         heading = as_heading(block, title)

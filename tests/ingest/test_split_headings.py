@@ -53,8 +53,10 @@ def test_a_heading_inside_a_chunk_ends_the_one_before(splitter: Splitter) -> Non
     )
     chunks = splitter.split("policy.txt", "text", [Section(text)])
     at = text.index("Appendix")
-    assert any(c.start == at and c.end > at + 20 for c in chunks)  # with the text under it
-    assert {c.headings for c in chunks if c.start >= at} == {"Appendix"}
+    opening = [c for c in chunks if c.start == at]
+    assert len(opening) == 1 and opening[0].end > at + 20  # with the text under it
+    assert opening[0].headings == ""  # its first line says it: no header says it twice
+    assert {c.headings for c in chunks if c.start > at} == {"Appendix"}
     assert {c.headings for c in chunks if c.end <= at} == {"2.2 Sharing Personal Information"}
 
 
@@ -63,6 +65,9 @@ def test_what_is_not_a_lone_heading_stays_a_chunk(splitter: Splitter) -> None:
         text = f"{lone}\n\n{ABSTRACT}"
         chunks = splitter.split("readme.txt", "text", [Section(text)])
         assert chunks[0].text.strip() == lone and chunks[0].headings == ""
+    underlined = "Mozilla Public License\n======================"
+    chunks = splitter.split("l.txt", "text", [Section(f"{underlined}\n\n{ABSTRACT}")])
+    assert "=====" not in chunks[0].text  # an underlined title alone is no chunk either
     # a heading with nothing after it is the document's last words: kept
     chunks = splitter.split("notes.txt", "text", [Section(f"{ABSTRACT}\n\nAppendix")])
     assert chunks[-1].text.strip() == "Appendix"
