@@ -27,15 +27,16 @@ def rrf(
         raise ValueError("k must be >= 0")
     scores: dict[str, float] = {}
     best: dict[str, int] = {}
+    lists: list[dict[str, int]] = []  # each list's rank of each document it names
     for ranking, weight in zip(rankings, weights, strict=True):
-        seen: set[str] = set()
+        ranks: dict[str, int] = {}
         for rank, doc in enumerate(ranking, 1):
-            if doc in seen:  # a list naming a document twice counts it once, at its best rank
+            if doc in ranks:  # a list naming a document twice counts it once, at its best rank
                 continue
-            seen.add(doc)
+            ranks[doc] = rank
             scores[doc] = scores.get(doc, 0.0) + weight / (k + rank)
             best[doc] = min(best.get(doc, rank), rank)
-    lists = [{doc: r for r, doc in reversed(list(enumerate(ranking, 1)))} for ranking in rankings]
+        lists.append(ranks)
     absent = max((len(r) for r in rankings), default=0) + 1
 
     def group_rank(doc: str, group: Sequence[int]) -> int:
