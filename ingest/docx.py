@@ -21,7 +21,7 @@ import zipfile
 import zlib
 from xml.etree import ElementTree as ET
 
-from ingest.formats import EVERY, Check
+from ingest.formats import EVERY, Check, no_check
 from memory.errors import InvalidInput, TooLarge
 
 MAX_XML = 64 * 2**20  # the body's XML, decompressed
@@ -30,11 +30,7 @@ _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _HEADING_STYLE = re.compile(r"(?i)heading\s*([1-9])$")
 
 
-def _no_check() -> None:
-    return None
-
-
-def docx_markdown(data: bytes, check: Check = _no_check) -> str:
+def docx_markdown(data: bytes, check: Check = no_check) -> str:
     """The body of the .docx file ``data`` as Markdown text."""
     root = _parse(_body_xml(data, check), check)
     body = root.find(f"{_W}body")

@@ -31,11 +31,11 @@ EVERY = 256  # operators or elements between two checks (a check costs ~100 ns)
 MAX_PAGES = 5000
 
 
-def _no_check() -> None:
+def no_check() -> None:
     return None
 
 
-def pdf_pages(data: bytes, check: Check = _no_check, max_pages: int = MAX_PAGES) -> list[str]:
+def pdf_pages(data: bytes, check: Check = no_check, max_pages: int = MAX_PAGES) -> list[str]:
     """The text of each page of the PDF ``data``; ``check`` between pages and operators."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
@@ -112,7 +112,7 @@ def _page_text(page: Any, check: Check) -> str:
     return str(page.extract_text(visitor_operand_before=visit) or "")
 
 
-def html_text(html: str, check: Check = _no_check) -> str:
+def html_text(html: str, check: Check = no_check) -> str:
     """The visible text of ``html``: scripts, styles, templates, the head, navigation (``nav``,
     ``role="navigation"``: menus and breadcrumbs are no part of a page's content) and permalink
     marks (a heading's "¶" linking to itself, as Sphinx writes them: "Abstract¶") dropped."""

@@ -109,18 +109,21 @@ BAD = {
 }
 
 
+def zipped(part: str, xml: str) -> bytes:
+    """A zip archive of one part."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr(part, xml)
+    return out.getvalue()
+
+
 def _bad_files(tmp_path: Path) -> None:
+    built = {
+        "noxml.docx": zipped("word/other.xml", "<x/>"),
+        "badxml.docx": zipped("word/document.xml", "<w:document><w:body><w:p></w:body>"),
+    }
     for name, (data, _) in BAD.items():
-        if name == "noxml.docx":
-            out = io.BytesIO()
-            with zipfile.ZipFile(out, "w") as z:
-                z.writestr("word/other.xml", "<x/>")
-            data = out.getvalue()
-        if name == "badxml.docx":
-            out = io.BytesIO()
-            with zipfile.ZipFile(out, "w") as z:
-                z.writestr("word/document.xml", "<w:document><w:body><w:p></w:body>")
-            data = out.getvalue()
+        data = built.get(name, data)
         assert data is not None
         (tmp_path / name).write_bytes(data)
 
