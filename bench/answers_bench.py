@@ -16,7 +16,8 @@ Domains (each ingested into a fresh data dir, asked through ``overlay.turn.ask``
 - policyqa: PolicyQA ``test.json``, the first ``--policies`` policies, one collection each,
   ``--per-policy`` questions each (measure only: nothing here was trained or tuned on it);
 - off-corpus: ``--n-off`` questions the documents do not answer, against squad and tatqa
-  (the second half of ``OFF_TOPIC``; ``--fit`` uses the first half).
+  (the second half of ``OFF_TOPIC``; ``--fit`` uses the first half);
+- off-one-document: the same questions against each policy (a collection of one document).
 
 Methods: hybrid (its top chunk as the answer), naive (that chunk's sentence with most question
 words), read-adapter (read mode as it was: query likelihood chooses, the reader adapter's span),
@@ -77,11 +78,11 @@ VARIANTS: dict[str, dict] = {
 SLOW = {"read-adapter"}
 
 
-def _load(rel: str) -> list[dict]:
+def load_set(rel: str) -> list[dict]:
     return json.loads((DATA / rel).read_text())["data"]
 
 
-def _rows(paragraphs: list[dict], coll: str, title: str) -> list[dict]:
+def qa_rows(paragraphs: list[dict], coll: str, title: str) -> list[dict]:
     out = []
     for p in paragraphs:
         for qa in p["qas"]:
@@ -92,7 +93,7 @@ def _rows(paragraphs: list[dict], coll: str, title: str) -> list[dict]:
     return out
 
 
-def _write(folder: Path, name: str, paragraphs: list[dict]) -> None:
+def write_doc(folder: Path, name: str, paragraphs: list[dict]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
     text = "\n\n".join(p["context"].strip() for p in paragraphs)
@@ -102,25 +103,25 @@ def _write(folder: Path, name: str, paragraphs: list[dict]) -> None:
 def squad_rows(svc: Services, root: Path, part: str) -> list[dict]:
     """Ingest the 16 SQuAD dev-half articles (collection ``squad``); the questions of ``part``'s
     articles (``reader_data.split_titles``: train, dev or heldout)."""
-    squad = _load("squad2-dev/dev-v2.0.json")
+    squad = load_set("squad2-dev/dev-v2.0.json")
     split = split_titles([a["title"] for a in squad])
     for a in squad:
-        _write(root / "squad", a["title"], a["paragraphs"])
+        write_doc(root / "squad", a["title"], a["paragraphs"])
     ingest_paths(svc, [root / "squad"], collection="squad")
     return [r for a in squad if a["title"] in split[part]
-            for r in _rows(a["paragraphs"], "squad", a["title"])]  # fmt: skip
+            for r in qa_rows(a["paragraphs"], "squad", a["title"])]  # fmt: skip
 
 
 def tatqa_rows(svc: Services, root: Path, dev: bool) -> list[dict]:
     """Ingest TAT-QA's DEV reports (``dev``) or ``test.json`` (collection ``tatqa``); their
     questions."""
-    tat = _load("tatqa-text/dev.json" if dev else "tatqa-text/test.json")
+    tat = load_set("tatqa-text/dev.json" if dev else "tatqa-text/test.json")
     if dev:
         tat = [r for r in tat if tatqa_split(r["title"]) == "dev"]
     for r in tat:
-        _write(root / "tatqa", r["title"], r["paragraphs"])
+        write_doc(root / "tatqa", r["title"], r["paragraphs"])
     ingest_paths(svc, [root / "tatqa"], collection="tatqa")
-    return [x for r in tat for x in _rows(r["paragraphs"], "tatqa", r["title"])]
+    return [x for r in tat for x in qa_rows(r["paragraphs"], "tatqa", r["title"])]
 
 
 def policy_rows(
@@ -128,13 +129,13 @@ def policy_rows(
 ) -> list[dict]:
     """Ingest the first ``policies`` PolicyQA ``part`` policies, one collection each
     (``policy0``, ``policy1``, …); ``per_policy`` questions of each."""
-    chosen = sorted(_load(f"policyqa/{part}.json"), key=lambda p: p["title"])[:policies]
+    chosen = sorted(load_set(f"policyqa/{part}.json"), key=lambda p: p["title"])[:policies]
     out = []
     for i, pol in enumerate(chosen):
         coll = f"policy{i}"
-        _write(root / coll, pol["title"], pol["paragraphs"])
+        write_doc(root / coll, pol["title"], pol["paragraphs"])
         ingest_paths(svc, [root / coll], collection=coll)
-        rows = _rows(pol["paragraphs"], coll, pol["title"])
+        rows = qa_rows(pol["paragraphs"], coll, pol["title"])
         out += rng.sample(rows, min(per_policy, len(rows)))
     return out
 
@@ -156,6 +157,12 @@ def prepare(svc: Services, root: Path, args: argparse.Namespace) -> dict[str, li
     offs = OFF_TOPIC[:half] if args.fit else OFF_TOPIC[half:]
     sets["off-corpus"] = [{"q": q, "golds": [], "kind": "off", "coll": c, "title": ""}
                           for q in offs[: args.n_off] for c in ("squad", "tatqa")]  # fmt: skip
+    # the same questions of each policy: a collection of one document, whose gate threshold is
+    # its own (``Gate.threshold_for``)
+    sets["off-one-document"] = [
+        {"q": q, "golds": [], "kind": "off", "coll": f"policy{i}", "title": ""}
+        for q in offs[: args.n_off] for i in range(args.policies)
+    ]  # fmt: skip
     return sets
 
 

@@ -29,10 +29,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 
-from bench.answers_bench import policy_rows, squad_rows, tatqa_rows  # noqa: E402
+from reader_data import split_titles  # noqa: E402
+
+from bench.answers_bench import (  # noqa: E402
+    load_set,
+    policy_rows,
+    qa_rows,
+    squad_rows,
+    tatqa_rows,
+    write_doc,
+)
 from bench.answers_fit import observe  # noqa: E402
 from bench.choose_questions import OFF_TOPIC  # noqa: E402
 from bench.docqa_bench import docs_dir  # noqa: E402
+from ingest.pipeline import ingest_paths  # noqa: E402
+from overlay.choosing.candidates import collection_chunks  # noqa: E402
 from overlay.services import Services, build_services  # noqa: E402
 from overlay.settings import Settings  # noqa: E402
 
@@ -56,7 +67,29 @@ def _locomo(convs: list[str]) -> list[str]:
     return out
 
 
+def single(svc: Services, root: Path, rng: random.Random) -> list[dict]:
+    """One collection per SQuAD TRAIN/DEV article: its own questions and off-corpus ones."""
+    squad = load_set("squad2-dev/dev-v2.0.json")
+    split = split_titles([a["title"] for a in squad])
+    tat = [r["q"] for r in tatqa_rows(svc, root, True)]
+    convo = _locomo(["47", "48", "49"])
+    off = OFF_TOPIC[: len(OFF_TOPIC) // 2]
+    rows: list[dict] = []
+    for i, a in enumerate(x for x in squad if x["title"] in split["train"] + split["dev"]):
+        coll = f"article{i}"
+        write_doc(root / coll, a["title"], a["paragraphs"])
+        ingest_paths(svc, [root / coll], collection=coll)
+        own = qa_rows(a["paragraphs"], coll, a["title"])
+        for kind in ("answerable", "unanswerable"):
+            rows += _tag(rng.sample([r for r in own if r["kind"] == kind], 6), "article")
+        rows += _off(off, coll, "off-topic")
+        rows += _off(rng.sample(tat, 10) + rng.sample(convo, 5), coll, "cross")
+    return rows
+
+
 def prepare(svc: Services, root: Path, part: str, rng: random.Random) -> list[dict]:
+    if part == "single":
+        return single(svc, root, rng)
     dev = part == "dev"
     sq = squad_rows(svc, root, "dev" if dev else "heldout")
     ans = [r for r in sq if r["kind"] == "answerable"]
@@ -93,7 +126,7 @@ def prepare(svc: Services, root: Path, part: str, rng: random.Random) -> list[di
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--part", choices=("dev", "test"), required=True)
+    ap.add_argument("--part", choices=("dev", "test", "single"), required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--shard", default="0/1", help="i/n: observe every n-th question from i")
     ap.add_argument("--seed", type=int, default=11)
@@ -107,7 +140,7 @@ def main() -> None:
             rows = prepare(svc, docs, args.part, random.Random(args.seed))[i::n]
             out, t0 = [], time.perf_counter()
             for j, row in enumerate(rows, 1):
-                out.append(observe(svc, row))
+                out.append({**observe(svc, row), "chunks": collection_chunks(svc, row["coll"])})
                 print(f"\r{j}/{len(rows)} {time.perf_counter() - t0:.0f}s", end="", file=sys.stderr)
             print(file=sys.stderr)
             args.out.write_bytes(pickle.dumps(out))

@@ -3,7 +3,9 @@ it beside today's floor on development and held-out ones.
 
     python bench/gate_data.py --part dev  --out bench/results/gate-dev.pkl
     python bench/gate_data.py --part test --out bench/results/gate-test.pkl
+    python bench/gate_data.py --part single --out bench/results/gate-single.pkl
     python scripts/gate_fit.py --dev bench/results/gate-dev.pkl [--test bench/results/gate-test.pkl]
+        [--single bench/results/gate-single.pkl] [--keep overlay/builtin_readers/span/gate.json]
         [--write overlay/builtin_readers/span/gate.json]
 
 Each observation is replayed with the shipped choosing settings (the span reader's score, fused
@@ -12,6 +14,12 @@ label: the question is answerable and that candidate holds a gold answer. A logi
 (L2, Newton's method, standardised features) is fitted on DEV only; the threshold is the lowest
 on a grid that abstains on at least ``--off`` of DEV's questions the documents do not answer
 (off-topic and another domain's). ``--test`` is read only to report.
+
+``--single``: observations of one-document collections (``gate_data.py --part single``). Their
+threshold is the lowest on a finer grid (0.01) abstaining on at least ``--off`` of their
+off-corpus questions; it holds for collections up to the largest of them, and the large
+threshold from the smallest DEV collection up (``Gate.threshold_for``). ``--keep``: the weights
+and large threshold of that gate file, not refitted (only the one-document threshold is added).
 """
 
 from __future__ import annotations
@@ -30,12 +38,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO)]
 
-from overlay.choosing.abstain import NAMES, Gate, features  # noqa: E402
+from overlay.choosing.abstain import NAMES, Gate, features, load_gate  # noqa: E402
 from overlay.choosing.chooser import span_scores  # noqa: E402
 from overlay.choosing.fusion import FusionWeights, choose  # noqa: E402
 from overlay.settings import Settings  # noqa: E402
 
 THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]
+FINE = [round(0.01 * i, 2) for i in range(1, 100)]
 
 
 def replay(obs: dict, s: Settings) -> dict:
@@ -54,6 +63,7 @@ def replay(obs: dict, s: Settings) -> dict:
         "y": float(row["kind"] == "answerable" and bool(obs["gold"][best])),
         "today_abstained": first is None,
         "today_right": first is not None and bool(obs["gold"][first]),
+        "chunks": obs.get("chunks"),
     }  # fmt: skip
 
 
@@ -107,8 +117,51 @@ def show(title: str, figs: dict[str, dict[str, float]]) -> None:
                                        for k, v in fig.items()))  # fmt: skip
 
 
+def fitted(dev: list[dict], l2: float, off: float) -> tuple[Gate, float]:
+    """A gate fitted on ``dev`` (weights printed) and its threshold."""
+    x = np.array([it["x"] for it in dev])
+    y = np.array([it["y"] for it in dev])
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    w, b = fit_logistic((x - mean) / scale, y, l2)
+    gate = Gate(tuple(mean.tolist()), tuple(scale.tolist()), tuple(w.tolist()), b)
+    print("| feature | weight |\n|---|---|")
+    for name, wi in zip(NAMES, w, strict=True):
+        print(f"| {name} | {wi:+.3f} |")
+    for it in dev:
+        it["p"] = gate.probability(it["x"])
+    thr = lowest(dev, off, THRESHOLDS)
+    print(f"\nthreshold {thr} (the lowest abstaining on >= {off} of DEV off-corpus)")
+    return replace(gate, threshold=thr), thr
+
+
 def load(path: Path, s: Settings) -> list[dict]:
     return [replay(o, s) for o in pickle.loads(path.read_bytes()) if o["hits"]]
+
+
+def lowest(items: list[dict], share: float, grid: list[float]) -> float:
+    """The lowest threshold of ``grid`` under which at least ``share`` of ``items``' off-corpus
+    questions fall (``it["p"]``: the gate's probability)."""
+    offs = [it for it in items if it["kind"] == "off"]
+    return next((t for t in grid if statistics.mean(it["p"] < t for it in offs) >= share), grid[-1])
+
+
+def with_single(gate: Gate, dev: list[dict], single: list[dict], share: float) -> Gate:
+    """``gate`` with the threshold of one-document collections fitted on ``single``."""
+    for it in single:
+        it["p"] = gate.probability(it["x"])
+    small = lowest(single, share, FINE)
+    top = max(int(it["chunks"]) for it in single)
+    if not all(it.get("chunks") for it in dev):
+        sys.exit("--single needs DEV observations with their collections' sizes (gate_data.py)")
+    large = min(int(it["chunks"]) for it in dev)
+    print(
+        f"\none-document threshold {small} (collections of up to {top} chunks; the large "
+        f"threshold from {large} chunks)"
+    )
+    show(f"ONE-DOCUMENT, gate {small}", summary(single, [it["p"] < small for it in single]))
+    show(f"ONE-DOCUMENT, gate {gate.threshold}",
+         summary(single, [it["p"] < gate.threshold for it in single]))  # fmt: skip
+    return replace(gate, small_threshold=small, small_chunks=top, large_chunks=large)
 
 
 def main() -> None:
@@ -117,27 +170,22 @@ def main() -> None:
     ap.add_argument("--test", type=Path)
     ap.add_argument("--l2", type=float, default=1.0)
     ap.add_argument("--off", type=float, default=0.95, help="DEV off-corpus abstained at least")
+    ap.add_argument("--single", type=Path, help="one-document collections' observations")
+    ap.add_argument("--keep", type=Path, help="keep this gate's weights and large threshold")
     ap.add_argument("--write", type=Path, help="write the fitted gate (JSON) here")
     args = ap.parse_args()
     s = Settings()
     dev = load(args.dev, s)
-    x = np.array([it["x"] for it in dev])
-    y = np.array([it["y"] for it in dev])
-    mean, scale = x.mean(0), x.std(0) + 1e-6
-    w, b = fit_logistic((x - mean) / scale, y, args.l2)
-    gate = Gate(tuple(mean.tolist()), tuple(scale.tolist()), tuple(w.tolist()), b)
-    print("| feature | weight |\n|---|---|")
-    for name, wi in zip(NAMES, w, strict=True):
-        print(f"| {name} | {wi:+.3f} |")
-    for it in dev:
-        it["p"] = gate.probability(it["x"])
-    offs = [it for it in dev if it["kind"] == "off"]
-    thr = next(
-        (t for t in THRESHOLDS if statistics.mean(it["p"] < t for it in offs) >= args.off),
-        THRESHOLDS[-1],
-    )
-    gate = replace(gate, threshold=thr)
-    print(f"\nthreshold {thr} (the lowest abstaining on >= {args.off} of DEV off-corpus)")
+    kept = load_gate(args.keep) if args.keep else None
+    if kept is not None:
+        gate, thr = kept, kept.threshold
+        for it in dev:
+            it["p"] = gate.probability(it["x"])
+        print(f"kept {args.keep.name}: threshold {thr}")
+    else:
+        gate, thr = fitted(dev, args.l2, args.off)
+    if args.single:
+        gate = with_single(gate, dev, load(args.single, s), args.off)
     today = [it["today_abstained"] for it in dev]
     show("DEV, today's floor", summary(dev, today, "today_right"))
     show(f"DEV, gate {thr}", summary(dev, [it["p"] < thr for it in dev]))
@@ -147,11 +195,19 @@ def main() -> None:
             it["p"] = gate.probability(it["x"])
         today = [it["today_abstained"] for it in test]
         show("HELD-OUT, today's floor", summary(test, today, "today_right"))
+        if all(it.get("chunks") for it in test):
+            show("HELD-OUT, gate by collection size", summary(
+                test, [it["p"] < gate.threshold_for(it["chunks"]) for it in test]))  # fmt: skip
         for t in sorted({thr, *THRESHOLDS[::2]}):
             show(f"HELD-OUT, gate {t}" + (" (chosen)" if t == thr else ""),
                  summary(test, [it["p"] < t for it in test]))  # fmt: skip
     if args.write:
         doc = {**gate.to_json(), "fitted_on": str(args.dev.name), "l2": args.l2}
+        if args.keep:  # the weights are the kept file's: so is where they were fitted
+            kept_doc = json.loads(args.keep.read_text())
+            doc.update(fitted_on=kept_doc.get("fitted_on"), l2=kept_doc.get("l2"))
+        if args.single:
+            doc["single_fitted_on"] = args.single.name
         args.write.write_text(json.dumps(doc, indent=2) + "\n")
 
 

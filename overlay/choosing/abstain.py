@@ -82,23 +82,45 @@ def features(
 
 @dataclass(frozen=True)
 class Gate:
-    """A logistic over standardised ``features``: P(the first citation holds the answer)."""
+    """A logistic over standardised ``features``: P(the first citation holds the answer).
+
+    ``threshold`` was fitted on large collections (hundreds of chunks, many documents), where
+    some chunk is near any question; ``small_threshold`` on collections of one document (at
+    most ``small_chunks`` chunks), where a question the document does not answer finds nothing
+    that agrees with it and scores lower. A collection between the two sizes gets a threshold
+    between them, linear in the log of its chunk count (``threshold_for``)."""
 
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     weights: tuple[float, ...]
     bias: float
     threshold: float = 0.5  # below it the turn abstains (fitted with the weights)
+    small_threshold: float | None = None  # the threshold of one-document collections
+    small_chunks: int = 0  # the largest one-document collection it was fitted on
+    large_chunks: int = 0  # the smallest large collection ``threshold`` was fitted on
 
     def probability(self, x: Sequence[float]) -> float:
         parts = zip(self.weights, x, self.mean, self.scale, strict=True)
         z = self.bias + sum(w * (v - m) / s for w, v, m, s in parts)
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
+    def threshold_for(self, chunks: int | None) -> float:
+        """The threshold of a collection of ``chunks`` chunks (None: unknown, the large one)."""
+        small, lo, hi = self.small_threshold, self.small_chunks, self.large_chunks
+        if small is None or chunks is None or chunks >= hi or lo >= hi:
+            return self.threshold
+        if chunks <= lo:
+            return small
+        at = (math.log(chunks) - math.log(lo)) / (math.log(hi) - math.log(lo))
+        return small + at * (self.threshold - small)
+
     def to_json(self) -> dict:
+        small = {"threshold": self.small_threshold, "chunks": self.small_chunks,
+                 "large_chunks": self.large_chunks}  # fmt: skip
         return {"names": list(NAMES), "mean": list(self.mean), "scale": list(self.scale),
                 "weights": list(self.weights), "bias": self.bias,
-                "threshold": self.threshold}  # fmt: skip
+                "threshold": self.threshold,
+                **({"small": small} if self.small_threshold is not None else {})}  # fmt: skip
 
 
 _loaded: dict[Path, Gate | None] = {}
@@ -111,8 +133,11 @@ def load_gate(path: Path = GATE_FILE) -> Gate | None:
         if path.is_file():
             raw = json.loads(path.read_text())
             if tuple(raw.get("names", ())) == NAMES:
+                small = raw.get("small") or {}
                 gate = Gate(tuple(raw["mean"]), tuple(raw["scale"]), tuple(raw["weights"]),
-                            float(raw["bias"]), float(raw["threshold"]))  # fmt: skip
+                            float(raw["bias"]), float(raw["threshold"]),
+                            small.get("threshold"), int(small.get("chunks", 0)),
+                            int(small.get("large_chunks", 0)))  # fmt: skip
         _loaded[path] = gate
     return _loaded[path]
 
@@ -120,11 +145,13 @@ def load_gate(path: Path = GATE_FILE) -> Gate | None:
 def gated(
     choice: Choice, question: str, hits: Sequence[Hit], scores: Scores,
     reads: Sequence[ReadSpan | None], *, floor: float, top_n: int, gate: Gate | None = None,
+    chunks: int | None = None,
 ) -> None:  # fmt: skip
     """Let the gate decide ``choice``'s abstention, in place: the best candidate is cited first
-    when the gate passes it, then up to ``top_n - 1`` others whose evidence clears ``floor``;
-    nothing when it does not. A best candidate a vote or a memory's floor lifted keeps the
-    floor's decision (the gate never saw either). ``choice.notes["gate"]``: the probability."""
+    when the gate passes it (at the threshold of a collection of ``chunks`` chunks), then up to
+    ``top_n - 1`` others whose evidence clears ``floor``; nothing when it does not. A best
+    candidate a vote or a memory's floor lifted keeps the floor's decision (the gate never saw
+    either). ``choice.notes["gate"]``: the probability."""
     gate = gate or load_gate()
     if gate is None or not choice.ranked:
         return
@@ -135,4 +162,4 @@ def gated(
     p = gate.probability(x)
     choice.notes["gate"] = p
     others = [c for c in choice.ranked[1:] if c.evidence >= floor][: top_n - 1]
-    choice.chosen = [top, *others] if p >= gate.threshold else []
+    choice.chosen = [top, *others] if p >= gate.threshold_for(chunks) else []

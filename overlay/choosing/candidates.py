@@ -42,6 +42,11 @@ def sparse_index(services: Services, collection: str) -> SparseIndex:
     return SparseIndex(services.weights, collection, s.retrieve.bm25_k1, s.retrieve.bm25_b)
 
 
+def collection_chunks(services: Services, collection: str) -> int:
+    """How many chunks ``collection`` holds (the sparse index's count: one round trip)."""
+    return sparse_index(services, collection).stats().chunks
+
+
 def retrieve(
     services: Services,
     query: str,

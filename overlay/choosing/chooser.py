@@ -98,13 +98,15 @@ def choose_among(
     adapter: str | None = None,
     *,
     read: bool = False,
+    chunks: int | None = None,
 ) -> Choice:
     """Score ``hits`` with the model (wearing ``adapter``), fuse, and choose or abstain.
 
     ``read``: the span reader reads every candidate in the same pass (``Choice.reads``); its
     evidence joins the model score (``answer.span_weight``) and the answer gate
     (``overlay.choosing.abstain``; ``answer.span_threshold`` without it) decides abstention. A
-    stored memory's ``metadata["memory_evidence"]`` is a floor under its model score."""
+    stored memory's ``metadata["memory_evidence"]`` is a floor under its model score.
+    ``chunks``: the collection's size, which sets the gate's threshold."""
     s = services.settings
     reader = span_reader(services, read and bool(hits), adapter)
     layers = LAYERS if reader is not None else ()
@@ -131,7 +133,8 @@ def choose_among(
     )  # fmt: skip
     choice.reads = reads
     if scored is not None and s.answer.gate and len(spans) == len(hits):
-        gated(choice, question, hits, scored, spans, floor=threshold, top_n=s.choose.top_n)
+        gated(choice, question, hits, scored, spans, floor=threshold, top_n=s.choose.top_n,
+              chunks=chunks)  # fmt: skip
     choice.notes["prompt_tokens"] = float(scored.tokens_read if scored else 0)
     return choice
 
