@@ -43,7 +43,7 @@ from bench.answers_fit import observe  # noqa: E402
 from bench.choose_questions import OFF_TOPIC  # noqa: E402
 from bench.docqa_bench import docs_dir  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
-from overlay.choosing.candidates import collection_chunks  # noqa: E402
+from overlay.choosing.candidates import collection_size  # noqa: E402
 from overlay.services import Services, build_services  # noqa: E402
 from overlay.settings import Settings  # noqa: E402
 
@@ -140,7 +140,8 @@ def main() -> None:
             rows = prepare(svc, docs, args.part, random.Random(args.seed))[i::n]
             out, t0 = [], time.perf_counter()
             for j, row in enumerate(rows, 1):
-                out.append({**observe(svc, row), "chunks": collection_chunks(svc, row["coll"])})
+                size = collection_size(svc, row["coll"])
+                out.append({**observe(svc, row), "sources": size.sources, "chunks": size.chunks})
                 print(f"\r{j}/{len(rows)} {time.perf_counter() - t0:.0f}s", end="", file=sys.stderr)
             print(file=sys.stderr)
             args.out.write_bytes(pickle.dumps(out))

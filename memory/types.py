@@ -25,3 +25,11 @@ class Hit:
             "score": round(float(self.score), 6),
             "kind": self.kind,
         }
+
+
+@dataclass(frozen=True)
+class CollectionSize:
+    """How big a collection is: the sources ingested into it and the chunks it holds."""
+
+    sources: int
+    chunks: int

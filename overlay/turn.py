@@ -149,9 +149,9 @@ def _turn(
     t1 = time.perf_counter()
     span_read = reads_in_pass(services, req.mode)
     remembered = answer_from_memory(services, question, session, extra, on_text)
-    chunks = candidates.collection_chunks(services, req.collection) if span_read else None
+    size = candidates.collection_size(services, req.collection) if span_read else None
     choice = remembered.choice if remembered else choose_among(
-        services, query, hits, adapter, read=span_read, chunks=chunks
+        services, query, hits, adapter, read=span_read, size=size
     )  # fmt: skip
     t2 = time.perf_counter()
     decoding = decoding or Decoding(max_new_tokens=s.answer.max_new_tokens)

@@ -17,8 +17,8 @@ on a grid that abstains on at least ``--off`` of DEV's questions the documents d
 
 ``--single``: observations of one-document collections (``gate_data.py --part single``). Their
 threshold is the lowest on a finer grid (0.01) abstaining on at least ``--off`` of their
-off-corpus questions; it holds for collections up to the largest of them, and the large
-threshold from the smallest DEV collection up (``Gate.threshold_for``). ``--keep``: the weights
+off-corpus questions; it holds for collections of one document up to the largest of them
+(``Gate.threshold_for``). ``--keep``: the weights
 and large threshold of that gate file, not refitted (only the one-document threshold is added).
 """
 
@@ -38,6 +38,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO)]
 
+from memory.types import CollectionSize  # noqa: E402
 from overlay.choosing.abstain import NAMES, Gate, features, load_gate  # noqa: E402
 from overlay.choosing.chooser import span_scores  # noqa: E402
 from overlay.choosing.fusion import FusionWeights, choose  # noqa: E402
@@ -63,7 +64,7 @@ def replay(obs: dict, s: Settings) -> dict:
         "y": float(row["kind"] == "answerable" and bool(obs["gold"][best])),
         "today_abstained": first is None,
         "today_right": first is not None and bool(obs["gold"][first]),
-        "chunks": obs.get("chunks"),
+        "size": CollectionSize(obs["sources"], obs["chunks"]) if "sources" in obs else None,
     }  # fmt: skip
 
 
@@ -145,23 +146,17 @@ def lowest(items: list[dict], share: float, grid: list[float]) -> float:
     return next((t for t in grid if statistics.mean(it["p"] < t for it in offs) >= share), grid[-1])
 
 
-def with_single(gate: Gate, dev: list[dict], single: list[dict], share: float) -> Gate:
+def with_single(gate: Gate, single: list[dict], share: float) -> Gate:
     """``gate`` with the threshold of one-document collections fitted on ``single``."""
     for it in single:
         it["p"] = gate.probability(it["x"])
     small = lowest(single, share, FINE)
-    top = max(int(it["chunks"]) for it in single)
-    if not all(it.get("chunks") for it in dev):
-        sys.exit("--single needs DEV observations with their collections' sizes (gate_data.py)")
-    large = min(int(it["chunks"]) for it in dev)
-    print(
-        f"\none-document threshold {small} (collections of up to {top} chunks; the large "
-        f"threshold from {large} chunks)"
-    )
+    top = max(it["size"].chunks for it in single)
+    print(f"\none-document threshold {small} (collections of one document of up to {top} chunks)")
     show(f"ONE-DOCUMENT, gate {small}", summary(single, [it["p"] < small for it in single]))
     show(f"ONE-DOCUMENT, gate {gate.threshold}",
          summary(single, [it["p"] < gate.threshold for it in single]))  # fmt: skip
-    return replace(gate, small_threshold=small, small_chunks=top, large_chunks=large)
+    return replace(gate, small_threshold=small, small_chunks=top)
 
 
 def main() -> None:
@@ -185,7 +180,7 @@ def main() -> None:
     else:
         gate, thr = fitted(dev, args.l2, args.off)
     if args.single:
-        gate = with_single(gate, dev, load(args.single, s), args.off)
+        gate = with_single(gate, load(args.single, s), args.off)
     today = [it["today_abstained"] for it in dev]
     show("DEV, today's floor", summary(dev, today, "today_right"))
     show(f"DEV, gate {thr}", summary(dev, [it["p"] < thr for it in dev]))
@@ -195,9 +190,9 @@ def main() -> None:
             it["p"] = gate.probability(it["x"])
         today = [it["today_abstained"] for it in test]
         show("HELD-OUT, today's floor", summary(test, today, "today_right"))
-        if all(it.get("chunks") for it in test):
+        if all(it["size"] for it in test):
             show("HELD-OUT, gate by collection size", summary(
-                test, [it["p"] < gate.threshold_for(it["chunks"]) for it in test]))  # fmt: skip
+                test, [it["p"] < gate.threshold_for(it["size"]) for it in test]))  # fmt: skip
         for t in sorted({thr, *THRESHOLDS[::2]}):
             show(f"HELD-OUT, gate {t}" + (" (chosen)" if t == thr else ""),
                  summary(test, [it["p"] < t for it in test]))  # fmt: skip

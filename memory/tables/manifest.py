@@ -97,6 +97,11 @@ class SourceManifest:
             raw = self.r.hget(self._k("manifest"), source)
         return SourceRecord.from_json(raw) if raw else None
 
+    def count(self) -> int:
+        """How many sources the manifest holds."""
+        with store_errors():
+            return int(self.r.hlen(self._k("manifest")))
+
     def all(self) -> dict[str, SourceRecord]:
         with store_errors():
             rows = self.r.hgetall(self._k("manifest"))

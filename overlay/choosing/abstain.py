@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from memory.types import Hit
+from memory.types import CollectionSize, Hit
 from overlay.choosing.fusion import Choice, ReadSpan
 from overlay.choosing.scoring import Scores
 from overlay.choosing.views import terms
@@ -85,38 +85,32 @@ class Gate:
     """A logistic over standardised ``features``: P(the first citation holds the answer).
 
     ``threshold`` was fitted on large collections (hundreds of chunks, many documents), where
-    some chunk is near any question; ``small_threshold`` on collections of one document (at
-    most ``small_chunks`` chunks), where a question the document does not answer finds nothing
-    that agrees with it and scores lower. A collection between the two sizes gets a threshold
-    between them, linear in the log of its chunk count (``threshold_for``)."""
+    some chunk is near any question; ``small_threshold`` on collections of one document of at
+    most ``small_chunks`` chunks, where a question the document does not answer finds nothing
+    that agrees with it and scores lower (``threshold_for``)."""
 
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     weights: tuple[float, ...]
     bias: float
     threshold: float = 0.5  # below it the turn abstains (fitted with the weights)
-    small_threshold: float | None = None  # the threshold of one-document collections
-    small_chunks: int = 0  # the largest one-document collection it was fitted on
-    large_chunks: int = 0  # the smallest large collection ``threshold`` was fitted on
+    small_threshold: float | None = None  # the threshold of a collection of one document
+    small_chunks: int = 0  # ... of at most this many chunks (the largest it was fitted on)
 
     def probability(self, x: Sequence[float]) -> float:
         parts = zip(self.weights, x, self.mean, self.scale, strict=True)
         z = self.bias + sum(w * (v - m) / s for w, v, m, s in parts)
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
-    def threshold_for(self, chunks: int | None) -> float:
-        """The threshold of a collection of ``chunks`` chunks (None: unknown, the large one)."""
-        small, lo, hi = self.small_threshold, self.small_chunks, self.large_chunks
-        if small is None or chunks is None or chunks >= hi or lo >= hi:
+    def threshold_for(self, size: CollectionSize | None) -> float:
+        """The threshold of a collection of ``size`` (None: unknown, the large one)."""
+        small = self.small_threshold
+        if small is None or size is None or size.sources != 1 or size.chunks > self.small_chunks:
             return self.threshold
-        if chunks <= lo:
-            return small
-        at = (math.log(chunks) - math.log(lo)) / (math.log(hi) - math.log(lo))
-        return small + at * (self.threshold - small)
+        return small
 
     def to_json(self) -> dict:
-        small = {"threshold": self.small_threshold, "chunks": self.small_chunks,
-                 "large_chunks": self.large_chunks}  # fmt: skip
+        small = {"threshold": self.small_threshold, "chunks": self.small_chunks}
         return {"names": list(NAMES), "mean": list(self.mean), "scale": list(self.scale),
                 "weights": list(self.weights), "bias": self.bias,
                 "threshold": self.threshold,
@@ -136,8 +130,7 @@ def load_gate(path: Path = GATE_FILE) -> Gate | None:
                 small = raw.get("small") or {}
                 gate = Gate(tuple(raw["mean"]), tuple(raw["scale"]), tuple(raw["weights"]),
                             float(raw["bias"]), float(raw["threshold"]),
-                            small.get("threshold"), int(small.get("chunks", 0)),
-                            int(small.get("large_chunks", 0)))  # fmt: skip
+                            small.get("threshold"), int(small.get("chunks", 0)))  # fmt: skip
         _loaded[path] = gate
     return _loaded[path]
 
@@ -145,10 +138,10 @@ def load_gate(path: Path = GATE_FILE) -> Gate | None:
 def gated(
     choice: Choice, question: str, hits: Sequence[Hit], scores: Scores,
     reads: Sequence[ReadSpan | None], *, floor: float, top_n: int, gate: Gate | None = None,
-    chunks: int | None = None,
+    size: CollectionSize | None = None,
 ) -> None:  # fmt: skip
     """Let the gate decide ``choice``'s abstention, in place: the best candidate is cited first
-    when the gate passes it (at the threshold of a collection of ``chunks`` chunks), then up to
+    when the gate passes it (at the threshold of a collection of ``size``), then up to
     ``top_n - 1`` others whose evidence clears ``floor``; nothing when it does not. A best
     candidate a vote or a memory's floor lifted keeps the floor's decision (the gate never saw
     either). ``choice.notes["gate"]``: the probability."""
@@ -162,4 +155,4 @@ def gated(
     p = gate.probability(x)
     choice.notes["gate"] = p
     others = [c for c in choice.ranked[1:] if c.evidence >= floor][: top_n - 1]
-    choice.chosen = [top, *others] if p >= gate.threshold_for(chunks) else []
+    choice.chosen = [top, *others] if p >= gate.threshold_for(size) else []

@@ -25,7 +25,7 @@ from memory.stores.sparse import SparseIndex
 from memory.stores.vectors import VectorStore
 from memory.tables.chunks import ChunkTexts
 from memory.tables.manifest import SourceManifest
-from memory.types import Hit
+from memory.types import CollectionSize, Hit
 from overlay.choosing.questions import question_core
 from overlay.choosing.rrf import rrf
 
@@ -42,9 +42,11 @@ def sparse_index(services: Services, collection: str) -> SparseIndex:
     return SparseIndex(services.weights, collection, s.retrieve.bm25_k1, s.retrieve.bm25_b)
 
 
-def collection_chunks(services: Services, collection: str) -> int:
-    """How many chunks ``collection`` holds (the sparse index's count: one round trip)."""
-    return sparse_index(services, collection).stats().chunks
+def collection_size(services: Services, collection: str) -> CollectionSize:
+    """How many sources ``collection`` holds (its manifest) and how many chunks (its sparse
+    index): a round trip each."""
+    sources = SourceManifest(services.redis.client, services.namespace, collection).count()
+    return CollectionSize(sources, sparse_index(services, collection).stats().chunks)
 
 
 def retrieve(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from memory.types import Hit
+from memory.types import CollectionSize, Hit
 from overlay.choosing.abstain import gated
 from overlay.choosing.feedback import learned_boosts
 from overlay.choosing.fusion import Choice, FusionWeights, ReadSpan, Scored, choose, fuse
@@ -98,7 +98,7 @@ def choose_among(
     adapter: str | None = None,
     *,
     read: bool = False,
-    chunks: int | None = None,
+    size: CollectionSize | None = None,
 ) -> Choice:
     """Score ``hits`` with the model (wearing ``adapter``), fuse, and choose or abstain.
 
@@ -106,7 +106,7 @@ def choose_among(
     evidence joins the model score (``answer.span_weight``) and the answer gate
     (``overlay.choosing.abstain``; ``answer.span_threshold`` without it) decides abstention. A
     stored memory's ``metadata["memory_evidence"]`` is a floor under its model score.
-    ``chunks``: the collection's size, which sets the gate's threshold."""
+    ``size``: the collection's, which sets the gate's threshold."""
     s = services.settings
     reader = span_reader(services, read and bool(hits), adapter)
     layers = LAYERS if reader is not None else ()
@@ -134,7 +134,7 @@ def choose_among(
     choice.reads = reads
     if scored is not None and s.answer.gate and len(spans) == len(hits):
         gated(choice, question, hits, scored, spans, floor=threshold, top_n=s.choose.top_n,
-              chunks=chunks)  # fmt: skip
+              size=size)  # fmt: skip
     choice.notes["prompt_tokens"] = float(scored.tokens_read if scored else 0)
     return choice
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from memory.types import Hit
+from memory.types import CollectionSize, Hit
 from overlay.choosing.abstain import GATE_FILE, NAMES, Gate, features, gated, load_gate
 from overlay.choosing.fusion import ReadSpan, choose
 from overlay.choosing.scoring import Scores
@@ -95,37 +95,32 @@ def test_a_better_margin_never_lowers_the_shipped_gates_probability(margin: floa
     assert gate.probability(more) >= gate.probability(base)
 
 
-def test_a_one_document_collection_has_its_own_threshold_and_sizes_between_blend() -> None:
-    gate = replace(_gate(0.10, bias=0.0), small_threshold=0.04, small_chunks=90,
-                   large_chunks=450)  # fmt: skip
+def test_a_collection_of_one_document_has_its_own_threshold() -> None:
+    gate = replace(_gate(0.10, bias=0.0), small_threshold=0.06, small_chunks=90)
     assert gate.threshold_for(None) == 0.10  # size unknown: the large collections' threshold
-    assert gate.threshold_for(1) == gate.threshold_for(90) == 0.04
-    assert gate.threshold_for(450) == gate.threshold_for(5000) == 0.10
-    between = [gate.threshold_for(n) for n in (100, 200, 300, 449)]
-    assert 0.04 < between[0] < between[1] < between[2] < between[3] < 0.10
-    assert math.isclose(gate.threshold_for(round(math.sqrt(90 * 450))), 0.07, abs_tol=1e-3)
-    assert _gate(0.10, bias=0.0).threshold_for(5) == 0.10  # fitted without one: one threshold
+    assert gate.threshold_for(CollectionSize(1, 1)) == 0.06
+    assert gate.threshold_for(CollectionSize(1, 90)) == 0.06
+    assert gate.threshold_for(CollectionSize(1, 91)) == 0.10  # longer than it was fitted on
+    assert gate.threshold_for(CollectionSize(2, 20)) == 0.10  # two documents
+    assert gate.threshold_for(CollectionSize(0, 20)) == 0.10  # no manifest: texts added bare
+    assert _gate(0.10, bias=0.0).threshold_for(CollectionSize(1, 5)) == 0.10  # none fitted
 
 
 def test_the_collections_size_decides_a_probability_between_the_thresholds() -> None:
-    gate = replace(
-        _gate(0.10, bias=math.log(0.07 / 0.93)),
-        small_threshold=0.04,
-        small_chunks=90,
-        large_chunks=450,
-    )  # P = 0.07 for any question
-    for chunks, answers in ((30, True), (None, False), (800, False)):
+    gate = replace(_gate(0.10, bias=math.log(0.07 / 0.93)), small_threshold=0.06,
+                   small_chunks=90)  # P = 0.07 for any question  # fmt: skip
+    sizes = ((CollectionSize(1, 30), True), (None, False), (CollectionSize(3, 30), False))
+    for size, answers in sizes:
         choice = choose(HITS, [0.95, 0.9, 0.8], threshold=0.45, top_n=3)
         gated(choice, "How many days of annual leave?", HITS, _scores(), READS, floor=0.45,
-              top_n=3, gate=gate, chunks=chunks)  # fmt: skip
-        assert (not choice.abstained) is answers, chunks
+              top_n=3, gate=gate, size=size)  # fmt: skip
+        assert (not choice.abstained) is answers, size
 
 
 def test_the_shipped_gates_one_document_threshold_round_trips(tmp_path: Path) -> None:
     gate = load_gate()
     assert gate is not None and gate.small_threshold is not None
-    assert 0 < gate.small_threshold <= gate.threshold
-    assert 0 < gate.small_chunks < gate.large_chunks
+    assert 0 < gate.small_threshold <= gate.threshold and gate.small_chunks > 0
     path = tmp_path / "gate.json"
     path.write_text(json.dumps(gate.to_json()))
     assert load_gate(path) == gate
