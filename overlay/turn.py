@@ -149,7 +149,8 @@ def _turn(
     t1 = time.perf_counter()
     span_read = reads_in_pass(services, req.mode)
     remembered = answer_from_memory(services, question, session, extra, on_text)
-    size = candidates.collection_size(services, req.collection) if span_read else None
+    gate = span_read and not remembered  # the answer gate reads the collection's size
+    size = candidates.collection_size(services, req.collection) if gate else None
     choice = remembered.choice if remembered else choose_among(
         services, query, hits, adapter, read=span_read, size=size
     )  # fmt: skip

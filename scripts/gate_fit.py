@@ -18,8 +18,8 @@ on a grid that abstains on at least ``--off`` of DEV's questions the documents d
 ``--single``: observations of one-document collections (``gate_data.py --part single``). Their
 threshold is the lowest on a finer grid (0.01) abstaining on at least ``--off`` of their
 off-corpus questions; it holds for collections of one document up to the largest of them
-(``Gate.threshold_for``). ``--keep``: the weights
-and large threshold of that gate file, not refitted (only the one-document threshold is added).
+(``Gate.threshold_for``). ``--keep``: the weights and large threshold of that gate file, not
+refitted (only the one-document threshold is added).
 """
 
 from __future__ import annotations
