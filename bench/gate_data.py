@@ -87,9 +87,37 @@ def single(svc: Services, root: Path, rng: random.Random) -> list[dict]:
     return rows
 
 
+def single_test(svc: Services, root: Path, rng: random.Random) -> list[dict]:
+    """Held out, one collection per document: the 4 SQuAD HELD-OUT articles (6 answerable and 6
+    unanswerable questions each) and 40 TAT-QA ``test.json`` reports (up to 2 questions each),
+    with 3 of the second half of ``OFF_TOPIC`` of every report and all of it of every article."""
+    squad = load_set("squad2-dev/dev-v2.0.json")
+    split = split_titles([a["title"] for a in squad])
+    off = OFF_TOPIC[len(OFF_TOPIC) // 2 :]
+    rows: list[dict] = []
+    for i, a in enumerate(x for x in squad if x["title"] in split["heldout"]):
+        coll = f"article{i}"
+        write_doc(root / coll, a["title"], a["paragraphs"])
+        ingest_paths(svc, [root / coll], collection=coll)
+        own = qa_rows(a["paragraphs"], coll, a["title"])
+        for kind in ("answerable", "unanswerable"):
+            rows += _tag(rng.sample([r for r in own if r["kind"] == kind], 6), "article")
+        rows += _off(off, coll, "off-topic")
+    for i, r in enumerate(rng.sample(load_set("tatqa-text/test.json"), 40)):
+        coll = f"report{i}"
+        write_doc(root / coll, r["title"], r["paragraphs"])
+        ingest_paths(svc, [root / coll], collection=coll)
+        own = [x for x in qa_rows(r["paragraphs"], coll, r["title"]) if x["kind"] == "answerable"]
+        rows += _tag(rng.sample(own, min(2, len(own))), "report")
+        rows += _off(rng.sample(off, 3), coll, "off-topic")
+    return rows
+
+
 def prepare(svc: Services, root: Path, part: str, rng: random.Random) -> list[dict]:
     if part == "single":
         return single(svc, root, rng)
+    if part == "single-test":
+        return single_test(svc, root, rng)
     dev = part == "dev"
     sq = squad_rows(svc, root, "dev" if dev else "heldout")
     ans = [r for r in sq if r["kind"] == "answerable"]
@@ -126,7 +154,7 @@ def prepare(svc: Services, root: Path, part: str, rng: random.Random) -> list[di
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--part", choices=("dev", "test", "single"), required=True)
+    ap.add_argument("--part", choices=("dev", "test", "single", "single-test"), required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--shard", default="0/1", help="i/n: observe every n-th question from i")
     ap.add_argument("--seed", type=int, default=11)
