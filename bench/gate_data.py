@@ -67,23 +67,40 @@ def _locomo(convs: list[str]) -> list[str]:
     return out
 
 
-def single(svc: Services, root: Path, rng: random.Random) -> list[dict]:
-    """One collection per SQuAD TRAIN/DEV article: its own questions and off-corpus ones."""
+def _squad_articles(*parts: str) -> list[dict]:
+    """The SQuAD dev-half articles of ``parts`` (``reader_data.split_titles``), in file order."""
     squad = load_set("squad2-dev/dev-v2.0.json")
     split = split_titles([a["title"] for a in squad])
+    return [a for a in squad if a["title"] in {t for p in parts for t in split[p]}]
+
+
+def _alone(svc: Services, root: Path, coll: str, doc: dict) -> list[dict]:
+    """Ingest ``doc`` (an article or a report) as collection ``coll`` of its own; its questions."""
+    write_doc(root / coll, doc["title"], doc["paragraphs"])
+    ingest_paths(svc, [root / coll], collection=coll)
+    return qa_rows(doc["paragraphs"], coll, doc["title"])
+
+
+def _article(
+    svc: Services, root: Path, coll: str, article: dict, off: list[str], rng: random.Random
+) -> list[dict]:
+    """``article`` alone: 6 of its answerable and 6 of its unanswerable questions, and ``off``."""
+    own = _alone(svc, root, coll, article)
+    rows: list[dict] = []
+    for kind in ("answerable", "unanswerable"):
+        rows += _tag(rng.sample([r for r in own if r["kind"] == kind], 6), "article")
+    return rows + _off(off, coll, "off-topic")
+
+
+def single(svc: Services, root: Path, rng: random.Random) -> list[dict]:
+    """One collection per SQuAD TRAIN/DEV article: its own questions and off-corpus ones."""
     tat = [r["q"] for r in tatqa_rows(svc, root, True)]
     convo = _locomo(["47", "48", "49"])
     off = OFF_TOPIC[: len(OFF_TOPIC) // 2]
     rows: list[dict] = []
-    for i, a in enumerate(x for x in squad if x["title"] in split["train"] + split["dev"]):
-        coll = f"article{i}"
-        write_doc(root / coll, a["title"], a["paragraphs"])
-        ingest_paths(svc, [root / coll], collection=coll)
-        own = qa_rows(a["paragraphs"], coll, a["title"])
-        for kind in ("answerable", "unanswerable"):
-            rows += _tag(rng.sample([r for r in own if r["kind"] == kind], 6), "article")
-        rows += _off(off, coll, "off-topic")
-        rows += _off(rng.sample(tat, 10) + rng.sample(convo, 5), coll, "cross")
+    for i, a in enumerate(_squad_articles("train", "dev")):
+        rows += _article(svc, root, f"article{i}", a, off, rng)
+        rows += _off(rng.sample(tat, 10) + rng.sample(convo, 5), f"article{i}", "cross")
     return rows
 
 
@@ -91,23 +108,13 @@ def single_test(svc: Services, root: Path, rng: random.Random) -> list[dict]:
     """Held out, one collection per document: the 4 SQuAD HELD-OUT articles (6 answerable and 6
     unanswerable questions each) and 40 TAT-QA ``test.json`` reports (up to 2 questions each),
     with 3 of the second half of ``OFF_TOPIC`` of every report and all of it of every article."""
-    squad = load_set("squad2-dev/dev-v2.0.json")
-    split = split_titles([a["title"] for a in squad])
     off = OFF_TOPIC[len(OFF_TOPIC) // 2 :]
     rows: list[dict] = []
-    for i, a in enumerate(x for x in squad if x["title"] in split["heldout"]):
-        coll = f"article{i}"
-        write_doc(root / coll, a["title"], a["paragraphs"])
-        ingest_paths(svc, [root / coll], collection=coll)
-        own = qa_rows(a["paragraphs"], coll, a["title"])
-        for kind in ("answerable", "unanswerable"):
-            rows += _tag(rng.sample([r for r in own if r["kind"] == kind], 6), "article")
-        rows += _off(off, coll, "off-topic")
+    for i, a in enumerate(_squad_articles("heldout")):
+        rows += _article(svc, root, f"article{i}", a, off, rng)
     for i, r in enumerate(rng.sample(load_set("tatqa-text/test.json"), 40)):
         coll = f"report{i}"
-        write_doc(root / coll, r["title"], r["paragraphs"])
-        ingest_paths(svc, [root / coll], collection=coll)
-        own = [x for x in qa_rows(r["paragraphs"], coll, r["title"]) if x["kind"] == "answerable"]
+        own = [x for x in _alone(svc, root, coll, r) if x["kind"] == "answerable"]
         rows += _tag(rng.sample(own, min(2, len(own))), "report")
         rows += _off(rng.sample(off, 3), coll, "off-topic")
     return rows
