@@ -41,7 +41,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reader_prompt import reader_messages  # noqa: E402
+from reader_prompt import NO_ANSWER, reader_messages  # noqa: E402
 
 SQUAD = Path("/work/shared/data/squad2-dev/dev-v2.0.json")
 SEED = 13
@@ -100,6 +100,82 @@ def answerable(article: dict) -> list[tuple[dict, dict]]:
     ]
 
 
+def unanswerable(article: dict) -> list[tuple[dict, dict]]:
+    return [(p, qa) for p in article["paragraphs"] for qa in p["qas"] if qa.get("is_impossible")]
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    "a an the of in on at to for by with from and or is are was were be been what which who whom"
+    " whose when where why how did do does that this these those it its as than into".split()
+)
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def closest_window(
+    context: str, question: str, rng: random.Random, avoid: str | None = None
+) -> str | None:
+    """The paragraph's sentence sharing the most words with ``question`` (the kind the chooser
+    shows) plus 0-2 random neighbours each side, or (share ``WHOLE_SHARE``) the whole paragraph;
+    with ``avoid``, only sentences without it and a window that does not hold it (None: none)."""
+    spans = sentences(context)
+    asked = _words(question)
+    ok = [i for i, (a, b) in enumerate(spans) if avoid is None or avoid not in context[a:b]]
+    if not ok:
+        return None
+    if avoid is None and rng.random() < WHOLE_SHARE and len(context) <= WHOLE_MAX_CHARS:
+        return context.strip()
+    best = max(ok, key=lambda i: (len(asked & _words(context[slice(*spans[i])])), -i))
+    lo, hi = best - rng.randint(0, 2), best + rng.randint(0, 2)
+    while avoid is not None and lo < best and lo not in ok:
+        lo += 1
+    while avoid is not None and hi > best and hi not in ok:
+        hi -= 1
+    lo, hi = max(0, lo), min(len(spans) - 1, hi)
+    if avoid is not None and any(i not in ok for i in range(lo, hi + 1)):
+        lo = hi = best
+    text = context[spans[lo][0] : spans[hi][1]].strip()
+    return None if avoid is not None and avoid in text else text
+
+
+def no_answer_lines(
+    articles: list[dict], per_article: int, wrong_per_article: int, rng: random.Random
+) -> tuple[list[dict], int]:
+    """Lines whose reply is ``NO_ANSWER``: up to ``per_article`` unanswerable questions of each
+    article with the window the chooser would show, and up to ``wrong_per_article`` answerable
+    ones with the closest window of their paragraph that does not hold the answer."""
+    lines, wrong = [], 0
+    for article in articles:
+        pairs = unanswerable(article)
+        rng.shuffle(pairs)
+        for para, qa in pairs[:per_article]:
+            passage = closest_window(para["context"], qa["question"], rng)
+            if passage:
+                lines.append(_reply(passage, qa["question"], NO_ANSWER))
+        pairs = answerable(article)
+        rng.shuffle(pairs)
+        kept = 0
+        for para, qa in pairs:
+            if kept >= wrong_per_article:
+                break
+            text, _ = gold_answer(qa)
+            passage = closest_window(para["context"], qa["question"], rng, avoid=text)
+            if passage and all(a["text"] not in passage for a in qa["answers"]):
+                lines.append(_reply(passage, qa["question"], NO_ANSWER))
+                kept += 1
+        wrong += kept
+    return lines, wrong
+
+
+def _reply(passage: str, question: str, reply: str) -> dict:
+    msgs = reader_messages(passage, question)
+    msgs.append({"role": "assistant", "content": reply})
+    return {"messages": msgs}
+
+
 def tatqa_lines(path: Path, rng: random.Random) -> tuple[list[dict], int]:
     """Chat lines for every question of the TRAIN reports (``span_data.tatqa_split``)."""
     from span_data import tatqa_split
@@ -154,6 +230,8 @@ def build(
     per_article: int = PER_ARTICLE,
     tatqa: Path | None = None,
     tatqa_repeat: int = 1,
+    no_answer: int = 0,
+    wrong_window: int = 0,
 ) -> dict[str, object]:
     data = json.loads(squad.read_text(encoding="utf-8"))["data"]
     by_title = {a["title"]: a for a in data}
@@ -187,6 +265,10 @@ def build(
             lines.append({"messages": msgs})
             kept += 1
     squad_lines, tat = len(lines), 0
+    nulls, wrong = no_answer_lines(
+        [by_title[t] for t in parts["train"]], no_answer, wrong_window, rng
+    )
+    lines += nulls
     if tatqa is not None:
         extra, missed = tatqa_lines(tatqa, rng)
         lines += extra * tatqa_repeat
@@ -223,6 +305,7 @@ def build(
     return {
         "split": parts, "train_lines": len(lines), "squad_lines": squad_lines,
         "tatqa_questions": tat, "whole_paragraph": whole,
+        "no_answer_lines": len(nulls), "wrong_window_lines": wrong,
         "skipped": skipped, "eval": counts, "out": str(out), "eval_dir": str(eval_dir),
     }  # fmt: skip
 
@@ -235,9 +318,15 @@ def main() -> None:
     ap.add_argument("--per-article", type=int, default=PER_ARTICLE)
     ap.add_argument("--tatqa", type=Path, default=None, help="TAT-QA text-span dev.json")
     ap.add_argument("--tatqa-repeat", type=int, default=1)
+    ap.add_argument("--no-answer", type=int, default=0,
+                    help="unanswerable questions per train article, answered NO_ANSWER")
+    ap.add_argument("--wrong-window", type=int, default=0,
+                    help="answerable questions per train article shown a window without the "
+                    "answer, answered NO_ANSWER")
     args = ap.parse_args()
     report = build(
-        args.squad, args.out, args.eval_dir, args.per_article, args.tatqa, args.tatqa_repeat
+        args.squad, args.out, args.eval_dir, args.per_article, args.tatqa, args.tatqa_repeat,
+        args.no_answer, args.wrong_window,
     )
     print(json.dumps(report, indent=2))
 

@@ -12,6 +12,8 @@ READER_PROMPT = (
     "Passage: {passage}\nQuestion: {question}\n"
     "Answer with the shortest phrase copied from the passage."
 )
+# The reply when the passage does not answer the question (one token of SmolLM2's vocabulary).
+NO_ANSWER = "none"
 
 
 def reader_messages(passage: str, question: str) -> list[dict[str, str]]:
