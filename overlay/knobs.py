@@ -102,6 +102,11 @@ class AnswerSettings(_Group):
     reader_weight: float = Field(
         default=0.5, ge=0, description="Weight of the reader's confidence against the sentence's."
     )
+    reader_no_answer: float = Field(
+        default=0.5, ge=0, le=1,
+        description="Probability of the reader's no-answer reply above which the window it read "
+        "does not answer (all windows read: abstain); 1: never.",
+    )  # fmt: skip
     reader: Literal["span", "adapter", "head"] = Field(
         default="span",
         description="How read mode chooses and reads. span: the span head reads every candidate "

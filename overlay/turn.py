@@ -265,5 +265,5 @@ def _read(services: Services, question: str, choice: Choice) -> Draft:
         return read_span(
             model, services.model.tokenizer, question, ranked, [p for p, _ in per_passage],
             tries=s.answer.reader_tries, confident=s.answer.reader_confident,
-            weight=s.answer.reader_weight,
+            weight=s.answer.reader_weight, no_answer=s.answer.reader_no_answer,
         )  # fmt: skip

@@ -25,14 +25,22 @@ windows of 249 development questions (SQuAD DEV articles, TAT-QA DEV reports, Po
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from overlay.answering.answers import Draft
+from overlay.answering.answers import ABSTAIN_TEXT, Draft
 from overlay.answering.asked import fits
-from overlay.answering.spans import find_span, near_span, normalize, reader_messages, window
+from overlay.answering.spans import (
+    NO_ANSWER,
+    find_span,
+    near_span,
+    normalize,
+    reader_messages,
+    window,
+)
 from overlay.answering.whole import whole_amount, whole_date
 from overlay.choosing.fusion import Choice
 from overlay.choosing.questions import question_core, question_scope
@@ -88,16 +96,20 @@ def read_span(
     tries: int = _ANSWER.reader_tries,
     confident: float = _ANSWER.reader_confident,
     weight: float = _ANSWER.reader_weight,
+    no_answer: float = _ANSWER.reader_no_answer,
     params: Decoding | None = None,
 ) -> Draft:
     """Answer ``question`` with a span read from the best sentences (see the module docstring).
 
     ``ranked``: sentence candidates best first; ``sentences``: each passage's sentences (a
-    candidate's ``passage`` and ``index`` point into them). ``model`` wears the reader."""
+    candidate's ``passage`` and ``index`` point into them). ``model`` wears the reader. A
+    window whose reader's no-answer reply is more probable than ``no_answer`` gives no span;
+    when every window read is such, the answer is "I don't know" (kind ``abstained``)."""
     if not ranked:
         raise ValueError("no sentence to read")
     p = params or READER_DECODING
-    read = generated = 0
+    none = no_answer_id(tokenizer)
+    read = generated = nulls = 0
     found: list[tuple[float, SentenceCandidate, str, str, int]] = []  # key, cand, span, end, at
     loose: list[tuple[float, SentenceCandidate, str, str, int]] = []  # copied loosely
     seen: set[tuple[str, ...]] = set()
@@ -108,8 +120,14 @@ def read_span(
             continue  # the same window, read greedily again, would give the same span
         seen.add(tuple(shown))
         ids = reader_prompt(tokenizer, question, " ".join(shown))
-        out = decode(model, tokenizer, ids, p)
+        out = decode(model, tokenizer, ids, p, watch=(none,) if none is not None else ())
         read, generated = read + out.prompt_tokens, generated + len(out.token_ids)
+        if none is not None and math.exp(out.watched.get(none, -math.inf)) > no_answer:
+            nulls += 1
+            continue  # the reader says this window does not answer
+        if none is not None and normalize(out.text) == NO_ANSWER:  # said, but not surely
+            out = decode(model, tokenizer, ids, p, allowed=_first_not(none, len(tokenizer)))
+            generated += len(out.token_ids)
         span = find_span(out.text, shown)
         got = span or near_span(out.text, shown, NEAR)
         if got is None or set(normalize(got.text).split()) <= scope:
@@ -129,10 +147,26 @@ def read_span(
         text, n = tidy(whole_date(whole_amount(text, own[at]), own[at], question)), cand.passage + 1
         return Draft(f"{text} [{n}]", [n], 0, "span", read, generated, finish, own[at],
                      _after(own, at))  # fmt: skip
+    if nulls and nulls == len(seen):
+        return Draft(ABSTAIN_TEXT, [], 0, "abstained", read, generated)
     top = ranked[0]
     draft = Draft("", [top.passage + 1], 0, "fallback", read, generated,
                   sentence=top.text, follow=_after(sentences[top.passage], top.index))  # fmt: skip
     return replace(draft, text=f"{whole_sentence(draft)} [{top.passage + 1}]")
+
+
+def no_answer_id(tokenizer: Any) -> int | None:
+    """The token of the reader's no-answer reply (None where it is not one token)."""
+    ids = tokenizer(NO_ANSWER, add_special_tokens=False)["input_ids"]
+    if len(ids) != 1 or tokenizer.decode(ids).strip() != NO_ANSWER:
+        return None  # not one token, or an unknown word's
+    return int(ids[0])
+
+
+def _first_not(token: int, vocab: int) -> Any:
+    """An ``allowed`` rule for ``decode``: any token but ``token`` first, then any."""
+    others = [t for t in range(vocab) if t != token]
+    return lambda ids: None if ids else others
 
 
 _SECTION = re.compile(r"\(?\d{1,3}(?:\.\d{1,3})*[.)]?")

@@ -26,6 +26,7 @@ READER_PROMPT = (
     "Passage: {passage}\nQuestion: {question}\n"
     "Answer with the shortest phrase copied from the passage."
 )
+NO_ANSWER = "none"  # the reader's reply when the passage does not answer (the same contract)
 _PUNCT = set(string.punctuation)
 _ARTICLES = {"a", "an", "the"}
 _WORD = re.compile(r"\S+")

@@ -47,6 +47,7 @@ class Decoded:
     first_token_s: float | None = None  # seconds from the call to the first token
     reused_tokens: int = 0  # prompt tokens whose KV states came from the prefix cache
     logprob: float = 0.0  # sum of the picked tokens' log-probs (the end token included)
+    watched: dict[int, float] = field(default_factory=dict)  # ``watch`` ids' first-step log-probs
 
 
 def decode(
@@ -56,8 +57,11 @@ def decode(
     params: Decoding | None = None,
     on_text: OnText | None = None,
     allowed: Allowed | None = None,
+    watch: Sequence[int] = (),
 ) -> Decoded:
-    """Decode after ``prompt_ids`` (already chat-formatted); see the module docstring."""
+    """Decode after ``prompt_ids`` (already chat-formatted); see the module docstring.
+    ``watch``: token ids whose log-probs at the first generated position are returned
+    (``Decoded.watched``), e.g. how likely a reader's "no answer" reply was."""
     import torch
 
     from overlay.model.runner import make_runner
@@ -74,10 +78,14 @@ def decode(
         step = torch.empty((1, 1), dtype=torch.long, device=logits.device)
         ids: list[int] = []
         emitted, first, finish, logprob = "", None, "length", 0.0
+        watched: dict[int, float] = {}
         for _ in range(p.max_new_tokens):
             logits = penalty(logits)
             if allowed is not None:
                 logits = _restrict(logits, allowed(ids))
+            if watch and not ids:
+                norm = torch.logsumexp(logits, dim=-1)
+                watched = {t: float(logits[t] - norm) for t in watch}
             nxt = _pick(logits, p, gen)
             logprob += float(logits[nxt] - torch.logsumexp(logits, dim=-1))
             if first is None:
@@ -101,7 +109,9 @@ def decode(
     final = _stop_text(tokenizer.decode(ids, skip_special_tokens=True), p.stop)
     if on_text is not None and len(final) > len(emitted) and final.startswith(emitted):
         on_text(final[len(emitted) :])
-    return Decoded(final.strip(), ids, finish, len(prompt_ids), first, runner.reused, logprob)
+    return Decoded(
+        final.strip(), ids, finish, len(prompt_ids), first, runner.reused, logprob, watched
+    )
 
 
 class _Detokenizer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -135,19 +136,26 @@ def test_grounded_streams_exactly_its_answer(tiny_model: Any) -> None:
     assert "".join(sent) == draft.text and draft.kind in ("generated", "fallback")
 
 
-def _scripted_reader(monkeypatch: Any, replies: list[tuple[str, float]]) -> list[str]:
-    """Replace the reader's decode with scripted (text, log-prob) replies; returns the
-    windows it was shown, in order."""
+def _scripted_reader(
+    monkeypatch: Any, replies: list[tuple[str, float]] | list[tuple[str, float, float]]
+) -> list[str]:
+    """Replace the reader's decode with scripted (text, log-prob[, P(no answer)]) replies;
+    returns the windows it was shown, in order ("(again)" where a reply was decoded again
+    with the no-answer reply ruled out first)."""
     from overlay.answering import reading
     from overlay.model.decode import Decoded
 
     shown: list[str] = []
     script = iter(replies)
 
-    def fake_decode(model: Any, tokenizer: Any, ids: list[int], params: Any) -> Decoded:
-        shown.append(tokenizer.decode(ids))
-        text, logprob = next(script)
-        return Decoded(text, [7] * 3, "stop", len(ids), 0.0, 0, logprob)  # 3 tokens + end
+    def fake_decode(
+        model: Any, tokenizer: Any, ids: list[int], params: Any, allowed: Any = None,
+        watch: tuple[int, ...] = (),
+    ) -> Decoded:  # fmt: skip
+        shown.append("(again)" if allowed is not None else tokenizer.decode(ids))
+        text, logprob, *none = next(script)
+        watched = {t: math.log(none[0]) if none else -30.0 for t in watch}
+        return Decoded(text, [7] * 3, "stop", len(ids), 0.0, 0, logprob, watched)  # 3 + end
 
     monkeypatch.setattr(reading, "decode", fake_decode)
     return shown
@@ -357,3 +365,70 @@ def test_a_section_number_is_no_answer(monkeypatch: Any, tiny_model: Any) -> Non
     _scripted_reader(monkeypatch, [("an ASN.1 structure", -0.1)])
     draft = read_span(None, tiny_model.tokenizer, q, ranked, sentences, tries=1)
     assert draft.kind == "span" and draft.text == "ASN.1 structure [1]"
+
+
+def _none_tokenizer() -> Any:
+    """A word tokenizer that holds the reader's no-answer reply as one token."""
+    from tests.adapters_tiny import word_tokenizer
+
+    words = "<pad> <unk> <s> </s> none who were the normans norse raiders denmark".split()
+    template = "{% for m in messages %}{{ m['content'] }}\n{% endfor %}"
+    return word_tokenizer(words, bos="<s>", eos="</s>", chat_template=template)
+
+
+def test_the_no_answer_reply_is_one_known_token(tiny_model: Any) -> None:
+    from overlay.answering.reading import no_answer_id
+
+    tok = _none_tokenizer()
+    assert no_answer_id(tok) == tok.convert_tokens_to_ids("none")
+    assert no_answer_id(tiny_model.tokenizer) is None  # "none" is its unknown word: not a reply
+
+
+def test_a_window_the_reader_says_does_not_answer_gives_no_answer(monkeypatch: Any) -> None:
+    from overlay.answering.answers import ABSTAIN_TEXT
+
+    tok, q = _none_tokenizer(), "who were the normans"
+    ranked, sentences = _normans_ranked()
+    shown = _scripted_reader(monkeypatch, [("none", -0.1, 0.9)])
+    draft = read_span(None, tok, q, ranked, sentences, no_answer=0.5)
+    assert len(shown) == 1 and draft.kind == "abstained" and draft.cited == []
+    assert draft.text == ABSTAIN_TEXT and draft.prompt_tokens > 0
+    # the same reply under a threshold it does not pass: the best sentence, as without it
+    _scripted_reader(monkeypatch, [("none", -0.1, 0.9), ("", -5.0)])
+    draft = read_span(None, tok, q, ranked, sentences, no_answer=0.95)
+    assert draft.kind == "fallback" and draft.cited == [1]
+
+
+def test_an_unsure_no_answer_reply_is_read_again_without_it(monkeypatch: Any) -> None:
+    tok, q = _none_tokenizer(), "who were the normans"
+    ranked, sentences = _normans_ranked()
+    shown = _scripted_reader(monkeypatch, [("none", -0.9, 0.4), ("Norse raiders", -2.0)])
+    draft = read_span(None, tok, q, ranked, sentences, no_answer=0.5)
+    assert shown[1:] == ["(again)"] and draft.kind == "span"
+    assert draft.text == "Norse raiders [1]"
+
+
+def test_a_later_window_still_answers_when_the_first_does_not(monkeypatch: Any) -> None:
+    tok, q = _none_tokenizer(), "who were the normans"
+    ranked, sentences = _ranked(q, " ".join(NORMANS + APACHE))
+    first, second = (window(sentences[0], c.index) for c in ranked[:2])
+    assert first != second
+    reply = " ".join(second[-1].split()[1:3])  # two words of the second window only
+    assert all(reply not in s for s in first)
+    shown = _scripted_reader(monkeypatch, [("none", -0.1, 0.8), (reply, -0.5, 0.01)])
+    draft = read_span(None, tok, q, ranked, sentences, tries=2, confident=-0.2, no_answer=0.5)
+    assert len(shown) == 2 and draft.kind == "span" and draft.text == f"{reply} [1]"
+
+
+def test_decode_reports_the_first_steps_log_probs_of_watched_tokens(tiny_model: Any) -> None:
+    from overlay.model.decode import decode
+
+    tok = tiny_model.tokenizer
+    ids = tok("who founded the company ?", add_special_tokens=False)["input_ids"]
+    every = tuple(range(len(tok)))
+    out = decode(tiny_model.model, tok, ids, Decoding(max_new_tokens=2), watch=every)
+    assert set(out.watched) == set(every)
+    assert math.isclose(sum(math.exp(v) for v in out.watched.values()), 1.0, rel_tol=1e-4)
+    greedy = max(out.watched, key=out.watched.__getitem__)
+    assert (out.token_ids or [3])[0] == greedy  # the greedy first token (or the end token)
+    assert decode(tiny_model.model, tok, ids, Decoding(max_new_tokens=2)).watched == {}
