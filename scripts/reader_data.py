@@ -25,9 +25,17 @@ every question, ``--tatqa-repeat`` times: their gold spans are clauses (median ~
 kind of answer SQuAD's 1-3-word spans never teach. DEV reports' questions become the eval set
 ``tatqa-dev.jsonl``; ``test.json`` is never read.
 
+With ``--no-answer N`` up to N unanswerable questions of each train article are added, shown
+the window the chooser would show (the paragraph's sentence sharing the most words with the
+question, 0-2 neighbours each side, or the whole paragraph), replying ``NO_ANSWER``; with
+``--wrong-window N`` up to N answerable questions of each, shown the closest window of their
+paragraph that does not hold any gold answer, replying the same. The reader then says when a
+window does not answer, which read mode turns into "I don't know" (``answer.reader_no_answer``).
+
     python scripts/reader_data.py [--squad FILE] [--out examples/adapters/reader.jsonl]
                                   [--eval-dir /tmp/reader-eval] [--per-article N]
                                   [--tatqa FILE --tatqa-repeat N]
+                                  [--no-answer N] [--wrong-window N]
 """
 
 from __future__ import annotations
@@ -318,15 +326,29 @@ def main() -> None:
     ap.add_argument("--per-article", type=int, default=PER_ARTICLE)
     ap.add_argument("--tatqa", type=Path, default=None, help="TAT-QA text-span dev.json")
     ap.add_argument("--tatqa-repeat", type=int, default=1)
-    ap.add_argument("--no-answer", type=int, default=0,
-                    help="unanswerable questions per train article, answered NO_ANSWER")
-    ap.add_argument("--wrong-window", type=int, default=0,
-                    help="answerable questions per train article shown a window without the "
-                    "answer, answered NO_ANSWER")
+    ap.add_argument(
+        "--no-answer",
+        type=int,
+        default=0,
+        help="unanswerable questions per train article, answered NO_ANSWER",
+    )
+    ap.add_argument(
+        "--wrong-window",
+        type=int,
+        default=0,
+        help="answerable questions per train article shown a window without the "
+        "answer, answered NO_ANSWER",
+    )
     args = ap.parse_args()
     report = build(
-        args.squad, args.out, args.eval_dir, args.per_article, args.tatqa, args.tatqa_repeat,
-        args.no_answer, args.wrong_window,
+        args.squad,
+        args.out,
+        args.eval_dir,
+        args.per_article,
+        args.tatqa,
+        args.tatqa_repeat,
+        args.no_answer,
+        args.wrong_window,
     )
     print(json.dumps(report, indent=2))
 
