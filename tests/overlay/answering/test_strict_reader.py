@@ -1,0 +1,44 @@
+"""The shipped strict reader (``reader-strict``) says when a window does not answer; the default
+reader does not. The real base model, both built-in adapters."""
+
+from __future__ import annotations
+
+import math
+
+from overlay.answering.reading import READER_DECODING, no_answer_id, reader_prompt
+from overlay.knobs import AnswerSettings
+from overlay.model.decode import decode
+from overlay.services import Services
+
+LEAVE = (
+    "Every employee receives 27 days of paid annual leave, plus the public holidays of the "
+    "office they work in. Core hours are from 10:00 to 15:00, Monday to Thursday."
+)
+ASKED = "How many days of paid annual leave does an employee get?"
+NOT_ASKED = "What is the boiling point of mercury?"
+
+
+def _read(services: Services, adapter: str, question: str) -> tuple[str, float]:
+    """The reader's greedy reply and its first-step probability of the no-answer reply."""
+    tok = services.model.tokenizer
+    none = no_answer_id(tok)
+    assert none is not None  # "none" is one token of SmolLM2's vocabulary
+    with services.run_model(adapter) as model:
+        out = decode(model, tok, reader_prompt(tok, question, LEAVE), READER_DECODING,
+                     watch=(none,))  # fmt: skip
+    return out.text, math.exp(out.watched[none])
+
+
+def test_the_strict_reader_says_a_window_does_not_answer(base_services: Services) -> None:
+    threshold = AnswerSettings().reader_no_answer
+    text, p_none = _read(base_services, "reader-strict", NOT_ASKED)
+    assert text == "none" and p_none > threshold
+    text, p_none = _read(base_services, "reader-strict", ASKED)
+    assert "27" in text and p_none < 0.1
+
+
+def test_the_default_reader_never_says_so(base_services: Services) -> None:
+    threshold = AnswerSettings().reader_no_answer
+    for question in (ASKED, NOT_ASKED):
+        text, p_none = _read(base_services, "reader", question)
+        assert text != "none" and p_none < 0.1 < threshold
