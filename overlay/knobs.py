@@ -89,30 +89,19 @@ class AnswerSettings(_Group):
         description="read: the reader adapter's short span of the best sentence (default); "
         "choose: the best sentence; generate: grounded prose.",
     )
-    reader_adapter: str = Field(
-        default="reader",
-        description="Adapter that reads spans in read mode (built in). reader-strict (built in) "
-        "also says when the window it reads does not answer: fewer wrong answers, fewer right "
-        "ones (docs/performance.md).",
-    )
-    reader_tries: int = Field(
-        default=1, ge=1, le=8, description="Best sentences the reader reads (1: as good, faster)."
-    )
-    reader_confident: float = Field(
-        default=-0.2, le=0,
-        description="Mean log-prob per token of the first span above which no other is read.",
-    )  # fmt: skip
-    reader_weight: float = Field(
-        default=0.5, ge=0, description="Weight of the reader's confidence against the sentence's."
-    )
-    # fitted for reader-strict on DEVELOPMENT questions only (SQuAD DEV articles, TAT-QA DEV
-    # reports): the lowest on a 0.05 grid keeping answerable questions abstained <= 10 % on each
-    reader_no_answer: float = Field(
-        default=0.8, ge=0, le=1,
-        description="Probability of the reader's no-answer reply above which the window it read "
-        "does not answer (every window read: abstain); 1: never. The default reader never says "
-        "it.",
-    )  # fmt: skip
+    reader_adapter: str = Field(default="reader", description="Adapter that reads spans in "
+        "read mode (built in). reader-strict (built in) also says when its window does not "
+        "answer: fewer wrong answers, fewer right ones (docs/performance.md).")  # fmt: skip
+    reader_tries: int = Field(default=1, ge=1, le=8,
+        description="Best sentences the reader reads (1: as good, faster).")  # fmt: skip
+    reader_confident: float = Field(default=-0.2, le=0, description="Mean log-prob per token of "
+        "the first span above which no other is read.")  # fmt: skip
+    reader_weight: float = Field(default=0.5, ge=0,
+        description="Weight of the reader's confidence against the sentence's.")  # fmt: skip
+    # fitted for reader-strict on DEVELOPMENT questions only (docs/performance.md)
+    reader_no_answer: float = Field(default=0.8, ge=0, le=1, description="Probability of the "
+        "reader's no-answer reply above which its window does not answer (every window read: "
+        "abstain); 1: never. The default reader never says it.")  # fmt: skip
     reader: Literal["span", "adapter", "head"] = Field(
         default="span",
         description="How read mode chooses and reads. span: the span head reads every candidate "
