@@ -39,6 +39,7 @@ def test_cli_list_and_remove(tmp_path: Path) -> None:
         "a2",
         "memory-reader",  # the built-ins stay listed
         "reader",
+        "reader-strict",
     ]
     assert isinstance(cli(tmp_path, "remove", "a1").exception, AdapterNotFound)
     assert isinstance(cli(tmp_path, "remove", "../adapters").exception, InvalidInput)

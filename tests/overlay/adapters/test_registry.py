@@ -64,7 +64,8 @@ def test_list_reports_folders(setup: tuple[AdapterRegistry, Path]) -> None:
     (root / "broken" / "adapter_config.json").write_text("{not json")
     registry.load("a1")
     rows = {r.name: r for r in registry.list()}
-    assert set(rows) == {"a1", "a2", "a3", "broken", READER, "memory-reader"}  # the built-ins too
+    builtins = {READER, "reader-strict", "memory-reader"}
+    assert set(rows) == {"a1", "a2", "a3", "broken", *builtins}  # the built-ins too
     assert rows["a1"].loaded and not rows["a2"].loaded
     assert rows["a1"].rank == 4 and rows["a1"].target_modules == sorted(TARGETS)
     assert rows["a1"].base_model == "tiny-llama" and rows["a1"].size_bytes > 1000
