@@ -273,9 +273,12 @@ def build(
             lines.append({"messages": msgs})
             kept += 1
     squad_lines, tat = len(lines), 0
-    nulls, wrong = no_answer_lines(
-        [by_title[t] for t in parts["train"]], no_answer, wrong_window, rng
-    )
+    nulls: list[dict] = []  # none asked: the random stream stays the older recipes' own
+    wrong = 0
+    if no_answer or wrong_window:
+        nulls, wrong = no_answer_lines(
+            [by_title[t] for t in parts["train"]], no_answer, wrong_window, rng
+        )
     lines += nulls
     if tatqa is not None:
         extra, missed = tatqa_lines(tatqa, rng)
