@@ -179,6 +179,7 @@ def no_answer_lines(
 
 
 def _reply(passage: str, question: str, reply: str) -> dict:
+    """A chat training line: the reader's prompt and ``reply`` as the assistant's turn."""
     msgs = reader_messages(passage, question)
     msgs.append({"role": "assistant", "content": reply})
     return {"messages": msgs}
@@ -205,9 +206,7 @@ def tatqa_lines(path: Path, rng: random.Random) -> tuple[list[dict], int]:
                 if text not in passage or len(passage) > WHOLE_MAX_CHARS:
                     skipped += 1
                     continue
-                msgs = reader_messages(passage, qa["question"])
-                msgs.append({"role": "assistant", "content": text.strip()})
-                lines.append({"messages": msgs})
+                lines.append(_reply(passage, qa["question"], text.strip()))
     return lines, skipped
 
 
@@ -268,9 +267,7 @@ def build(
             if text not in passage:
                 skipped += 1
                 continue
-            msgs = reader_messages(passage, qa["question"])
-            msgs.append({"role": "assistant", "content": text.strip()})
-            lines.append({"messages": msgs})
+            lines.append(_reply(passage, qa["question"], text.strip()))
             kept += 1
     squad_lines, tat = len(lines), 0
     nulls: list[dict] = []  # none asked: the random stream stays the older recipes' own
