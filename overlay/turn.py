@@ -149,7 +149,8 @@ def _turn(
     t1 = time.perf_counter()
     span_read = reads_in_pass(services, req.mode)
     remembered = answer_from_memory(services, question, session, extra, on_text)
-    gate = span_read and not remembered  # the answer gate reads the collection's size
+    # the answer gate, where it will decide, reads the collection's size
+    gate = span_read and not remembered and s.answer.gate and bool(hits)
     size = candidates.collection_size(services, req.collection) if gate else None
     choice = remembered.choice if remembered else choose_among(
         services, query, hits, adapter, read=span_read, size=size
