@@ -54,7 +54,8 @@ VARIANTS = [
     ("reader=span, views = best sentences (before)", {}, {"views": "sentences"}, None, 0),
     ("reader=span, views = windows, none read ahead", {}, {}, None, 0),
     ("reader=span, views = windows read ahead (before)", {}, {}, None, 1),
-    ("reader=span, views and reader passages read ahead (default)", {}, {}, None, 2),
+    ("reader=span, read ahead, no judge (before)", {"reader_judge": ""}, {}, None, 2),
+    ("reader=span, views and reader passages read ahead, judged (default)", {}, {}, None, 2),
 ]
 
 

@@ -98,10 +98,13 @@ class AnswerSettings(_Group):
         "the first span above which no other is read.")  # fmt: skip
     reader_weight: float = Field(default=0.5, ge=0,
         description="Weight of the reader's confidence against the sentence's.")  # fmt: skip
-    # fitted for reader-strict on DEVELOPMENT questions only (docs/performance.md)
-    reader_no_answer: float = Field(default=0.8, ge=0, le=1, description="Probability of the "
-        "reader's no-answer reply above which its window does not answer (every window read: "
-        "abstain); 1: never. The default reader never says it.")  # fmt: skip
+    reader_judge: str = Field(default="reader-strict", description="Adapter that reads each "
+        "window the reader is shown, before it, and may say it does not answer ('': none; the "
+        "reader itself: its own reply).")  # fmt: skip
+    # fitted on DEVELOPMENT questions only (docs/performance.md)
+    reader_no_answer: float = Field(default=0.9, ge=0, le=1, description="Probability of the "
+        "no-answer reply (the judge's or the reader's) above which a window does not answer "
+        "(every window read: abstain); 1: never. The default reader never says it.")  # fmt: skip
     reader: Literal["span", "adapter", "head"] = Field(
         default="span",
         description="How read mode chooses and reads. span: the span head reads every candidate "
@@ -129,14 +132,10 @@ class AnswerSettings(_Group):
         "development data) instead of the span_threshold floor on the best passage.")  # fmt: skip
     # widening, same dev questions: the share made no difference (0.5-1.0); the clause rule
     # (always on in span mode) gave SQuAD 0.591 -> 0.521, TAT-QA 0.436 -> 0.471
-    span_widen: float = Field(
-        default=0.7, ge=0, le=1,
-        description="A span covering at least this share of its sentence's words is answered "
-        "with the whole sentence.",
-    )  # fmt: skip
-    max_new_tokens: int = Field(
-        default=96, ge=1, le=2048, description="Most tokens a generated answer may have."
-    )
+    span_widen: float = Field(default=0.7, ge=0, le=1, description="A span covering at least "
+        "this share of its sentence's words is answered with the whole sentence.")  # fmt: skip
+    max_new_tokens: int = Field(default=96, ge=1, le=2048,
+        description="Most tokens a generated answer may have.")  # fmt: skip
     context_budget: int = Field(default=1536, ge=128, description="Prompt budget in model tokens.")
 
 

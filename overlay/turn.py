@@ -27,7 +27,15 @@ from overlay.answering.answers import (
     extractive,
     grounded,
 )
-from overlay.answering.reading import checked, lead_citation, read_answer, read_span, widen
+from overlay.answering.reading import (
+    Judge,
+    checked,
+    judge_window,
+    lead_citation,
+    read_answer,
+    read_span,
+    widen,
+)
 from overlay.choosing import candidates
 from overlay.choosing.chooser import choose_among, reads_in_pass, rerank
 from overlay.choosing.feedback import record_turn
@@ -267,4 +275,19 @@ def _read(services: Services, question: str, choice: Choice) -> Draft:
             model, services.model.tokenizer, question, ranked, [p for p, _ in per_passage],
             tries=s.answer.reader_tries, confident=s.answer.reader_confident,
             weight=s.answer.reader_weight, no_answer=s.answer.reader_no_answer,
+            judge=_judge(services),
         )  # fmt: skip
+
+
+def _judge(services: Services) -> Judge | None:
+    """The judge (``answer.reader_judge``) of each window the reader is shown, or None: none
+    set, or the reader itself (its own reply is listened to)."""
+    name = services.settings.answer.reader_judge
+    if not name or name == services.settings.answer.reader_adapter:
+        return None
+
+    def judge(ids: list[int]) -> tuple[float, int]:
+        with services.run_model(name) as model:  # the lock is re-entrant: the reader's holds it
+            return judge_window(model, services.model.tokenizer, ids)
+
+    return judge

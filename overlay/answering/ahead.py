@@ -8,7 +8,7 @@ read then prefills only its own tokens (~25 of ~100).
 
     chunks ─► sentences (split as ``turn._read`` splits them) ─► windows (``spans.window``,
         what the reader is shown) ─► the prompt's ids up to the question ─► prefilled under
-        the reader adapter, each once ``idle()`` ─► kept in ``PASSAGES``
+        the reader adapter and its judge, each once ``idle()`` ─► kept in ``PASSAGES``
         up to ``limit`` windows; the cache's bytes (``choose.view_cache_mb``) bound it,
         least recently used out
 """
@@ -57,12 +57,22 @@ def read_adapter(services: Services) -> str | None:
     return s.reader_adapter if s.mode == "read" and s.reader != "head" else None
 
 
-def load_reader(services: Services) -> None:
-    """Load the adapter read mode decodes with, if any (the first question would wait ~1 s
-    for it)."""
+def reading_adapters(services: Services) -> list[str]:
+    """The adapters read mode shows its reader prompts to: the reader's judge
+    (``answer.reader_judge``) and the reader (``read_adapter``); none where read mode does
+    not decode."""
     reader = read_adapter(services)
-    if reader is not None:
-        services.adapters.load(reader)
+    if reader is None:
+        return []
+    judge = services.settings.answer.reader_judge
+    return [judge, reader] if judge and judge != reader else [reader]
+
+
+def load_reader(services: Services) -> None:
+    """Load the adapters read mode shows its prompts to (``reading_adapters``): the first
+    question would wait ~1 s for each."""
+    for adapter in reading_adapters(services):
+        services.adapters.load(adapter)
 
 
 def read_ahead(
@@ -119,15 +129,19 @@ def warm_passages(
     computed. ``stop`` ends it between windows. At most ``choose.view_cache_mb`` of memory
     (least recently used out); only while the reader is loaded (the server loads it at
     start), never loading it here."""
-    adapter = read_adapter(services)
-    if adapter is None or adapter not in services.adapters.loaded or limit <= 0:
+    loaded = services.adapters.loaded
+    adapters = [a for a in reading_adapters(services) if a in loaded]
+    if not adapters or limit <= 0:
         return 0
     cache.max_bytes = services.settings.choose.view_cache_mb << 20
     texts = chunk_texts(services, collections, where)
     passages = first_distinct(reader_windows(texts), limit)
 
     def read(batch: list[str]) -> int:
-        with services.run_model(adapter) as model:
-            return keep_passages(model, services.model.tokenizer, batch, cache)
+        done = 0
+        for adapter in adapters:  # the judge reads the same prompts the reader does
+            with services.run_model(adapter) as model:
+                done = max(done, keep_passages(model, services.model.tokenizer, batch, cache))
+        return done
 
     return when_idle(passages, read, batch=1, idle=idle, stop=stop)

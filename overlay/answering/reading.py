@@ -1,6 +1,10 @@
 """The default answer: the reader adapter's short span of the best sentence, checked.
 
-sentence candidates (best first) ─► window (the sentence ± 1) ─► reader adapter, greedy
+sentence candidates (best first) ─► window (the sentence ± 1)
+   ─► the judge adapter (``answer.reader_judge``, reader-strict) shown the same prompt: its
+      "none" more probable than ``answer.reader_no_answer``? the window does not answer (every
+      window read: "I don't know")
+   ─► reader adapter, greedy
    ─► ``find_span``: a normalised span of ONE sentence of the window? ─► the sentence's own
       words, cited (kind ``span``)
    ─► the first span is confident (its mean log-prob per token ≥ ``confident``)? done;
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -54,6 +58,8 @@ READER_DECODING = Decoding(max_new_tokens=24, repetition_penalty=1.0)
 _CITE_TAIL = re.compile(r"\s*\[\d+\]\s*$")
 NEAR = 0.5  # a loosely copied span counts at this token F1 (``near_span``'s, as for memory)
 _PAIRS = {")": "(", "]": "[", "}": "{"}
+# a judge: the probability that a reader prompt's window does not answer, and the tokens read
+Judge = Callable[[list[int]], tuple[float, int]]
 
 
 def tidy(span: str) -> str:
@@ -98,13 +104,16 @@ def read_span(
     weight: float = _ANSWER.reader_weight,
     no_answer: float = _ANSWER.reader_no_answer,
     params: Decoding | None = None,
+    judge: Judge | None = None,
 ) -> Draft:
     """Answer ``question`` with a span read from the best sentences (see the module docstring).
 
     ``ranked``: sentence candidates best first; ``sentences``: each passage's sentences (a
     candidate's ``passage`` and ``index`` point into them). ``model`` wears the reader. A
-    window whose reader's no-answer reply is more probable than ``no_answer`` gives no span;
-    when every window read is such, the answer is "I don't know" (kind ``abstained``)."""
+    window whose no-answer reply is more probable than ``no_answer``, by the reader itself or
+    by ``judge`` (another adapter shown the same prompt, asked before the reader decodes),
+    gives no span; when every window read is such, the answer is "I don't know" (kind
+    ``abstained``)."""
     if not ranked:
         raise ValueError("no sentence to read")
     p = params or READER_DECODING
@@ -120,6 +129,12 @@ def read_span(
             continue  # the same window, read greedily again, would give the same span
         seen.add(tuple(shown))
         ids = reader_prompt(tokenizer, question, " ".join(shown))
+        if judge is not None:
+            p_none, judged = judge(ids)
+            read += judged
+            if p_none > no_answer:
+                nulls += 1
+                continue  # the judge says this window does not answer
         out = decode(model, tokenizer, ids, p, watch=(none,) if none is not None else ())
         read, generated = read + out.prompt_tokens, generated + len(out.token_ids)
         if none is not None and math.exp(out.watched.get(none, -math.inf)) > no_answer:
@@ -161,6 +176,18 @@ def no_answer_id(tokenizer: Any) -> int | None:
     if len(ids) != 1 or tokenizer.decode(ids).strip() != NO_ANSWER:
         return None  # not one token, or an unknown word's
     return int(ids[0])
+
+
+def judge_window(model: Any, tokenizer: Any, ids: list[int]) -> tuple[float, int]:
+    """A judge's verdict on a reader prompt: the probability of ``model``'s no-answer reply as
+    its first token (0 where that reply is no one token) and the prompt tokens it read. As
+    the reader decodes (no repetition penalty: one would make the passage's words, the
+    answers, less likely and the no-answer reply more)."""
+    none = no_answer_id(tokenizer)
+    if none is None:
+        return 0.0, 0
+    out = decode(model, tokenizer, ids, replace(READER_DECODING, max_new_tokens=1), watch=(none,))
+    return math.exp(out.watched.get(none, -math.inf)), out.prompt_tokens
 
 
 def _first_not(token: int, vocab: int) -> Any:

@@ -420,6 +420,30 @@ def test_a_later_window_still_answers_when_the_first_does_not(monkeypatch: Any) 
     assert len(shown) == 2 and draft.kind == "span" and draft.text == f"{reply} [1]"
 
 
+def test_a_judge_that_says_a_window_does_not_answer_spares_the_reader(monkeypatch: Any) -> None:
+    from overlay.answering.answers import ABSTAIN_TEXT
+
+    tok, q = _none_tokenizer(), "who were the normans"
+    ranked, sentences = _normans_ranked()
+    judged: list[list[int]] = []
+
+    def judge(p_none: float) -> Any:
+        def verdict(ids: list[int]) -> tuple[float, int]:
+            judged.append(ids)
+            return p_none, 11
+
+        return verdict
+
+    shown = _scripted_reader(monkeypatch, [("Norse raiders", -0.1)])
+    draft = read_span(None, tok, q, ranked, sentences, no_answer=0.9, judge=judge(0.95))
+    assert shown == [] and len(judged) == 1  # the reader never decoded
+    assert draft.kind == "abstained" and draft.text == ABSTAIN_TEXT and draft.prompt_tokens == 11
+    # a judge under the threshold: the reader reads the same prompt the judge was shown
+    draft = read_span(None, tok, q, ranked, sentences, no_answer=0.9, judge=judge(0.85))
+    assert shown == [tok.decode(judged[1])] and draft.kind == "span"
+    assert draft.text == "Norse raiders [1]" and draft.prompt_tokens == 11 + len(judged[1])
+
+
 def test_decode_reports_the_first_steps_log_probs_of_watched_tokens(tiny_model: Any) -> None:
     from overlay.model.decode import decode
 

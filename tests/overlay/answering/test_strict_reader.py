@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import math
 
-from overlay.answering.reading import READER_DECODING, no_answer_id, reader_prompt
+from overlay.answering.reading import (
+    READER_DECODING,
+    judge_window,
+    no_answer_id,
+    reader_prompt,
+)
 from overlay.knobs import AnswerSettings
 from overlay.model.decode import decode
 from overlay.services import Services
@@ -42,3 +47,16 @@ def test_the_default_reader_never_says_so(base_services: Services) -> None:
     for question in (ASKED, NOT_ASKED):
         text, p_none = _read(base_services, "reader", question)
         assert text != "none" and p_none < 0.1 < threshold
+
+
+def test_the_default_judge_is_the_strict_reader_and_judges_a_window(
+    base_services: Services,
+) -> None:
+    s = AnswerSettings()
+    assert s.reader_judge == "reader-strict" != s.reader_adapter
+    tok = base_services.model.tokenizer
+    with base_services.run_model(s.reader_judge) as model:
+        unasked = judge_window(model, tok, reader_prompt(tok, NOT_ASKED, LEAVE))
+        asked = judge_window(model, tok, reader_prompt(tok, ASKED, LEAVE))
+    assert unasked[0] > s.reader_no_answer and asked[0] < 0.1
+    assert unasked[1] == len(reader_prompt(tok, NOT_ASKED, LEAVE))  # every prompt token read
