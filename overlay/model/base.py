@@ -205,14 +205,18 @@ def freeze(model: Any) -> Any:
 
 
 def model_info(bm: BaseModel) -> dict[str, Any]:
-    """Name, size, dtype, device, load time and memory of a loaded model."""
-    params = list(bm.model.parameters())
-    n = sum(p.numel() for p in params)
+    """Name, size, dtype, device, load time and memory of a loaded model. ``parameters`` are
+    the base model's own; the LoRA weights of the adapters loaded on it are counted apart
+    (``adapter_parameters``), as the memory they take is (``weights_mb`` holds both)."""
+    named = list(bm.model.named_parameters())
+    params = [p for _, p in named]
+    lora = sum(p.numel() for name, p in named if "lora_" in name)
     nbytes = sum(p.numel() * p.element_size() for p in params)
     return {
         "name": bm.name,
         "class": type(bm.model).__name__,
-        "parameters": n,
+        "parameters": sum(p.numel() for p in params) - lora,
+        "adapter_parameters": lora,
         "dtype": str(params[0].dtype).removeprefix("torch.") if params else "",
         "device": bm.device,
         "numeric_path": bm.numeric.to_dict(),

@@ -35,7 +35,9 @@ def test_loads_local_folder_frozen(tiny_model: Any, tmp_path: Path) -> None:
     assert torch.allclose(a, b, atol=1e-6)
     info = model_info(bm)
     assert info["frozen"] is True and info["dtype"] == "float32" and info["device"] == "cpu"
-    assert info["parameters"] == sum(p.numel() for p in tiny_model.model.parameters())
+    named = list(tiny_model.model.named_parameters())
+    assert info["parameters"] == sum(p.numel() for n, p in named if "lora_" not in n)
+    assert info["adapter_parameters"] == sum(p.numel() for n, p in named if "lora_" in n)
 
 
 def test_refuses_pickle_weights_and_missing_sources(tiny_model: Any, tmp_path: Path) -> None:
