@@ -60,3 +60,22 @@ def test_the_default_judge_is_the_strict_reader_and_judges_a_window(
         asked = judge_window(model, tok, reader_prompt(tok, ASKED, LEAVE))
     assert unasked[0] > s.reader_no_answer and asked[0] < 0.1
     assert unasked[1] == len(reader_prompt(tok, NOT_ASKED, LEAVE))  # every prompt token read
+
+
+def test_a_turn_judges_with_the_judge_set_unless_it_is_none_or_the_reader(
+    base_services: Services,
+) -> None:
+    from overlay.turn import _judge
+
+    before = base_services.settings
+    try:
+        judge = _judge(base_services)
+        assert judge is not None  # the default: reader-strict judges the default reader
+        tok = base_services.model.tokenizer
+        p_none, read = judge(reader_prompt(tok, NOT_ASKED, LEAVE))
+        assert p_none > before.answer.reader_no_answer and read > 0
+        for off in ({"reader_judge": ""}, {"reader_adapter": "reader-strict"}):
+            base_services.settings = before.updated(answer=off)
+            assert _judge(base_services) is None  # no judge, or the reader judges itself
+    finally:
+        base_services.settings = before
