@@ -22,7 +22,8 @@ import statistics
 import sys
 
 from bench.docqa_score import best_f1, holds
-from overlay.answering.reading import read_answer, widen
+from overlay.answering.reading import read_answer
+from overlay.answering.widening import widen
 from overlay.choosing import candidates
 from overlay.choosing.chooser import candidate_views, fusion_weights, query_scores, span_scores
 from overlay.choosing.fusion import Choice, choose, dedupe

@@ -27,15 +27,8 @@ from overlay.answering.answers import (
     extractive,
     grounded,
 )
-from overlay.answering.reading import (
-    Judge,
-    checked,
-    judge_window,
-    lead_citation,
-    read_answer,
-    read_span,
-    widen,
-)
+from overlay.answering.reading import Judge, judge_window, lead_citation, read_answer, read_span
+from overlay.answering.widening import checked, widen
 from overlay.choosing import candidates
 from overlay.choosing.chooser import choose_among, reads_in_pass, rerank
 from overlay.choosing.feedback import record_turn

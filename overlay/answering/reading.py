@@ -36,7 +36,6 @@ from dataclasses import replace
 from typing import Any
 
 from overlay.answering.answers import ABSTAIN_TEXT, Draft
-from overlay.answering.asked import fits
 from overlay.answering.spans import (
     NO_ANSWER,
     find_span,
@@ -46,16 +45,15 @@ from overlay.answering.spans import (
     window,
 )
 from overlay.answering.whole import whole_amount, whole_date
+from overlay.answering.widening import after_sentence, whole_sentence
 from overlay.choosing.fusion import Choice
-from overlay.choosing.questions import question_core, question_scope
+from overlay.choosing.questions import question_scope
 from overlay.choosing.sentences import SentenceCandidate
-from overlay.choosing.views import BULLETS
 from overlay.knobs import AnswerSettings
 from overlay.model.decode import Decoding, decode
 
 _ANSWER = AnswerSettings()  # the defaults are the settings' (overlay/knobs.py), never a copy
 READER_DECODING = Decoding(max_new_tokens=24, repetition_penalty=1.0)
-_CITE_TAIL = re.compile(r"\s*\[\d+\]\s*$")
 NEAR = 0.5  # a loosely copied span counts at this token F1 (``near_span``'s, as for memory)
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 # a judge: the probability that a reader prompt's window does not answer, and the tokens read
@@ -161,12 +159,13 @@ def read_span(
         own = sentences[cand.passage]
         text, n = tidy(whole_date(whole_amount(text, own[at]), own[at], question)), cand.passage + 1
         return Draft(f"{text} [{n}]", [n], 0, "span", read, generated, finish, own[at],
-                     _after(own, at))  # fmt: skip
+                     after_sentence(own, at))  # fmt: skip
     if nulls and nulls == len(seen):
         return Draft(ABSTAIN_TEXT, [], 0, "abstained", read, generated)
     top = ranked[0]
-    draft = Draft("", [top.passage + 1], 0, "fallback", read, generated,
-                  sentence=top.text, follow=_after(sentences[top.passage], top.index))  # fmt: skip
+    follow = after_sentence(sentences[top.passage], top.index)
+    draft = Draft("", [top.passage + 1], 0, "fallback", read, generated, sentence=top.text,
+                  follow=follow)  # fmt: skip
     return replace(draft, text=f"{whole_sentence(draft)} [{top.passage + 1}]")
 
 
@@ -209,46 +208,6 @@ def _section_number(span: str, sentence: str) -> bool:
     )
 
 
-FOLLOW_WORDS = 60  # at most this much of what a sentence ending in ":" introduces is shown
-HEADING_WORDS = 12  # a piece this short without an end mark is a heading
-# a heading: capitalised words (after any section number), no end mark and nothing of code in
-# it ("Load configuration without altering the environment", "2.2. The source XML files"; not
-# "conda install -c conda-forge tqdm" or "threadpool_limits(limits=1)")
-_HEADING = re.compile(
-    r"(?:\d{1,3}(?:\.\d{1,3})*\.?\s+)?[A-Z][\w'’&,-]*(?:\s+[\w'’&,-]+)*[A-Za-z0-9]"
-)
-
-
-_LIST_ITEM = re.compile(rf"(?:[-*{BULLETS}]|\(?\w{{1,3}}[.)])\s")
-
-
-def _after(sentences: Sequence[str], at: int) -> str:
-    """The sentence after ``sentences[at]``; where it opens a list, the list's items with it
-    (up to ``FOLLOW_WORDS`` words): "By default, load_dotenv() will:" introduces three."""
-    shown: list[str] = []
-    for s in sentences[at + 1 :]:
-        if shown and (not _LIST_ITEM.match(shown[0]) or not _LIST_ITEM.match(s)):
-            break
-        shown.append(s)
-        if sum(len(x.split()) for x in shown) >= FOLLOW_WORDS:
-            break
-    return " ".join(shown)
-
-
-def whole_sentence(draft: Draft) -> str:
-    """A span's sentence as an answer: with what it introduces where it ends in a colon ("To
-    install redis-py, simply:" → "… simply: pip install redis") or is a heading (a few words, no
-    end mark: "Load configuration without altering the environment: The function …"), up to
-    ``FOLLOW_WORDS`` words of it; a sentence that only announces the answer is none."""
-    sentence = draft.sentence.strip()
-    heading = _HEADING.fullmatch(sentence) is not None and len(sentence.split()) <= HEADING_WORDS
-    if not draft.follow or not (sentence.endswith(":") or heading):
-        return sentence
-    words = draft.follow.split()
-    shown = " ".join(words[:FOLLOW_WORDS]) + (" …" if len(words) > FOLLOW_WORDS else "")
-    return f"{sentence}{':' if heading else ''} {shown}"
-
-
 def read_answer(choice: Choice) -> Draft:
     """Span read mode: the span the reader read in the best chosen candidate that has one
     (chosen order already weighs the span's evidence), cited; else that candidate's best
@@ -272,53 +231,3 @@ def lead_citation(choice: Choice, draft: Draft) -> Draft:
     choice.chosen.insert(0, choice.chosen.pop(n - 1))
     text = draft.text.replace(f"[{n}]", "[1]")
     return replace(draft, text=text, cited=[1])
-
-
-# Questions whose answer is a clause or a whole statement, not a name or a number: how a thing
-# is done ("how do/does/is/can …", "how to …", "how the website …"; not "how many/much/long/…"
-# nor a degree, "How effective was …?", "How accurate did Guo make …?", answered by a word or
-# a measure), why, yes/no questions, "what happens / what does … say / under what conditions".
-# Fitted with bench/answers_bench.py --fit on DEVELOPMENT data only.
-_AUX = (
-    r"(do|does|did|is|are|was|were|can|could|will|would|may|might|must|should|shall|has|have|had)"
-)
-_CLAUSE = re.compile(
-    rf"^\s*(why\b|how\s+((exactly|else|best|then)\s+)?({_AUX}|to|come|the|a|an|this|that|these|"
-    r"those|my|your|our|their|its|his|her|we|you|they|i|he|she|it|users?|people|one)\b|"
-    rf"{_AUX}\b|"
-    r"what\s+(happens|does\s.*\b(say|state|mean)|is\s+the\s+(purpose|reason|policy))|"
-    r"under\s+what|in\s+what\s+(way|case)|describe|explain)",
-    re.I,
-)
-
-
-def widen(question: str, draft: Draft, share: float, clause: bool = True) -> Draft:
-    """A span answered as its whole sentence where a short span would cut the answer: the span
-    already covers at least ``share`` of the sentence's words, or (``clause``) the question asks
-    for a clause or a statement (after any leading scope: "Under the Apache License, can I …").
-    Never cuts: the sentence holds the span."""
-    if draft.kind != "span" or not draft.sentence or not draft.cited:
-        return draft
-    span = _CITE_TAIL.sub("", draft.text)
-    words, total = len(span.split()), max(1, len(draft.sentence.split()))
-    if words / total >= share or (clause and _CLAUSE.search(question_core(question))):
-        return _as_sentence(draft)
-    return draft
-
-
-def _as_sentence(draft: Draft) -> Draft:
-    """``draft`` answered with its span's whole sentence, cited as the span was."""
-    return replace(draft, text=f"{whole_sentence(draft)} [{draft.cited[0]}]", kind="sentence")
-
-
-def checked(question: str, draft: Draft) -> Draft | None:
-    """``draft`` if its answer is the kind of thing ``question`` asks for (``asked.fits``: a
-    price, a number, a length of time, a time); else its whole sentence where that is, else
-    None (the turn abstains: "How much does the K-9 cost?" is not answered "640 grams")."""
-    if draft.kind == "abstained" or not draft.cited:
-        return draft
-    if fits(question, _CITE_TAIL.sub("", draft.text)):
-        return draft
-    if draft.sentence and fits(question, draft.sentence):
-        return _as_sentence(draft)
-    return None

@@ -4,7 +4,7 @@ its best answer span, a margin over "no answer here", and evidence in [0, 1].
     scoring pass (features at span_head.LAYERS) ─► SpanHead, all candidates in one batch
         ─► best span per candidate ─► margin ─► evidence σ(scale · (margin − center))
         ─► the span's words as the view shows them, and its sentence (the answer widens a
-           span to that sentence where it would cut a clause: ``answering.reading.widen``)
+           span to that sentence where it would cut a clause: ``answering.widening.widen``)
 
 The calibration (``scale``, ``center``) was fitted on development data only and ships in the
 head's ``config.json`` (``scripts/train_span_head.py``).
@@ -70,7 +70,7 @@ def read_spans(
     reader: SpanReader, features: Sequence[Features], views: Sequence[str]
 ) -> list[ReadSpan | None]:
     """Each view's best span and its sentence (``None`` where the view has no passage tokens);
-    widening a span to its sentence is the answer's step (``overlay.answering.reading.widen``)."""
+    widening a span to its sentence is the answer's step (``overlay.answering.widening.widen``)."""
     rows = [i for i, f in enumerate(features) if f.chars]
     out: list[ReadSpan | None] = [None] * len(features)
     if not rows:

@@ -4,7 +4,7 @@ import pytest
 
 from overlay.answering.answers import Draft
 from overlay.answering.asked import asks_for, fits
-from overlay.answering.reading import checked, widen
+from overlay.answering.widening import checked, widen
 
 
 @pytest.mark.parametrize(

@@ -300,7 +300,7 @@ README = ["To install redis-py, simply:", "pip install redis",
 def test_a_sentence_that_ends_in_a_colon_answers_with_what_it_introduces(
     monkeypatch: Any, tiny_model: Any
 ) -> None:
-    from overlay.answering.reading import checked, widen
+    from overlay.answering.widening import checked, widen
 
     q = "How do I install redis-py?"
     ranked, sentences = _ranked(q, "\n\n".join(README))
@@ -323,23 +323,26 @@ def test_a_sentence_that_ends_in_a_colon_answers_with_what_it_introduces(
 
 
 def test_a_colon_that_opens_a_list_shows_its_items() -> None:
-    from overlay.answering.reading import FOLLOW_WORDS, _after
+    from overlay.answering.widening import FOLLOW_WORDS, after_sentence
 
     said = [
         "By default, load_dotenv() will:", "- Look for a .env file.", "- Read each pair.",
         "- Not override existing variables.", "Pass override=True to override them.",
     ]  # fmt: skip
-    assert _after(said, 0) == (
+    assert after_sentence(said, 0) == (
         "- Look for a .env file. - Read each pair. - Not override existing variables."
     )
-    assert _after(said, 3) == "Pass override=True to override them." and _after(said, 4) == ""
+    assert (
+        after_sentence(said, 3) == "Pass override=True to override them."
+        and after_sentence(said, 4) == ""
+    )
     long = ["Steps:", *(f"- step {i} of the install" for i in range(40))]
-    assert len(_after(long, 0).split()) < FOLLOW_WORDS + 6
+    assert len(after_sentence(long, 0).split()) < FOLLOW_WORDS + 6
 
 
 def test_a_heading_as_an_answer_shows_the_sentence_under_it() -> None:
     from overlay.answering.answers import Draft
-    from overlay.answering.reading import whole_sentence
+    from overlay.answering.widening import whole_sentence
 
     under = "The function dotenv_values returns a dict and does not touch the environment."
     heading = Draft("", [1], sentence="Load configuration without altering the environment",
