@@ -23,8 +23,9 @@ Methods: hybrid (its top chunk as the answer), naive (that chunk's sentence with
 words), read-adapter (read mode as it was: query likelihood chooses, the reader adapter's span),
 head (the span head chooses and its own span is the answer: one pass, nothing decoded), span
 (the default: query likelihood and the span head's evidence choose, the answer gate abstains,
-the reader adapter reads, a clause is never cut to a word), span-floor (span with a floor on the
-best passage's score abstaining instead of the gate, as before it), span-dense (span-floor with
+the judge adapter may too, the reader adapter reads, a clause is never cut to a word),
+span-floor (span with a floor on the best passage's score abstaining instead of the gate, as
+before it), span-dense (span-floor with
 the question's embedding similarity in the choosing score, the ``--fit`` winner: measured, not
 the default). Columns as in docqa_bench: F1, EM, first citation holds a gold answer (chunk@1),
 abstention, median words, latency.

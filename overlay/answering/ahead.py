@@ -127,8 +127,8 @@ def warm_passages(
     """Keep the reader's passage heads of up to ``limit`` sentence windows of ``collections``'
     chunks (``where``: a metadata filter), one at a time, each once ``idle()``; how many were
     computed. ``stop`` ends it between windows. At most ``choose.view_cache_mb`` of memory
-    (least recently used out); only while the reader is loaded (the server loads it at
-    start), never loading it here."""
+    (least recently used out); under the reader and its judge (``reading_adapters``), each
+    only while it is loaded (the server loads them at start), never loading it here."""
     loaded = services.adapters.loaded
     adapters = [a for a in reading_adapters(services) if a in loaded]
     if not adapters or limit <= 0:
