@@ -44,7 +44,7 @@ from overlay.answering.spans import (
     reader_messages,
     window,
 )
-from overlay.answering.whole import whole_amount, whole_date
+from overlay.answering.whole import whole_amount, whole_bound, whole_date
 from overlay.answering.widening import after_sentence, whole_sentence
 from overlay.choosing.fusion import Choice
 from overlay.choosing.questions import question_scope
@@ -157,7 +157,8 @@ def read_span(
     if found or loose:
         _, cand, text, finish, at = max(found or loose, key=lambda f: f[0])
         own = sentences[cand.passage]
-        text, n = tidy(whole_date(whole_amount(text, own[at]), own[at], question)), cand.passage + 1
+        whole = whole_bound(whole_amount(text, own[at]), own[at])
+        text, n = tidy(whole_date(whole, own[at], question)), cand.passage + 1
         return Draft(f"{text} [{n}]", [n], 0, "span", read, generated, finish, own[at],
                      after_sentence(own, at))  # fmt: skip
     if nulls and nulls == len(seen):

@@ -1,6 +1,7 @@
 """A read span made whole where a cut would change what it says: a number keeps its scale
-word ("$191.7" of "$191.7 million"), a part of a date is the whole date ("2019" of "declared
-on June 13, 2019")."""
+word ("$191.7" of "$191.7 million") and the word that bounds it ("13%" of "approximately 13%",
+"50" of "over 50 countries"), a part of a date is the whole date ("2019" of "declared on June
+13, 2019")."""
 
 from __future__ import annotations
 
@@ -21,6 +22,34 @@ def whole_amount(span: str, sentence: str) -> str:
         return span
     scale = _SCALE.match(sentence, at + len(span))
     return span + scale.group(0) if scale else span
+
+
+# words that bound or approximate the number after them: "50" of "over 50 countries" is not
+# "over 50"; a cut that drops them states another amount
+_BOUND = re.compile(
+    r"(?:\b(?:approximately|approx\.|about|around|roughly|nearly|almost|over|under|some|within|"
+    r"(?:(?:no|not)\s+)?(?:more|less|fewer)\s+than|up\s+to|at\s+(?:least|most)|"
+    r"as\s+(?:many|much)\s+as|"
+    r"in\s+excess\s+of|an\s+estimated|just)\s+)+$",
+    re.I,
+)
+_YEAR = re.compile(r"(?:19|20)\d\d\b")  # "over 2018" compares with a year: no bound on it
+
+
+def whole_bound(span: str, sentence: str) -> str:
+    """``span`` with the words right before it in ``sentence`` that bound or approximate the
+    number it starts with ("13%" of "approximately 13% of its shares" → "approximately 13%",
+    "50" of "in over 50 countries" → "over 50"): without them it states another amount. A
+    year is never bound ("$63 million over 2018"), nor a span ``sentence`` holds twice."""
+    at = sentence.find(span)
+    if at < 0 or sentence.count(span) > 1 or not re.match(r"[$€£¥]?\d", span):
+        return span
+    if _YEAR.match(span):
+        return span
+    bound = _BOUND.search(sentence[:at])
+    if not bound:
+        return span
+    return sentence[bound.start() : at] + span
 
 
 _MONTH = (

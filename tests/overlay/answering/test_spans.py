@@ -268,6 +268,25 @@ def test_a_number_keeps_its_scale_word(monkeypatch: Any, tiny_model: Any) -> Non
     assert draft.kind == "span" and draft.text == "$191.7 million [1]"
 
 
+def test_a_number_keeps_the_word_that_bounds_it(monkeypatch: Any, tiny_model: Any) -> None:
+    from overlay.answering.whole import whole_bound
+
+    sentence = "The company distributes content in over 50 countries."
+    assert whole_bound("50", sentence) == "over 50"
+    assert whole_bound("13%", "It owns approximately 13% of Talespin.") == "approximately 13%"
+    assert whole_bound("30 days", "Pay within 30 days of billing.") == "within 30 days"
+    assert whole_bound("5", "Bring no more than 5 guests.") == "no more than 5"
+    assert whole_bound("27", "Every employee receives 27 days of leave.") == "27"  # no bound
+    assert whole_bound("2018", "Revenue rose $63 million over 2018.") == "2018"  # a year
+    assert whole_bound("5", "Over 5 of them said 5.") == "5"  # which 5?
+    assert whole_bound("Norway", "They sailed over Norway.") == "Norway"  # not a number
+    q = "How many countries does the company distribute content to?"
+    ranked, sentences = _ranked(q, sentence)
+    _scripted_reader(monkeypatch, [("50", -0.1)])
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, sentences)
+    assert draft.kind == "span" and draft.text == "over 50 [1]"
+
+
 def test_a_part_of_a_date_is_the_whole_date(monkeypatch: Any, tiny_model: Any) -> None:
     from overlay.answering.whole import whole_date
 
