@@ -27,7 +27,14 @@ from overlay.answering.answers import (
     extractive,
     grounded,
 )
-from overlay.answering.reading import Judge, judge_window, lead_citation, read_answer, read_span
+from overlay.answering.reading import (
+    Judge,
+    judge_of,
+    judge_window,
+    lead_citation,
+    read_answer,
+    read_span,
+)
 from overlay.answering.widening import checked, widen
 from overlay.choosing import candidates
 from overlay.choosing.chooser import choose_among, reads_in_pass, rerank
@@ -273,10 +280,9 @@ def _read(services: Services, question: str, choice: Choice) -> Draft:
 
 
 def _judge(services: Services) -> Judge | None:
-    """The judge (``answer.reader_judge``) of each window the reader is shown, or None: none
-    set, or the reader itself (its own reply is listened to)."""
-    name = services.settings.answer.reader_judge
-    if not name or name == services.settings.answer.reader_adapter:
+    """The judge of each window the reader is shown (``reading.judge_of``), or None."""
+    name = judge_of(services.settings.answer)
+    if name is None:
         return None
 
     def judge(ids: list[int]) -> tuple[float, int]:

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from overlay.answering.reading import reader_prompt
+from overlay.answering.reading import judge_of, reader_prompt
 from overlay.answering.spans import window
 from overlay.choosing.views import split_sentences
 from overlay.choosing.warm import chunk_texts, first_distinct, warm_views, when_idle
@@ -64,8 +64,8 @@ def reading_adapters(services: Services) -> list[str]:
     reader = read_adapter(services)
     if reader is None:
         return []
-    judge = services.settings.answer.reader_judge
-    return [judge, reader] if judge and judge != reader else [reader]
+    judge = judge_of(services.settings.answer)
+    return [reader] if judge is None else [judge, reader]
 
 
 def load_reader(services: Services) -> None:

@@ -178,6 +178,13 @@ def no_answer_id(tokenizer: Any) -> int | None:
     return int(ids[0])
 
 
+def judge_of(answer: AnswerSettings) -> str | None:
+    """The adapter that judges the reader's windows (``answer.reader_judge``), or None: none
+    set, or the reader itself (its own no-answer reply is listened to)."""
+    judge = answer.reader_judge
+    return judge if judge and judge != answer.reader_adapter else None
+
+
 def judge_window(model: Any, tokenizer: Any, ids: list[int]) -> tuple[float, int]:
     """A judge's verdict on a reader prompt: the probability of ``model``'s no-answer reply as
     its first token (0 where that reply is no one token) and the prompt tokens it read. As

@@ -42,9 +42,7 @@ def whole_bound(span: str, sentence: str) -> str:
     "50" of "in over 50 countries" → "over 50"): without them it states another amount. A
     year is never bound ("$63 million over 2018"), nor a span ``sentence`` holds twice."""
     at = sentence.find(span)
-    if at < 0 or sentence.count(span) > 1 or not re.match(r"[$€£¥]?\d", span):
-        return span
-    if _YEAR.match(span):
+    if at < 0 or sentence.count(span) > 1 or not re.match(r"[$€£¥]?\d", span) or _YEAR.match(span):
         return span
     bound = _BOUND.search(sentence[:at])
     if not bound:
