@@ -7,7 +7,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
-from overlay.answering.spans import normalize
+from overlay.answering.spans import squad_normalize as normalize
 
 _CITE = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 

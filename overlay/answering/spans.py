@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import string
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,11 +28,11 @@ READER_PROMPT = (
     "Answer with the shortest phrase copied from the passage."
 )
 NO_ANSWER = "none"  # the reader's reply when the passage does not answer (the same contract)
-_PUNCT = set(string.punctuation)
+_PUNCT = set(string.punctuation)  # SQuAD's official scoring drops ASCII punctuation only
 _ARTICLES = {"a", "an", "the"}
 _WORD = re.compile(r"\S+")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
-_EDGE = " ,;:.!?\"'()[]"  # stripped from a span's ends
+_EDGE = " ,;:.!?\"'()[]“”‘’«»„"  # stripped from a span's ends
 _CITE = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 
 
@@ -41,9 +42,20 @@ def reader_messages(passage: str, question: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
 
 
-def normalize(text: str) -> str:
-    """SQuAD normalisation: lower case, no punctuation, no articles, single spaces."""
+def squad_normalize(text: str) -> str:
+    """SQuAD's official normalisation, for scoring: lower case, no ASCII punctuation, no
+    articles, single spaces."""
     text = "".join(ch for ch in text.lower() if ch not in _PUNCT)
+    return " ".join(w for w in text.split() if w not in _ARTICLES)
+
+
+def normalize(text: str) -> str:
+    """SQuAD normalisation for matching: as ``squad_normalize``, but any punctuation counts,
+    not ASCII alone, so "“TZOO.”" and "Company’s" of a typeset document match "TZOO" and
+    "Company's"."""
+    text = "".join(
+        ch for ch in text.lower() if ch not in _PUNCT and not unicodedata.category(ch)[0] == "P"
+    )
     return " ".join(w for w in text.split() if w not in _ARTICLES)
 
 

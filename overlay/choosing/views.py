@@ -13,7 +13,7 @@ from overlay.choosing.questions import defined_term, defines, question_core
 # wrapped line that starts with a number, "50, and the maximum is 100.", is none)
 BULLETS = "•▪◦‣●"  # list bullets besides "-" and "*"
 _SENTENCE = re.compile(
-    rf"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*(?:[-*#{BULLETS}]|\d{{1,3}}(?:\.\d{{1,3}})*[.)]\s))"
+    rf"(?:(?<=[.!?])|(?<=[.!?][\"'”’)]))\s+(?=[\"'“‘(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*(?:[-*#{BULLETS}]|\d{{1,3}}(?:\.\d{{1,3}})*[.)]\s))"
 )
 _WS = re.compile(r"[ \t]+")
 _HEADING = re.compile(r"^#{1,6}\s+")
@@ -31,11 +31,11 @@ def terms(text: str) -> list[str]:
 # It is joined to the piece after it.
 _NUMBER = re.compile(r"\(?(?:\d{1,3}(?:\.\d{1,3})*|[ivxlIVXL]{1,4}|[A-Za-z])[.)]")
 _ABBREV = re.compile(
-    r"(?:^|[\s(\[\"'])(?:e\.g|i\.e|cf|viz|vs|al|approx|ca|pp|No|Nos|Fig|Figs|Eq|Eqs|Sec|Art"
+    r"(?:^|[\s(\[\"'“‘])(?:e\.g|i\.e|cf|viz|vs|al|approx|ca|pp|No|Nos|Fig|Figs|Eq|Eqs|Sec|Art"
     r"|Ch|Vol|Mr|Mrs|Ms|Dr|Prof|St|Mt|Ft|Jr|Sr|Rev|Gen|Gov|Sen|Rep|Lt|Col|Sgt|Capt|Jan|Feb|Mar"
     r"|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|U\.S|U\.K|U\.N|E\.U|av|avg|ref|refs|resp|incl|esp"
     r"|gen|nov|sp|spp|subsp|var)\.$"
-    r"|\b[A-Z][a-z]+ [A-Z]\.$|(?:^|[\s(])(?:[A-Z]\.){2,3}$"
+    r"|\b[A-Z][a-z]+ [A-Z]\.$|(?:^|[\s(“‘])(?:[A-Z]\.){2,3}$"
 )
 _BEFORE_NUMBER = re.compile(r"(?:^|[\s(])[cpv]\.$")  # circa, page, version: "c. 1455", "v. 2.0"
 _SMALL = r"(?:a|an|and|by|for|in|of|on|or|the|to|with)\s+"
@@ -56,7 +56,8 @@ _RULE = re.compile(r"^[ \t]*([=*_~-])(?:[ \t]*\1){2,}[ \t]*$", re.MULTILINE)  # 
 
 def _joined(piece: str, after: str) -> bool:
     """Whether ``piece`` runs on into ``after`` although the regex split them (see above)."""
-    if _NUMBER.fullmatch(piece) or _ABBREV.search(piece):
+    bare = piece.rstrip("\"'”’")  # "the “U.S.” Army": the quote closes no sentence
+    if _NUMBER.fullmatch(piece) or _ABBREV.search(bare):
         return True
     if _BEFORE_NUMBER.search(piece):
         return after[:1].isdigit()

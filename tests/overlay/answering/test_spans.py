@@ -11,10 +11,12 @@ from overlay.answering.answers import clean_citations, grounded, supported
 from overlay.answering.gate import SentenceGate
 from overlay.answering.reading import read_span
 from overlay.answering.spans import (
+    Span,
     find_span,
     near_span,
     normalize,
     one_sentence_support,
+    squad_normalize,
     window,
 )
 from overlay.choosing.sentences import rank_sentences, sentence_candidates
@@ -42,6 +44,18 @@ def test_find_span_returns_the_sentences_own_words() -> None:
     span = find_span("denmark, iceland and norway.", NORMANS)
     assert span is not None and span.sentence == 1 and span.text == "Denmark, Iceland and Norway"
     assert find_span("the Normans", NORMANS).text == "Normans"  # articles do not count
+
+
+def test_typeset_quotes_and_apostrophes_are_punctuation_like_ascii_ones() -> None:
+    stock = ["Our common stock trades on the NASDAQ Global Select Market under the symbol “TZOO.”"]
+    assert find_span("TZOO", stock) == Span(0, "TZOO")  # not the whole sentence: no span
+    assert find_span("“TZOO", stock) == Span(0, "TZOO")  # the quote stays outside the span
+    term = ["The amortization period for the Company’s customer relationships is 14.3 years."]
+    span = find_span("Company's customer relationships", term)
+    assert span is not None and span.text == "Company’s customer relationships"  # its own words
+    assert normalize("Company’s “TZOO.”") == normalize('Company\'s "TZOO."') == "companys tzoo"
+    # scoring keeps SQuAD's official rule (ASCII punctuation only), so figures stay comparable
+    assert squad_normalize("“TZOO.”") == "“tzoo”" and squad_normalize("T(n)") == "tn"
 
 
 def test_find_span_refuses_text_across_sentences_or_not_there() -> None:

@@ -84,3 +84,16 @@ def test_a_question_asking_what_a_term_means_prefers_the_sentence_defining_it() 
         answer_scores("who may distribute a Larger Work?", sentences)[0]
         >= (answer_scores("who may distribute a Larger Work?", sentences)[1])
     )
+
+
+def test_a_closing_quote_after_the_full_stop_still_ends_the_sentence() -> None:
+    text = (
+        "Our stock trades under the symbol “JACK.” The following table sets forth prices. "
+        'He said "I will go." Then he went. The “U.S.” Army came. She asked, “Why?” “Because,” '
+        "he said. It was done (see above.) Next we go."
+    )
+    assert split_sentences(text) == [
+        "Our stock trades under the symbol “JACK.”", "The following table sets forth prices.",
+        'He said "I will go."', "Then he went.", "The “U.S.” Army came.",  # no end: an abbreviation
+        "She asked, “Why?”", "“Because,” he said.", "It was done (see above.)", "Next we go.",
+    ]  # fmt: skip
