@@ -5,7 +5,9 @@ PDF gives one section per page; a Word document its body as Markdown
 (``ingest.docx``); a JSON/JSONL file one section per record (its
 ``text``/``content``/``body`` field, the ``title`` in front). Unknown types and
 binary content raise ``Skip`` (with the reason); unreadable content (a corrupt
-PDF, invalid JSON) raises ``InvalidInput`` and fails that one source.
+PDF, invalid JSON) raises ``InvalidInput`` and fails that one source. Every
+kind's text loses its typesetting (``ingest.typeset``: ligatures, soft hyphens,
+a PDF's words hyphenated across lines).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from ingest.docx import docx_markdown
 from ingest.formats import MAX_PAGES, Check, html_text, pdf_pages
+from ingest.typeset import joined_lines, plain_letters
 from memory.errors import InvalidInput, TooLarge
 
 KINDS = {
@@ -180,11 +183,11 @@ def load(
         raise Skip(f"unsupported file type {Path(name).suffix or '(none)'!r}")
     check = check or (lambda: None)
     if kind == "pdf":
-        pages = pdf_pages(data, check, max_pages)
+        pages = joined_lines([plain_letters(p) for p in pdf_pages(data, check, max_pages)])
         return kind, [Section(text, page=i + 1) for i, text in enumerate(pages)]
     if kind == "docx":
-        return kind, [Section(docx_markdown(data, check))]
-    text = text_of(data)
+        return kind, [Section(plain_letters(docx_markdown(data, check)))]
+    text = plain_letters(text_of(data))
     if kind == "html":
         return kind, [Section(html_text(text, check))]
     if kind in ("json", "jsonl"):

@@ -10,8 +10,8 @@ see ``ingest.types.IngestServices``):
 - ``remove_source(services, source, collection) -> SourceInfo`` (``SourceNotFound``)
 
 A source is unchanged when its bytes (SHA-256) and the chunking (embedder,
-size, overlap) are the same as when it was committed; then nothing is read
-past the hash. Identical bytes under two sources are two sources.
+size, overlap, ``READING``) are the same as when it was committed; then nothing
+is read past the hash. Identical bytes under two sources are two sources.
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ from memory.errors import (
 from memory.tables.manifest import SourceManifest, SourceRecord
 
 # end the run, not just one source
+# How a file's bytes become text and chunks: raised when that changes (2: typesetting undone,
+# ingest.typeset), so the next ingest reads every source again rather than calling it unchanged.
+READING = 2
 _FATAL = (StoreUnavailable, EmbedderMismatch, Busy, BudgetExceeded, Cancelled)
 
 
@@ -77,7 +80,7 @@ def _open_run(
     overlap = s.ingest.chunk_overlap if chunk_overlap is None else chunk_overlap
     emb = services.embedder
     splitter = Splitter(emb.count_tokens, emb.max_tokens, size, overlap)
-    chunking = f"{emb.name}:{splitter.size}:{splitter.overlap}"
+    chunking = f"{emb.name}:{splitter.size}:{splitter.overlap}:read{READING}"
     limit = int(s.ingest.max_file_mb * 2**20)
     return _Run(writer, splitter, chunking, limit, s.ingest.max_pdf_pages, progress)
 

@@ -220,3 +220,37 @@ def test_a_pdfs_running_header_and_page_numbers_are_not_its_text(tmp_path: Path)
     _pdf(tmp_path / "short.pdf", ["Shared notes\nOne.", "Shared notes\nTwo."])
     kept = [" ".join(p.split()) for p in pdf_pages((tmp_path / "short.pdf").read_bytes())]
     assert kept == ["Shared notes One.", "Shared notes Two."]  # two pages prove nothing
+
+
+def test_typeset_text_is_read_as_its_letters(services, tmp_path: Path) -> None:
+    """A PDF's words broken across lines are joined, ligatures and invisible breaks are undone,
+    so search finds "manipulation" and "configuration file" as a user types them."""
+    _pdf(
+        tmp_path / "manual.pdf",
+        ["The library allows the manip-\nulation of a well-\nknown structure.",
+         "A well-known structure is DER. Jean-\nPaul wrote the ISO-\n8859 part."],
+    )  # fmt: skip
+    (tmp_path / "setup.txt").write_text(
+        "Edit the conﬁguration ﬁle.\nThe con\u00adtrol panel re\u200bstarts it.\n", encoding="utf-8"
+    )
+    report = ingest_paths(services, [tmp_path], collection="typeset", chunk_size=60)
+    assert report.failed == 0
+    texts = {Path(h.source).name + str(h.metadata.get("page", "")): " ".join(h.text.split())
+             for h in services.vectors("typeset").get()}  # fmt: skip
+    assert "the manipulation of a well-known structure" in texts["manual.pdf1"]
+    assert "Jean- Paul wrote the ISO- 8859 part" in texts["manual.pdf2"]  # a capital, a digit
+    assert texts["setup.txt"] == "Edit the configuration file. The control panel restarts it."
+    sparse = SparseIndex(services.weights, "typeset")
+    for query in ("manipulation", "configuration file", "control panel restarts"):
+        assert len(sparse.search(query)) == 1, query
+
+
+def test_joined_lines_keeps_a_hyphen_the_document_writes() -> None:
+    from ingest.typeset import joined_lines, plain_letters
+
+    assert joined_lines(["a decla-\nration and a well-\nknown", "well-known fact"]) == [
+        "a declaration and a well-known", "well-known fact"
+    ]  # fmt: skip
+    assert joined_lines(["Jean-\nPaul, ISO-\n8859, x -\ny"]) == ["Jean-\nPaul, ISO-\n8859, x -\ny"]
+    assert plain_letters("ﬀ ﬁ ﬂ ﬃ ﬄ \u00ad\u200b\u2060\ufeff") == "ff fi fl ffi ffl "
+    assert plain_letters("می\u200cخواهم") == "می\u200cخواهم"  # a non-joiner shapes Persian
