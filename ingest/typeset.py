@@ -7,7 +7,8 @@ user types.
   joiner (U+2060) and a stray byte-order mark are dropped: each splits a word in two;
 - in a PDF, a word broken across lines by a hyphen ("manip-⏎ulation") is joined again, unless
   the document writes the hyphenated word elsewhere ("well-⏎known" where "well-known" appears)
-  or the line goes on with a capital or a digit ("Jean-⏎Paul", "ISO-⏎8859").
+  or the line goes on with a capital after a lower-case letter or a digit ("Jean-⏎Paul",
+  "ISO-⏎8859"); a capitals' word broken so is joined too ("OP-⏎TIONAL").
 
 Zero-width joiners and non-joiners stay (they shape Persian, Indic and emoji text), as do
 non-breaking spaces (every splitter here reads them as spaces)."""
@@ -20,8 +21,12 @@ _LIGATURES = str.maketrans(
     {"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"}
 )
 _INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
-# a lower-case word part, a hyphen at the end of its line, a lower-case part opening the next
-_BROKEN = re.compile(r"\b([^\W\d_]*[a-z])-[ \t]*\n[ \t]*([a-z][^\W\d_]*)")
+# a lower-case word part, a hyphen at the end of its line, a lower-case part opening the next;
+# or a capitals' word broken so ("OP-⏎TIONAL", "SE-⏎QUENCE")
+_BROKEN = re.compile(
+    r"\b([^\W\d_]*[a-z])-[ \t]*\n[ \t]*([a-z][^\W\d_]*)"
+    r"|\b([A-Z]{2,})-[ \t]*\n[ \t]*([A-Z]{2,})\b"
+)
 
 
 def plain_letters(text: str) -> str:
@@ -37,7 +42,7 @@ def joined_lines(pages: list[str]) -> list[str]:
     }
 
     def join(m: re.Match[str]) -> str:
-        head, tail = m.group(1), m.group(2)
+        head, tail = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
         if f"{head}-{tail}".lower() in hyphenated:
             return f"{head}-{tail}"
         return head + tail

@@ -252,5 +252,6 @@ def test_joined_lines_keeps_a_hyphen_the_document_writes() -> None:
         "a declaration and a well-known", "well-known fact"
     ]  # fmt: skip
     assert joined_lines(["Jean-\nPaul, ISO-\n8859, x -\ny"]) == ["Jean-\nPaul, ISO-\n8859, x -\ny"]
+    assert joined_lines(["SE-\nQUENCE OF, CO-\nOP", "CO-OP"]) == ["SEQUENCE OF, CO-OP", "CO-OP"]
     assert plain_letters("ﬀ ﬁ ﬂ ﬃ ﬄ \u00ad\u200b\u2060\ufeff") == "ff fi fl ffi ffl "
     assert plain_letters("می\u200cخواهم") == "می\u200cخواهم"  # a non-joiner shapes Persian
