@@ -12,6 +12,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field
 
+from overlay.record import ABSTENTIONS
 from overlay.turn import Answer
 
 SessionSource = Literal["header", "user", "derived", "body", "none"]
@@ -40,6 +41,11 @@ class TurnInfo(BaseModel):
     citations: list[Citation]
     abstained: bool
     answer_kind: str = Field(description="span | sentence | generated | fallback | abstained")
+    abstained_by: str | None = Field(
+        default=None,
+        description="Why the turn abstained; null when it answered. "
+        + "; ".join(f"{code}: {what}" for code, what in ABSTENTIONS.items()),
+    )
     session_id: str | None
     session_source: SessionSource = Field(
         description="header (X-Session-Id), user (the user field), body (session_id), "

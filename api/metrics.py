@@ -49,6 +49,11 @@ class Metrics:
         )
         self.tokens = Counter("overlay_tokens", "Model tokens", ["kind"], registry=r)
         self.turns = Counter("overlay_chat_turns", "Chat turns answered", ["abstained"], registry=r)
+        self.abstentions = Counter(
+            "overlay_chat_abstentions",
+            "Chat turns that abstained, by why (overlay.record.ABSTENTIONS)",
+            ["reason"], registry=r,
+        )  # fmt: skip
         self.adapters_loaded = Gauge(
             "overlay_adapters_loaded", "Adapters currently loaded in the base model", registry=r
         )
@@ -82,6 +87,8 @@ class Metrics:
             if n > 0:
                 self.tokens.labels(kind=kind).inc(n)
         self.turns.labels(abstained=str(answer.abstained).lower()).inc()
+        if answer.abstained_by:
+            self.abstentions.labels(reason=answer.abstained_by).inc()
         if first_token_s is not None:
             self.first_token.observe(first_token_s)
 

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from memory.stores.localserver import free_port
+from overlay.record import ABSTENTIONS
 from overlay.settings import get_settings
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "docs"
@@ -85,7 +86,8 @@ def _show(body: dict[str, Any]) -> None:
     print(f"\nQuestion:  {QUESTION}")
     print(f"Answer:    {body['choices'][0]['message']['content']}")
     if extra["abstained"]:
-        print("           (abstained: nothing in the documents answers it)")
+        why = ABSTENTIONS.get(extra.get("abstained_by") or "", "nothing found answers it")
+        print(f"           (abstained: {why})")
     for n, cite in enumerate(extra["citations"], 1):
         text = " ".join(cite["text"].split())
         print(f"  [{n}] {cite['source']} (score {cite['score']:.2f}): {text[:110]}…")

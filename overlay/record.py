@@ -8,6 +8,17 @@ from typing import Any
 
 from overlay.choosing.fusion import Choice, Scored
 
+# Why a turn said "I don't know" (``Answer.abstained_by``, the API's ``abstained_by``, the
+# ``overlay_chat_abstentions_total`` metric's label): a stable code and what it means.
+ABSTENTIONS = {
+    "no_passages": "retrieval found nothing in the collection to answer from",
+    "gate": "the answer gate judged that no passage found holds the answer",
+    "threshold": "no passage found scored above the answer threshold",
+    "judged": "every passage read was judged not to answer the question",
+    "wrong_kind": "the answer found was not the kind of thing asked for",
+    "no_text": "the passages chosen hold no sentence to read",
+}
+
 
 @dataclass(kw_only=True)
 class Answer:
@@ -31,6 +42,7 @@ class Answer:
     retrieval_query: str = ""  # what retrieval and choosing used (a follow-up borrows its topic)
     degraded: bool = False  # a store was down: candidates came from Redis (sparse) only
     session: str | None = None
+    abstained_by: str | None = None  # why it abstained (``ABSTENTIONS``); None: answered
 
     def to_dict(self) -> dict[str, Any]:
         """The turn's record, JSON-ready."""
@@ -39,6 +51,7 @@ class Answer:
             "answer": self.answer,
             "abstained": self.abstained,
             "answer_kind": self.kind,
+            "abstained_by": self.abstained_by,
             "citations": [_citation(c) for c in self.citations],
             "adapter": self.adapter,
             "mode": self.mode,

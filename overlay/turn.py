@@ -189,6 +189,7 @@ def _turn(
         turn_id=turn.turn_id,
         choice=choice,
         kind="abstained" if choice.abstained else draft.kind,
+        abstained_by=(draft.why or _chose_nothing(choice)) if choice.abstained else None,
         prompt_tokens=draft.prompt_tokens + int(choice.notes.get("prompt_tokens", 0)),
         completion_tokens=draft.completion_tokens,
         finish_reason=draft.finish_reason,
@@ -222,13 +223,13 @@ def _answer(
     (a span or a sentence whole; generated prose sentence by sentence), never retracted."""
     if choice.abstained or mode != "generate":
         if choice.abstained:
-            draft = Draft(ABSTAIN_TEXT, [])
+            draft = Draft(ABSTAIN_TEXT, [], why=_chose_nothing(choice))
         elif mode == "read":
             read = checked(question, _read_mode(services, question, choice))
             if read is None or read.kind == "abstained":  # the wrong kind of answer, or no
                 # sentence to read at all: no answer (the turn abstains)
                 choice.chosen.clear()
-                draft = Draft(ABSTAIN_TEXT, [])
+                draft = Draft(ABSTAIN_TEXT, [], why=read.why if read else "wrong_kind")
             else:
                 draft = lead_citation(choice, read)
         else:
@@ -245,6 +246,13 @@ def _answer(
             model, services.model.tokenizer, question, views, context=context,
             budget=s.answer.context_budget, params=decoding, on_text=on_text, count=count,
         )  # fmt: skip
+
+
+def _chose_nothing(choice: Choice) -> str:
+    """Why choosing left nothing to answer from (``ABSTENTIONS``)."""
+    if not choice.ranked:
+        return "no_passages"
+    return "gate" if "gate" in choice.notes else "threshold"
 
 
 def _read_mode(services: Services, question: str, choice: Choice) -> Draft:
@@ -269,7 +277,7 @@ def _read(services: Services, question: str, choice: Choice) -> Draft:
     weights = SentenceWeights(1.0, s.choose.sentence_passage_weight, s.choose.sentence_rank_weight)
     ranked = rank_sentences([c for _, cands in per_passage for c in cands], weights)
     if not ranked:  # the chosen passages are markup alone: nothing to read or cite
-        return Draft(ABSTAIN_TEXT, [], kind="abstained")
+        return Draft(ABSTAIN_TEXT, [], kind="abstained", why="no_text")
     with services.run_model(s.answer.reader_adapter) as model:
         return read_span(
             model, services.model.tokenizer, question, ranked, [p for p, _ in per_passage],

@@ -55,6 +55,7 @@ class Draft:
     finish_reason: str = "stop"  # "stop" | "length"
     sentence: str = ""  # a span's whole sentence (read mode), for widening
     follow: str = ""  # the sentence after it in its passage: what a sentence ending in ":" shows
+    why: str = ""  # why it abstains (``overlay.record.ABSTENTIONS``); "" when it answers
 
 
 def clean_citations(text: str, given: int) -> tuple[str, list[int]]:

@@ -162,7 +162,7 @@ def read_span(
         return Draft(f"{text} [{n}]", [n], 0, "span", read, generated, finish, own[at],
                      after_sentence(own, at))  # fmt: skip
     if nulls and nulls == len(seen):
-        return Draft(ABSTAIN_TEXT, [], 0, "abstained", read, generated)
+        return Draft(ABSTAIN_TEXT, [], 0, "abstained", read, generated, why="judged")
     top = ranked[0]
     follow = after_sentence(sentences[top.passage], top.index)
     draft = Draft("", [top.passage + 1], 0, "fallback", read, generated, sentence=top.text,

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from overlay.commands.state import state
+from overlay.record import ABSTENTIONS
 
 out = Console()
 models_app = typer.Typer(help="The frozen base model: fetch it, inspect it.", no_args_is_help=True)
@@ -51,6 +52,8 @@ def ask_command(
 def _render_answer(data: dict[str, Any]) -> None:
     style = "yellow" if data["abstained"] else "bold"
     out.print(data["answer"], style=style, highlight=False, markup=False)
+    if data.get("abstained_by") in ABSTENTIONS:
+        out.print(f"  ({ABSTENTIONS[data['abstained_by']]})", style="dim", highlight=False)
     for i, cite in enumerate(data["citations"], 1):
         context = cited_sentence(data["answer"], cite["text"])
         out.print(f"  [{i}] {cite['source']} ({cite['score']:.2f}): {context}", highlight=False)

@@ -48,6 +48,10 @@ def test_answers_with_citations_and_abstains(server: str) -> None:
         model="overlay", messages=[{"role": "user", "content": "What is the capital of Peru?"}]
     )
     assert peru.model_extra["overlay"]["abstained"] is True
+    assert peru.model_extra["overlay"]["abstained_by"] == "gate"
+    assert extra["abstained_by"] is None
+    metrics = httpx.get(f"{server}/metrics").text
+    assert 'overlay_chat_abstentions_total{reason="gate"}' in metrics
 
 
 def test_lookups_answer_promptly_during_a_generation(server: str) -> None:

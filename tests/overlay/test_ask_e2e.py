@@ -62,6 +62,7 @@ def test_founder_question_cites_the_history(docs: Services) -> None:
 def test_absent_topic_abstains(docs: Services) -> None:
     out = ask(docs, "What is the capital of Peru?", collection=COLL, mode="choose").to_dict()
     assert out["abstained"] and out["answer"] == ABSTAIN_TEXT and out["citations"] == []
+    assert out["abstained_by"] == "threshold"  # choose mode: no gate, the score's floor
 
 
 def test_generate_mode_is_grounded_and_cites_given_passages(docs: Services) -> None:

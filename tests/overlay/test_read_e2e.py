@@ -61,6 +61,7 @@ def test_default_mode_abstains_off_corpus(docs: Services) -> None:
     out = ask(docs, "What is the capital of Peru?", collection=COLL, on_text=pieces.append)
     assert out.abstained and out.kind == "abstained" and out.answer == ABSTAIN_TEXT
     assert out.completion_tokens == 0 and "".join(pieces) == ABSTAIN_TEXT
+    assert out.abstained_by == "gate" and out.to_dict()["abstained_by"] == "gate"  # it says why
 
 
 def test_the_answer_gate_decides_and_can_be_turned_off(docs: Services) -> None:
@@ -70,6 +71,7 @@ def test_the_answer_gate_decides_and_can_be_turned_off(docs: Services) -> None:
     off = ask(docs, "What is the capital of Peru?", collection=COLL)
     # the gate's probability was computed on the real choosing pass and decided both turns
     assert answered.choice.notes["gate"] >= gate.threshold > off.choice.notes["gate"]
+    assert answered.abstained_by is None and off.abstained_by == "gate"
     base = docs.settings
     docs.settings = base.updated(answer={**base.answer.model_dump(), "gate": False})
     try:
@@ -124,5 +126,6 @@ def test_an_answer_of_the_wrong_kind_is_no_answer(docs: Services) -> None:
     out = ask(docs, "How much does the Kestrel K-9 cost?", collection=COLL, on_text=pieces.append)
     assert out.abstained and out.kind == "abstained" and out.answer == ABSTAIN_TEXT
     assert out.citations == [] and "".join(pieces) == ABSTAIN_TEXT
+    assert out.abstained_by == "wrong_kind"  # the gate passed it: the reader's span did not fit
     weight = ask(docs, "How much does the T-40 weigh?", collection=COLL)
     assert not weight.abstained and "640 grams" in weight.answer

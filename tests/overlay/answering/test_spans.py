@@ -474,9 +474,10 @@ def test_a_judge_that_says_a_window_does_not_answer_spares_the_reader(monkeypatc
     draft = read_span(None, tok, q, ranked, sentences, no_answer=0.9, judge=judge(0.95))
     assert shown == [] and len(judged) == 1  # the reader never decoded
     assert draft.kind == "abstained" and draft.text == ABSTAIN_TEXT and draft.prompt_tokens == 11
+    assert draft.why == "judged"  # the turn's abstained_by
     # a judge under the threshold: the reader reads the same prompt the judge was shown
     draft = read_span(None, tok, q, ranked, sentences, no_answer=0.9, judge=judge(0.85))
-    assert shown == [tok.decode(judged[1])] and draft.kind == "span"
+    assert shown == [tok.decode(judged[1])] and draft.kind == "span" and draft.why == ""
     assert draft.text == "Norse raiders [1]" and draft.prompt_tokens == 11 + len(judged[1])
 
 
