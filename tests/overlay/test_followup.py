@@ -21,6 +21,8 @@ CASES = json.loads(
         ("How much does it weigh?", True),
         ("And email?", True),  # too short to stand alone
         ("Who approves the flights?", True),
+        ("What about the K-9?", True),  # goes on from the last question
+        ("What is the capital of Peru?", False),  # short, but it names its own topic
         ("Who is the chief executive of Halvorsen Instruments?", False),
         ("What warranty do Halvorsen sensors carry?", False),
         ("What was the price of oil in March of 1974?", False),
