@@ -11,6 +11,15 @@ let current = null;
 let busy = false;
 const KINDS = { span: "quoted from the source", sentence: "sentence from the source",
   generated: "generated from the source", fallback: "sentence from the source" };
+// why a turn abstained (overlay.abstained_by; overlay/record.py ABSTENTIONS, in a user's words)
+const WHY = {
+  no_passages: "Nothing in this collection matched the question.",
+  gate: "The passages found do not look like they hold the answer.",
+  threshold: "No passage found matched the question closely enough.",
+  judged: "The passages read do not answer this question.",
+  wrong_kind: "The passages found answer something else than what was asked.",
+  no_text: "The passages found hold no text to read.",
+};
 
 function save() { localStorage.setItem(STORE, JSON.stringify(conversations)); }
 function newId() { return "web-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 8); }
@@ -116,6 +125,7 @@ function renderMessage(m) {
   const text = el("div", "text", m.content);
   div.append(text);
   div.textNode = text;
+  if (m.abstained && WHY[m.why]) div.append(el("div", "hint why", WHY[m.why]));
   if (m.citations && m.citations.length) div.append(renderCitations(m.citations));
   if (m.turnId) div.append(renderFeedback(m));
   if (m.error) div.append(el("div", "error", m.error));
@@ -195,6 +205,7 @@ function onChunk(chunk, answer, div) {
   if (chunk.overlay) {
     answer.citations = chunk.overlay.citations;
     answer.abstained = chunk.overlay.abstained;
+    answer.why = chunk.overlay.abstained_by;
     answer.kind = chunk.overlay.answer_kind;
     answer.turnId = chunk.overlay.turn_id;
   }

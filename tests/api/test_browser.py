@@ -154,6 +154,11 @@ def test_real_model_answers_cite_and_follow_up(
         _ingest(url)
         page = browser.new_page(viewport={"width": 1200, "height": 800})
         _conversation(page, url, "real", "products.md")
+        peru = _ask(page, "What is the capital of Peru?", 2)  # the documents do not say
+        assert (
+            peru.locator(".badge.abstained").count() == 1 and not peru.locator(".citation").count()
+        )
+        assert "do not look like they hold the answer" in peru.locator(".why").inner_text()
         page.close()
 
 
