@@ -20,10 +20,11 @@ _CITE_TAIL = re.compile(r"\s*\[\d+\]\s*$")
 FOLLOW_WORDS = 60  # at most this much of what a sentence ending in ":" introduces is shown
 HEADING_WORDS = 12  # a piece this short without an end mark is a heading
 # a heading: capitalised words (after any section number), no end mark and nothing of code in
-# it ("Load configuration without altering the environment", "2.2. The source XML files"; not
-# "conda install -c conda-forge tqdm" or "threadpool_limits(limits=1)")
+# it ("Load configuration without altering the environment", "2.2. The source XML files",
+# "Halvorsen Instruments — Product Line"; not "conda install -c conda-forge tqdm" or
+# "threadpool_limits(limits=1)")
 _HEADING = re.compile(
-    r"(?:\d{1,3}(?:\.\d{1,3})*\.?\s+)?[A-Z][\w'’&,-]*(?:\s+[\w'’&,-]+)*[A-Za-z0-9]"
+    r"(?:\d{1,3}(?:\.\d{1,3})*\.?\s+)?[A-Z][\w'’&,-]*(?:\s+(?:[\w'’&,-]+|[—–]))*[A-Za-z0-9]"
 )
 
 
