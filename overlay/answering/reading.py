@@ -55,7 +55,7 @@ from overlay.model.decode import Decoding, decode
 _ANSWER = AnswerSettings()  # the defaults are the settings' (overlay/knobs.py), never a copy
 READER_DECODING = Decoding(max_new_tokens=24, repetition_penalty=1.0)
 NEAR = 0.5  # a loosely copied span counts at this token F1 (``near_span``'s, as for memory)
-_PAIRS = {")": "(", "]": "[", "}": "{"}
+_PAIRS = {")": "(", "]": "[", "}": "{", "”": "“"}  # ’ closes nothing: it is an apostrophe too
 # a judge: the probability that a reader prompt's window does not answer, and the tokens read
 Judge = Callable[[list[int]], tuple[float, int]]
 
@@ -63,13 +63,13 @@ Judge = Callable[[list[int]], tuple[float, int]]
 def tidy(span: str) -> str:
     """``span`` without markup around it or a bracket its cut left unmatched: "*thread*" →
     "thread", "``PYTEST_TIMEOUT``" → "PYTEST_TIMEOUT", "0.1] seconds" (of "[default: 0.1]
-    seconds") → "0.1 seconds"."""
+    seconds") → "0.1 seconds", "under “Segment Results" → "under Segment Results"."""
     while len(span) > 2 and span[0] == span[-1] and span[0] in "*_`":
         span = span[1:-1]
     opened: list[int] = []
     drop: set[int] = set()
     for i, ch in enumerate(span):
-        if ch in "([{":
+        if ch in "([{“":
             opened.append(i)
         elif ch in _PAIRS:
             if opened and span[opened[-1]] == _PAIRS[ch]:

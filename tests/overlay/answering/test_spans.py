@@ -324,6 +324,8 @@ def test_a_span_loses_markup_around_it_and_brackets_its_cut_left_unmatched() -> 
     assert tidy("*thread*") == "thread" and tidy("``PYTEST_TIMEOUT``") == "PYTEST_TIMEOUT"
     assert tidy("0.1] seconds") == "0.1 seconds" and tidy("(see below") == "see below"
     assert tidy("f(x) of [y]") == "f(x) of [y]" and tidy("$191.7 million") == "$191.7 million"
+    assert tidy("under “Segment Results") == "under Segment Results"  # the quote's end was cut
+    assert tidy("the “Company” and its users’ data") == "the “Company” and its users’ data"
 
 
 README = ["To install redis-py, simply:", "pip install redis",
