@@ -89,9 +89,17 @@ def find_span(answer: str, sentences: Sequence[str]) -> Span | None:
         flat = _words(sentence)
         for j in range(len(flat) - len(want) + 1):
             if [p for p, _, _ in flat[j : j + len(want)]] == want:
-                text = sentence[flat[j][1] : flat[j + len(want) - 1][2]]
-                return Span(i, text.strip(_EDGE))
+                return Span(i, _edged(sentence[flat[j][1] : flat[j + len(want) - 1][2]]))
     return None
+
+
+def _edged(words: str) -> str:
+    """A run of a sentence's words without the punctuation at its ends, but for a closing
+    quote whose opening one it holds: 'under “Segment Results.”', not 'under “Segment Results'."""
+    text = words.strip(_EDGE)
+    if text.count("“") > text.count("”") and words.endswith("”"):
+        return words.lstrip(_EDGE)
+    return text
 
 
 def _alike(a: str, b: str) -> bool:
@@ -125,7 +133,7 @@ def near_span(answer: str, sentences: Sequence[str], least: float = 0.5) -> Span
                 recall = sum(any(_alike(w, p) for p in run) for w in want) / len(want)
                 f1 = 2 * precision * recall / (precision + recall)
                 if (key := (round(f1, 9), -len(run))) > best[0]:
-                    text = sentence[flat[a][1] : flat[b][2]].strip(_EDGE)
+                    text = _edged(sentence[flat[a][1] : flat[b][2]])
                     best = (key, Span(i, text, round(f1, 9)))
     return best[1]
 

@@ -50,6 +50,8 @@ def test_typeset_quotes_and_apostrophes_are_punctuation_like_ascii_ones() -> Non
     stock = ["Our common stock trades on the NASDAQ Global Select Market under the symbol “TZOO.”"]
     assert find_span("TZOO", stock) == Span(0, "TZOO")  # not the whole sentence: no span
     assert find_span("“TZOO", stock) == Span(0, "TZOO")  # the quote stays outside the span
+    said = ["The discussion is found under “Segment Results.” It follows."]
+    assert find_span("under Segment Results", said) == Span(0, "under “Segment Results.”")
     term = ["The amortization period for the Company’s customer relationships is 14.3 years."]
     span = find_span("Company's customer relationships", term)
     assert span is not None and span.text == "Company’s customer relationships"  # its own words
