@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = json.loads((ROOT / "bench" / "data" / "followups.json").read_text())
-SQUAD = ROOT.parent.parent / "shared" / "data" / "squad2-dev" / "dev-v2.0.json"
+SQUAD = ROOT.parent / "shared" / "data" / "squad2-dev" / "dev-v2.0.json"
 ARTICLES = ("Warsaw", "Harvard_University", "Steam_engine", "1973_oil_crisis",
             "Packet_switching", "Scottish_Parliament")  # fmt: skip
 
