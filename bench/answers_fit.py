@@ -31,7 +31,7 @@ from overlay.choosing.span_head import LAYERS
 from overlay.choosing.span_read import load_reader, read_spans
 from overlay.knobs import AnswerSettings
 from overlay.services import Services
-from overlay.turn import _read
+from overlay.answering.read_mode import read_chosen as _read
 
 WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
 THRESHOLDS = tuple(round(0.02 * i, 2) for i in range(5, 41))

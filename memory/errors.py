@@ -121,3 +121,11 @@ class Busy(OverlayError):
 class StoreUnavailable(OverlayError):
     status_code = 503
     type = "store_unavailable"
+
+
+class Misconfigured(OverlayError):
+    """A setting names something that is not there (read mode's reader adapter): no request
+    can fix it, the server's configuration must change."""
+
+    status_code = 503
+    type = "misconfigured"

@@ -27,21 +27,14 @@ from overlay.answering.answers import (
     extractive,
     grounded,
 )
-from overlay.answering.reading import (
-    Judge,
-    judge_of,
-    judge_window,
-    lead_citation,
-    read_answer,
-    read_span,
-)
-from overlay.answering.widening import checked, widen
+from overlay.answering.read_mode import read_mode
+from overlay.answering.reading import lead_citation
+from overlay.answering.widening import checked
 from overlay.choosing import candidates
 from overlay.choosing.chooser import choose_among, reads_in_pass, rerank
 from overlay.choosing.feedback import record_turn
 from overlay.choosing.followup import retrieval_query
 from overlay.choosing.fusion import Choice, Scored, dedupe
-from overlay.choosing.sentences import SentenceWeights, rank_sentences, sentence_candidates
 from overlay.choosing.views import query_view
 from overlay.model.decode import Decoding, OnText
 from overlay.record import Answer
@@ -225,7 +218,7 @@ def _answer(
         if choice.abstained:
             draft = Draft(ABSTAIN_TEXT, [], why=_chose_nothing(choice))
         elif mode == "read":
-            read = checked(question, _read_mode(services, question, choice))
+            read = checked(question, read_mode(services, question, choice))
             if read is None or read.kind == "abstained":  # the wrong kind of answer, or no
                 # sentence to read at all: no answer (the turn abstains)
                 choice.chosen.clear()
@@ -253,48 +246,3 @@ def _chose_nothing(choice: Choice) -> str:
     if not choice.ranked:
         return "no_passages"
     return "gate" if "gate" in choice.notes else "threshold"
-
-
-def _read_mode(services: Services, question: str, choice: Choice) -> Draft:
-    """Read mode by ``answer.reader``: ``head``, the span head's own span (no decoding);
-    ``span``, the reader adapter reads the chosen passages; ``adapter``, the reader adapter's
-    span as it is. ``head`` and ``span`` answer a span that would cut a clause with its
-    sentence (``widen``, the one widening rule)."""
-    s = services.settings.answer
-    if s.reader == "head" and choice.reads:
-        return widen(question, read_answer(choice), s.span_widen)
-    draft = _read(services, question, choice)
-    return widen(question, draft, s.span_widen) if s.reader == "span" else draft
-
-
-def _read(services: Services, question: str, choice: Choice) -> Draft:
-    """Read mode: the chosen passages' sentences fused and ordered, the reader adapter
-    (``settings.answer.reader_adapter``) reads the best; a request's own adapter scored the
-    passages."""
-    s = services.settings
-    passages = [(c.hit.text, c.score, c.rank) for c in choice.chosen]
-    per_passage = sentence_candidates(question, passages)
-    weights = SentenceWeights(1.0, s.choose.sentence_passage_weight, s.choose.sentence_rank_weight)
-    ranked = rank_sentences([c for _, cands in per_passage for c in cands], weights)
-    if not ranked:  # the chosen passages are markup alone: nothing to read or cite
-        return Draft(ABSTAIN_TEXT, [], kind="abstained", why="no_text")
-    with services.run_model(s.answer.reader_adapter) as model:
-        return read_span(
-            model, services.model.tokenizer, question, ranked, [p for p, _ in per_passage],
-            tries=s.answer.reader_tries, confident=s.answer.reader_confident,
-            weight=s.answer.reader_weight, no_answer=s.answer.reader_no_answer,
-            judge=_judge(services),
-        )  # fmt: skip
-
-
-def _judge(services: Services) -> Judge | None:
-    """The judge of each window the reader is shown (``reading.judge_of``), or None."""
-    name = judge_of(services.settings.answer)
-    if name is None:
-        return None
-
-    def judge(ids: list[int]) -> tuple[float, int]:
-        with services.run_model(name) as model:  # the lock is re-entrant: the reader's holds it
-            return judge_window(model, services.model.tokenizer, ids)
-
-    return judge

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from memory.errors import Misconfigured
 from overlay.answering.reading import judge_of, reader_prompt
 from overlay.answering.spans import window
 from overlay.choosing.views import split_sentences
@@ -57,6 +58,24 @@ def read_adapter(services: Services) -> str | None:
     return s.reader_adapter if s.mode == "read" and s.reader != "head" else None
 
 
+def check_reading_adapters(services: Services, reader: str | None = None) -> None:
+    """``Misconfigured``, naming the setting to change, where read mode's judge or reader
+    (``reader``, default ``read_adapter``) is not installed: a request that never named an
+    adapter is not told "adapter not found"."""
+    reader = reader or read_adapter(services)
+    if reader is None:
+        return  # read mode decodes nothing: neither is used
+    for name, setting, instead in (
+        (judge_of(services.settings.answer), "OVERLAY_ANSWER__READER_JUDGE", "set it empty"),
+        (reader, "OVERLAY_ANSWER__READER_ADAPTER", "set it to 'reader'"),
+    ):
+        if name is not None and not services.adapters.exists(name):
+            raise Misconfigured(
+                f"read mode's adapter {name!r} ({setting}) is not installed: install it "
+                f"(overlay adapters list shows what is), or {instead}"
+            )
+
+
 def reading_adapters(services: Services) -> list[str]:
     """The adapters read mode shows its reader prompts to: the reader's judge
     (``answer.reader_judge``) and the reader (``read_adapter``); none where read mode does
@@ -70,7 +89,8 @@ def reading_adapters(services: Services) -> list[str]:
 
 def load_reader(services: Services) -> None:
     """Load the adapters read mode shows its prompts to (``reading_adapters``): the first
-    question would wait ~1 s for each."""
+    question would wait ~1 s for each. ``Misconfigured`` where one is not installed."""
+    check_reading_adapters(services)
     for adapter in reading_adapters(services):
         services.adapters.load(adapter)
 

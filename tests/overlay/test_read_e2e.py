@@ -129,3 +129,28 @@ def test_an_answer_of_the_wrong_kind_is_no_answer(docs: Services) -> None:
     assert out.abstained_by == "wrong_kind"  # the gate passed it: the reader's span did not fit
     weight = ask(docs, "How much does the T-40 weigh?", collection=COLL)
     assert not weight.abstained and "640 grams" in weight.answer
+
+
+@pytest.mark.parametrize(
+    ("setting", "variable"),
+    [("reader_judge", "OVERLAY_ANSWER__READER_JUDGE"),
+     ("reader_adapter", "OVERLAY_ANSWER__READER_ADAPTER")],
+)  # fmt: skip
+def test_a_reading_adapter_the_settings_name_but_that_is_not_installed_is_a_clear_error(
+    docs: Services, setting: str, variable: str
+) -> None:
+    from memory.errors import Misconfigured
+    from overlay.answering.ahead import load_reader
+
+    base = docs.settings
+    docs.settings = base.updated(answer={**base.answer.model_dump(), setting: "nope"})
+    try:
+        with pytest.raises(Misconfigured) as failed:
+            ask(docs, "How long is parental leave?", collection=COLL)
+        with pytest.raises(Misconfigured):  # the server's start says so too (it logs it)
+            load_reader(docs)
+    finally:
+        docs.settings = base
+    assert failed.value.status_code == 503 and "'nope'" in str(failed.value)
+    assert variable in str(failed.value)  # the setting to change, not "adapter not found"
+    assert "20 weeks" in ask(docs, "How long is parental leave?", collection=COLL).answer

@@ -65,7 +65,7 @@ def test_the_default_judge_is_the_strict_reader_and_judges_a_window(
 def test_a_turn_judges_with_the_judge_set_unless_it_is_none_or_the_reader(
     base_services: Services,
 ) -> None:
-    from overlay.turn import _judge
+    from overlay.answering.read_mode import turn_judge as _judge
 
     before = base_services.settings
     try:
