@@ -43,6 +43,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -167,8 +168,10 @@ def prepare(svc: Services, root: Path, args: argparse.Namespace) -> dict[str, li
     return sets
 
 
-def outcome(row: dict, text: str, abstained: bool, cited: str, secs: float) -> Outcome:
-    out = Outcome(row["kind"], text, abstained, None, secs, False)
+def outcome(
+    row: dict, text: str, abstained: bool, cited: str, secs: float, why: str = ""
+) -> Outcome:
+    out = Outcome(row["kind"], text, abstained, None, secs, False, why=why)
     if row["kind"] == "answerable" and not abstained:
         out.f1, out.em = best_f1(text, row["golds"]), exact(text, row["golds"])
         out.answer_in_cited = holds(cited, row["golds"])
@@ -191,7 +194,8 @@ def run_row(svc: Services, row: dict, methods: list[str], slow: bool = True) -> 
         t0 = time.perf_counter()
         a = ask(svc, row["q"], collection=row["coll"])
         cited = a.citations[0].hit.text if a.citations else ""
-        outs[method] = outcome(row, a.answer, a.abstained, cited, time.perf_counter() - t0)
+        secs = time.perf_counter() - t0
+        outs[method] = outcome(row, a.answer, a.abstained, cited, secs, a.abstained_by or "")
     svc.settings = base
     return outs
 
@@ -237,6 +241,22 @@ def main() -> None:
             svc.close()
 
 
+def print_why(summaries: dict[str, Summary]) -> None:
+    """Why each method that can abstain did, per kind of question: "gate 3, judged 1"."""
+    for method, summary in summaries.items():
+        whys = {
+            kind: Counter(o.why for o in summary.of(kind) if o.abstained)
+            for kind in ("answerable", "unanswerable", "off")
+        }
+        said = [
+            f"{kind} " + ", ".join(f"{w} {n}" for w, n in c.most_common())
+            for kind, c in whys.items()
+            if c
+        ]
+        if said:
+            print(f"abstained, {method}: " + "; ".join(said))
+
+
 def report(
     svc: Services, sets: dict[str, list[dict]], methods: list[str], every: int,
     dump: Path | None = None,
@@ -252,7 +272,7 @@ def report(
                     lines.append(json.dumps({
                         "domain": domain, "method": m, "question": row["q"], "kind": row["kind"],
                         "golds": row["golds"], "answer": out.answer, "abstained": out.abstained,
-                        "f1": out.f1, "cited_holds": out.answer_in_cited,
+                        "abstained_by": out.why, "f1": out.f1, "cited_holds": out.answer_in_cited,
                         "seconds": round(out.seconds, 3),
                     }))  # fmt: skip
             done += 1
@@ -266,6 +286,7 @@ def report(
         gold = [len(min(r["golds"], key=len).split()) for r in rows if r["kind"] == "answerable"]
         table = {m: s.row() for m, s in results[domain].items()}
         print_table(f"{domain}: {len(rows)} questions", table, statistics.median(gold or [0]))
+        print_why(results[domain])
         if any(r["kind"] == "answerable" for r in rows):
             for m in methods:
                 f1s[m].append(table[m]["F1"])

@@ -22,6 +22,7 @@ import statistics
 import sys
 
 from bench.docqa_score import best_f1, holds
+from overlay.answering.read_mode import read_chosen as _read
 from overlay.answering.reading import read_answer
 from overlay.answering.widening import widen
 from overlay.choosing import candidates
@@ -31,7 +32,6 @@ from overlay.choosing.span_head import LAYERS
 from overlay.choosing.span_read import load_reader, read_spans
 from overlay.knobs import AnswerSettings
 from overlay.services import Services
-from overlay.answering.read_mode import read_chosen as _read
 
 WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
 THRESHOLDS = tuple(round(0.02 * i, 2) for i in range(5, 41))

@@ -55,6 +55,7 @@ class Outcome:
     em: float = 0.0
     right_article: bool = False
     answer_in_cited: bool = False  # the first cited chunk holds a gold answer
+    why: str = ""  # why it abstained (Answer.abstained_by); "" when it answered
 
 
 @dataclass
