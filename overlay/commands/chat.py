@@ -45,6 +45,7 @@ def repl(services: Services, session: str, collection: str | None, adapter: str 
 def _loop(
     services: Services, session: str, collection: str, adapter: str | None, ahead: ReadAhead
 ) -> None:
+    from overlay.record import ABSTENTIONS
     from overlay.request import resolve
     from overlay.turn import ask
 
@@ -65,6 +66,8 @@ def _loop(
         finally:
             ahead.busy.clear()
         out.print(answer.answer, highlight=False, markup=False)
+        if answer.abstained_by in ABSTENTIONS:
+            out.print(f"  ({ABSTENTIONS[answer.abstained_by]})", style="dim", highlight=False)
         for c in answer.citations[:SHOWN]:
             text = " ".join(c.hit.text.split())[:SNIPPET]
             out.print(f"  ↳ {c.hit.source} · {c.hit.id}: {text}", style="dim", highlight=False,

@@ -87,3 +87,24 @@ def test_unknown_names_exit_two_naming_what_exists(env: dict[str, str]) -> None:
     assert too_many.returncode == 2 and "less than or equal to 100" in too_many.stderr
     shown = _overlay(env, "memory", "show", "repl-2", "--json")  # nothing was logged
     assert shown.returncode == 2 and "repl-2" in shown.stderr
+
+
+def test_an_abstention_says_why_in_ask_and_chat(env: dict[str, str]) -> None:
+    strict = {**env, "OVERLAY_CHOOSE__THRESHOLD": "1"}  # no passage clears it: abstain
+    asked = _overlay(strict, "ask", "How long is parental leave?", "-c", "docs")
+    assert asked.returncode == 0, asked.stderr
+    assert "I don't know" in asked.stdout
+    assert "(no passage found scored above the answer threshold)" in asked.stdout
+    child = pexpect.spawn(
+        sys.executable, ["-c", CODE, "chat", "-s", "repl-3", "-c", "docs"],
+        env=strict, encoding="utf-8", timeout=180, dimensions=(50, 200),
+    )  # fmt: skip
+    try:
+        child.expect("> ")
+        child.sendline("How long is parental leave?")
+        child.expect("\n> ")
+        assert "(no passage found scored above the answer threshold)" in child.before
+        child.sendline("")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
