@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from memory.errors import Misconfigured
+from memory.errors import AdapterNotFound, InvalidInput, Misconfigured
 from overlay.answering.reading import judge_of, reader_prompt
 from overlay.answering.spans import window
 from overlay.choosing.views import split_sentences
@@ -69,11 +69,23 @@ def check_reading_adapters(services: Services, reader: str | None = None) -> Non
         (judge_of(services.settings.answer), "OVERLAY_ANSWER__READER_JUDGE", "set it empty"),
         (reader, "OVERLAY_ANSWER__READER_ADAPTER", "set it to 'reader'"),
     ):
-        if name is not None and not services.adapters.exists(name):
+        if name is not None and not _installed(services, name):
             raise Misconfigured(
                 f"read mode's adapter {name!r} ({setting}) is not installed: install it "
                 f"(overlay adapters list shows what is), or {instead}"
             )
+
+
+def _installed(services: Services, name: str) -> bool:
+    """Whether adapter ``name`` is installed (the user's folder or the built-ins); the model is
+    not loaded to say so."""
+    from overlay.adapters.builtin import root_for
+
+    try:
+        root_for(services.settings.adapters_path, name)
+    except (AdapterNotFound, InvalidInput):  # no such folder, or no name an adapter can have
+        return False
+    return True
 
 
 def reading_adapters(services: Services) -> list[str]:

@@ -113,12 +113,23 @@ def _checks(services: Services) -> dict[str, Callable[[], str]]:
             f"{lookup_threads(services.settings)} lookup threads on {available_cores()} core(s)"
         )
 
+    def reader() -> str:
+        from overlay.answering.ahead import check_reading_adapters, reading_adapters
+
+        check_reading_adapters(services)
+        names = reading_adapters(services)
+        if not names:
+            return f"{settings.answer.mode} mode decodes with no reader adapter"
+        roles = ("judge", "reader") if len(names) == 2 else ("reader",)
+        return ", ".join(f"{role} {name}" for role, name in zip(roles, names, strict=True))
+
     return {
         "redis": redis,
         "key layout": key_layout,
         "chroma": chroma,
         "embedder": embedder,
         "model": model,
+        "reader": reader,
     }
 
 
@@ -130,7 +141,8 @@ def doctor(
         False, "--migrate", help="First move keys of the previous Redis key layout to the new one."
     ),
 ) -> None:
-    """Check the stores, the embedder and the model; print a table; exit 1 if any fails.
+    """Check the stores, the embedder, the model and read mode's adapters; print a table; exit 1
+    if any fails.
 
     Example: overlay doctor --skip-model    (add --migrate after an upgrade)
     """

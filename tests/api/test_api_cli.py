@@ -20,17 +20,22 @@ def _doctor(env: dict[str, str]) -> tuple[int, dict]:
 def test_doctor_reports_every_check_and_fails_on_a_dead_store(data_dir: Path) -> None:
     code, rows = _doctor({"OVERLAY_DATA_DIR": str(data_dir)})
     assert code == 0, rows
-    assert set(rows) == {"redis", "key layout", "chroma", "embedder"}
+    assert set(rows) == {"redis", "key layout", "chroma", "embedder", "reader"}
     assert all(r["ok"] for r in rows.values()) and "dim=384" in rows["embedder"]["detail"]
+    assert rows["reader"]["detail"] == "judge reader-strict, reader reader"
     broken = {
         "OVERLAY_DATA_DIR": str(data_dir),
         "OVERLAY_REDIS_URL": "redis://127.0.0.1:1/0",
         "OVERLAY_EMBEDDER": str(data_dir / "no-such-embedder"),
+        "OVERLAY_ANSWER__READER_JUDGE": "nope",
     }
     code, rows = _doctor(broken)
     assert code == 1
     assert rows["redis"]["ok"] is False and "not reachable" in rows["redis"]["detail"]
     assert rows["embedder"]["ok"] is False and rows["chroma"]["ok"] is True
+    assert (
+        rows["reader"]["ok"] is False and "OVERLAY_ANSWER__READER_JUDGE" in rows["reader"]["detail"]
+    )
 
 
 def test_serve_uses_the_app_factory_without_importing_api() -> None:
