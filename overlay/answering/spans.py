@@ -93,13 +93,29 @@ def find_span(answer: str, sentences: Sequence[str]) -> Span | None:
     return None
 
 
+_CLOSES = {"(": ")", "[": "]", "{": "}", "“": "”"}
+
+
 def _edged(words: str) -> str:
-    """A run of a sentence's words without the punctuation at its ends, but for a closing
-    quote whose opening one it holds: 'under “Segment Results.”', not 'under “Segment Results'."""
+    """A run of a sentence's words without the punctuation at its ends, but for the closing
+    brackets and quotes of those it opens: "#[doc(hidden)]", not "#[doc(hidden"; 'under
+    “Segment Results.”', not 'under “Segment Results'."""
     text = words.strip(_EDGE)
-    if text.count("“") > text.count("”") and words.endswith("”"):
-        return words.lstrip(_EDGE)
-    return text
+    rest = words[words.index(text) + len(text) :] if text else ""
+    opened: list[str] = []
+    for ch in text:
+        if ch in _CLOSES:
+            opened.append(_CLOSES[ch])
+        elif opened and ch == opened[-1]:
+            opened.pop()
+    kept = 0  # how much of ``rest`` closes what ``text`` opened
+    for i, ch in enumerate(rest):
+        if opened and ch == opened[-1]:
+            opened.pop()
+            kept = i + 1
+        elif not opened or ch not in ".,;:!?":  # a full stop may stand inside the quote it ends
+            break
+    return text + rest[:kept]
 
 
 def _alike(a: str, b: str) -> bool:

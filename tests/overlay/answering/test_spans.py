@@ -52,6 +52,11 @@ def test_typeset_quotes_and_apostrophes_are_punctuation_like_ascii_ones() -> Non
     assert find_span("“TZOO", stock) == Span(0, "TZOO")  # the quote stays outside the span
     said = ["The discussion is found under “Segment Results.” It follows."]
     assert find_span("under Segment Results", said) == Span(0, "under “Segment Results.”")
+    code = ["Any item annotated with #[doc(hidden)] will not appear, nor will f(a, g(b))."]
+    assert find_span("annotated with #[doc(hidden)]", code) == Span(
+        0, "annotated with #[doc(hidden)]"
+    )
+    assert find_span("f(a, g(b))", code) == Span(0, "f(a, g(b))")  # its brackets, not the stop
     term = ["The amortization period for the Company’s customer relationships is 14.3 years."]
     span = find_span("Company's customer relationships", term)
     assert span is not None and span.text == "Company’s customer relationships"  # its own words
