@@ -112,6 +112,28 @@ def _page_text(page: Any, check: Check) -> str:
     return str(page.extract_text(visitor_operand_before=visit) or "")
 
 
+_META = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
+_REFRESH = re.compile(r"""http-equiv\s*=\s*["']?refresh""", re.IGNORECASE)
+_TARGET = re.compile(
+    r"""content\s*=\s*["']?\s*\d*\s*;?\s*url\s*=\s*['"]?([^"'>\s]+)""", re.IGNORECASE
+)
+REDIRECT_WORDS = 40  # a page that sends its reader elsewhere and says no more than this
+
+
+def html_redirect(html: str, text: str) -> str | None:
+    """Where ``html`` sends its reader, when it is a redirect page (a ``<meta http-equiv=
+    "refresh">`` naming a URL, and at most ``REDIRECT_WORDS`` words of ``text``, its visible
+    text: "Redirecting to… write-documentation/linking.html"), else None. Documentation sites
+    leave such pages where a chapter moved; their one sentence answered questions."""
+    if len(text.split()) > REDIRECT_WORDS:
+        return None
+    for tag in _META.findall(html[: 1 << 16]):
+        target = _TARGET.search(tag)
+        if _REFRESH.search(tag) and target:
+            return target.group(1)
+    return None
+
+
 def html_text(html: str, check: Check = no_check) -> str:
     """The visible text of ``html``: scripts, styles, templates, the head, navigation (``nav``,
     ``role="navigation"``: menus and breadcrumbs are no part of a page's content) and permalink

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.docx import docx_markdown
-from ingest.formats import MAX_PAGES, Check, html_text, pdf_pages
+from ingest.formats import MAX_PAGES, Check, html_redirect, html_text, pdf_pages
 from ingest.typeset import joined_lines, plain_letters
 from memory.errors import InvalidInput, TooLarge
 
@@ -189,7 +189,10 @@ def load(
         return kind, [Section(plain_letters(docx_markdown(data, check)))]
     text = plain_letters(text_of(data))
     if kind == "html":
-        return kind, [Section(html_text(text, check))]
+        visible = html_text(text, check)
+        if (target := html_redirect(text, visible)) is not None:
+            raise Skip(f"a redirect page (to {target[:200]}), no text of its own")
+        return kind, [Section(visible)]
     if kind in ("json", "jsonl"):
         return kind, _records(text, kind)
     return kind, [Section(text)]

@@ -255,3 +255,22 @@ def test_joined_lines_keeps_a_hyphen_the_document_writes() -> None:
     assert joined_lines(["SE-\nQUENCE OF, CO-\nOP", "CO-OP"]) == ["SEQUENCE OF, CO-OP", "CO-OP"]
     assert plain_letters("ﬀ ﬁ ﬂ ﬃ ﬄ \u00ad\u200b\u2060\ufeff") == "ff fi fl ffi ffl "
     assert plain_letters("می\u200cخواهم") == "می\u200cخواهم"  # a non-joiner shapes Persian
+
+
+def test_an_html_redirect_page_is_skipped_saying_where_it_points(services, tmp_path: Path) -> None:
+    (tmp_path / "moved.html").write_text(
+        '<html><head><meta charset="utf-8"><title>Redirecting...</title><meta '
+        'http-equiv="refresh" content="0; URL=guide/linking.html"></head><body><p>Redirecting '
+        'to... <a href="guide/linking.html">guide/linking.html</a>.</p></body></html>'
+    )
+    (tmp_path / "page.html").write_text(  # a page that refreshes itself keeps its text
+        '<html><head><meta content="300;url=page.html" http-equiv="Refresh"></head><body><p>'
+        + "The barometer reads the pressure of the air in hectopascal every minute. " * 6
+        + "</p></body></html>"
+    )
+    report = ingest_paths(services, [tmp_path], collection="moved")
+    st = statuses(report)
+    assert st == {"moved.html": "skipped", "page.html": "new"} and report.failed == 0
+    skipped = next(r for r in report.results if r.status == "skipped")
+    assert skipped.reason == "a redirect page (to guide/linking.html), no text of its own"
+    assert not any("Redirecting" in h.text for h in services.vectors("moved").get())
