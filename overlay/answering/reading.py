@@ -49,6 +49,7 @@ from overlay.answering.widening import after_sentence, whole_sentence
 from overlay.choosing.fusion import Choice
 from overlay.choosing.questions import question_scope
 from overlay.choosing.sentences import SentenceCandidate
+from overlay.choosing.views import terms
 from overlay.knobs import AnswerSettings
 from overlay.model.decode import Decoding, decode
 
@@ -145,8 +146,8 @@ def read_span(
         got = span or near_span(out.text, shown, NEAR)
         if got is None or set(normalize(got.text).split()) <= scope:
             continue  # no span, or one that only repeats what scopes the question
-        if _section_number(got.text, shown[got.sentence]):
-            continue  # "3.3" of "3.3 Invoking asn1Decoding …" numbers a section, answers nothing
+        if _section_number(got.text, shown[got.sentence]) or _points_back(got.text, question):
+            continue  # "3.3" of "3.3 Invoking …" numbers a section; "This lint" names nothing
         confidence = out.logprob / (len(out.token_ids) + 1)  # the end token counts
         key = cand.score + weight * confidence
         found_in = found if span is not None else loose
@@ -214,6 +215,16 @@ def _section_number(span: str, sentence: str) -> bool:
         bool(_SECTION.fullmatch(span))
         and re.match(rf"\s*{re.escape(span)}\.?\s+[A-Z(\"“]", sentence) is not None
     )
+
+
+_POINTER = re.compile(r"(?:this|that|these|those|it|its|they|their|such|the same)\b", re.I)
+
+
+def _points_back(span: str, question: str) -> bool:
+    """Whether ``span`` only points at something named elsewhere: it opens with "this",
+    "these", "it"… and holds no term the question lacks ("Which lint warns about broken
+    intra-doc links?" is not answered "This lint")."""
+    return _POINTER.match(span) is not None and set(terms(span)) <= set(terms(question))
 
 
 def read_answer(choice: Choice) -> Draft:

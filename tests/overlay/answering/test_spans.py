@@ -275,6 +275,18 @@ def test_a_span_that_only_repeats_the_questions_scope_is_no_answer(
     assert draft.kind == "span" and draft.text == "courts of a jurisdiction [1]"
 
 
+def test_a_span_that_only_points_back_is_no_answer(monkeypatch: Any, tiny_model: Any) -> None:
+    lints = ["broken_intra_doc_links", "This lint warns when an intra-doc link cannot be resolved."]
+    q = "Which lint warns about broken intra-doc links?"
+    ranked, sentences = _ranked(q, "\n\n".join(lints))
+    _scripted_reader(monkeypatch, [("This lint", -0.1)])
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, sentences)
+    assert draft.kind == "fallback" and draft.text.startswith("This lint warns")  # the sentence
+    _scripted_reader(monkeypatch, [("This lint warns when an intra-doc link cannot be", -0.1)])
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, sentences)
+    assert draft.kind == "span"  # words the question lacks: it says something
+
+
 def test_a_number_keeps_its_scale_word(monkeypatch: Any, tiny_model: Any) -> None:
     from overlay.answering.whole import whole_amount
 
