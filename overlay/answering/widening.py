@@ -29,6 +29,7 @@ _HEADING = re.compile(
 
 
 _LIST_ITEM = re.compile(rf"(?:[-*{BULLETS}]|\(?\w{{1,3}}[.)])\s")
+_BULLET = re.compile(rf"^[-*{BULLETS}]\s+")  # a list item's bullet: no part of its sentence
 
 
 def after_sentence(sentences: Sequence[str], at: int) -> str:
@@ -48,8 +49,9 @@ def whole_sentence(draft: Draft) -> str:
     """A span's sentence as an answer: with what it introduces where it ends in a colon ("To
     install redis-py, simply:" → "… simply: pip install redis") or is a heading (a few words, no
     end mark: "Load configuration without altering the environment: The function …"), up to
-    ``FOLLOW_WORDS`` words of it; a sentence that only announces the answer is none."""
-    sentence = draft.sentence.strip()
+    ``FOLLOW_WORDS`` words of it; a sentence that only announces the answer is none. A list
+    item's bullet is dropped."""
+    sentence = _BULLET.sub("", draft.sentence.strip(), count=1)  # "- Hashes are …" → "Hashes …"
     heading = _HEADING.fullmatch(sentence) is not None and len(sentence.split()) <= HEADING_WORDS
     if not draft.follow or not (sentence.endswith(":") or heading):
         return sentence

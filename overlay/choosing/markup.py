@@ -12,9 +12,14 @@ came back as sentences of their own. ``plain`` keeps every word a reader reads:
 - RST directive, option, link-target and substitution-only lines are dropped (a directive's
   indented content stays: the code under ".. code:: python" is what it shows);
 - RST's literal-block marker "::" ending a line is the colon it reads as;
-- a Markdown link is its text ("[Usage](#usage)" → "Usage"); an image or badge
+- a Markdown link is its text ("[Usage](#usage)", "[Usage][ref]" → "Usage"); an image or badge
   ("[![CI](https://…/badge.svg)](https://…)") and a link definition ("[#456]: https://…") are
-  dropped.
+  dropped;
+- a role of MyST or RST is its text ("{ref}`editable mode <editable-installs>`" → "editable
+  mode", ":file:`pip.conf`" → "pip.conf"); a MyST directive that holds prose ("```{note}",
+  "```{warning}", "```{tab} Windows", "```{versionadded} 22.2") is its prose, read as text, not
+  as a code block, and a table of contents ("```{toctree}") is none;
+- emphasis is its words ("**NOT**" → "NOT", "_all_" → "all"; "snake_case" and "*.txt" stay).
 
 The stored and shown chunk text stays the document's own; this is only what is split.
 """
@@ -37,17 +42,60 @@ _RST_LINE = re.compile(
 )
 _LITERAL = re.compile(r"[ \t]*::[ \t]*$", re.MULTILINE)
 _IMAGE = re.compile(r"\[?!\[[^\]\n]*\]\([^)\n]*\)(?:\]\([^)\n]*\))?")  # a badge: [![CI](…)](…)
-_LINK = re.compile(r"\[([^\]\n]+)\]\((?:[^)\s]+)(?:\s+\"[^\"\n]*\")?\)")  # [text](url "title")
+_LINK = re.compile(  # [text](url "title") or [text][ref], never after a word: "a[0][1]" indexes
+    r"(?<![\w\]])\[([^\]\n]+)\](?:\((?:[^)\s]+)(?:\s+\"[^\"\n]*\")?\)|\[[^\]\n]*\])"
+)
 _LINK_DEF = re.compile(r"^[ \t]{0,3}\[[^\]\n]+\]:[ \t]+\S+.*$", re.MULTILINE)  # [#456]: https://…
+# a role: {ref}`text <target>`, :doc:`text`, {file}`C:\pip\pip.ini`
+_ROLE = re.compile(  # its text may wrap onto the next line, never past a paragraph
+    r"(?:\{[\w:.-]+\}|(?<![\w`]):[\w:.-]+:)`((?:[^`\n]|\n(?![ \t]*\n)){0,300}?)"
+    r"(?:\s*<[^`<>\n]*>)?`"
+)
+_DIRECTIVE = re.compile(r"[ \t]*(`{3,}|~{3,})\{([\w-]+)\}[ \t]*(.*)$")  # ```{note} …
+# MyST directives that hold prose (read as text) and those that hold nothing to read
+PROSE = frozenset(
+    "note warning caution attention danger error hint important tip seealso admonition "
+    "versionadded versionchanged deprecated tab tab-item dropdown topic sidebar margin".split()
+)
+TITLED = frozenset("tab tab-item dropdown admonition topic sidebar".split())  # arg: a title
+NOTHING = frozenset("toctree contents include literalinclude image figure".split())
+_OPTION = re.compile(r"[ \t]*:[\w-]+:(?:[ \t].*)?$")  # a directive's option line
+_EMPHASIS = re.compile(r"(?<![\w*`])(\*\*|\*|__|_)(?=[^\s*_])([^\n`]*?[^\s*_\\])\1(?![\w*`])")
 
 
 def _fenced(text: str) -> str:
     """Each fenced block as one paragraph of its code lines (one pass over the lines: a fence
-    never closed does not make it quadratic); a fence line itself is dropped."""
+    never closed does not make it quadratic); a fence line itself is dropped. A MyST directive
+    that holds prose is read as text, one that holds nothing to read is dropped."""
     out: list[str] = []
     code: list[str] | None = None  # the open block's lines
     fence = ""
+    prose: list[str] = []  # the fences of the open directives that hold prose
+    skip: str | None = None  # the fence that closes a directive holding nothing to read
+    options = False  # the lines just after a directive's fence: its options
     for line in text.split("\n"):
+        if skip is not None:
+            skip = None if line.strip() == skip else skip
+            continue
+        d = _DIRECTIVE.match(line)
+        if d and code is not None:  # "```" before it closed a block a chunk boundary cut
+            if code:
+                out.append("\n" + " ".join(code) + "\n")
+            code = None
+        if d and d.group(2) in PROSE:
+            prose.append(d.group(1))
+            out += ["", d.group(3) + ":" if d.group(2) in TITLED and d.group(3) else ""]
+            options = True
+            continue
+        if d and d.group(2) in NOTHING:
+            skip = d.group(1)
+            continue
+        if options and _OPTION.match(line):
+            continue
+        options = False
+        if code is None and prose and line.strip() == prose[-1]:
+            prose.pop()  # a prose directive's closing fence
+            continue
         m = _FENCE.match(line)
         if code is None and m:
             code, fence = [], m.group(1)
@@ -58,7 +106,7 @@ def _fenced(text: str) -> str:
             if stripped := _PROMPT.sub("", line).strip():
                 code.append(stripped)
         else:
-            out.append(line)
+            out.append(_EMPHASIS.sub(r"\2", line))
     if code is not None:  # a chunk cut the block from its closing fence
         out.append("\n" + " ".join(code) + "\n")
     return "\n".join(out)
@@ -67,8 +115,12 @@ def _fenced(text: str) -> str:
 def plain(text: str) -> str:
     """``text`` with its Markdown/RST markup turned into what a reader reads (see above)."""
     if "```" in text or "~~~" in text:
-        text = _fenced(text)
-    if "](" in text or "]:" in text:
+        text = _fenced(text)  # emphasis too, outside code: "def __init__" keeps its name
+    elif "*" in text or "_" in text:
+        text = _EMPHASIS.sub(r"\2", text)
+    if "`" in text:
+        text = _ROLE.sub(r"\1", text)
+    if "](" in text or "]:" in text or "][" in text:
         text = _LINK.sub(r"\1", _IMAGE.sub("", _LINK_DEF.sub("", text)))
     if ".." in text or "__ " in text or "::" in text or "|" in text:
         text = _RST_LINE.sub("", text)

@@ -406,6 +406,8 @@ def test_a_heading_as_an_answer_shows_the_sentence_under_it() -> None:
     assert whole_sentence(done) == "It returns a dict."
     titled = Draft("", [1], sentence="Halvorsen Instruments — Product Line", follow=under)
     assert whole_sentence(titled) == f"{titled.sentence}: {under}"  # a dash between its parts
+    item = Draft("", [1], sentence="- Hashes are required for all requirements.")
+    assert whole_sentence(item) == "Hashes are required for all requirements."  # no bullet
     alone = Draft("", [1], sentence="Load configuration")
     assert whole_sentence(alone) == "Load configuration"
     command = Draft("", [1], sentence="conda install -c conda-forge tqdm",

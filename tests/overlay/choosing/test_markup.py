@@ -108,3 +108,54 @@ def test_a_passage_of_markup_alone_offers_no_sentence_to_answer_with() -> None:
     )
     assert none == [] and no_cands == []
     assert said == ["It reads a .env file."] and [c.passage for c in cands] == [1]
+
+
+PIP_CACHING = """# Caching
+
+pip provides an on-by-default caching, designed to reduce network use.
+
+```{note}
+:class: tip
+Wheels built from source are cached too.
+```
+
+It is, however, recommended to **NOT** disable pip's caching. Hashes are required for _all_
+requirements. Editable installs: see {ref}`editable mode <editable-installs>` and :doc:`the
+guide` (file {file}`pip.conf`).
+
+```{toctree}
+:maxdepth: 1
+getting-started
+installation
+```
+
+```{tab} Windows
+Use py -m pip.
+```
+
+```python
+def __init__(self): pass
+```
+"""
+
+
+def test_myst_roles_prose_directives_and_emphasis_are_read_as_text() -> None:
+    assert split_sentences(PIP_CACHING) == [
+        "Caching",
+        "pip provides an on-by-default caching, designed to reduce network use.",
+        "Wheels built from source are cached too.",  # a note's prose, its option gone
+        "It is, however, recommended to NOT disable pip's caching.",
+        "Hashes are required for all requirements.",
+        "Editable installs: see editable mode and the guide (file pip.conf).",
+        "Windows: Use py -m pip.",  # a tab's title leads its prose; no table of contents
+        "def __init__(self): pass",  # code keeps its underscores
+    ]  # fmt: skip
+    assert plain("keep my_var_name, *.txt, `__init__` and 5 * 3") == (
+        "keep my_var_name, *.txt, `__init__` and 5 * 3"
+    )
+    assert plain("the [netrc module][netrc-std-lib], [x](http://a), a[0][1]") == (
+        "the netrc module, x, a[0][1]"  # a reference link is its text too; indexes stay
+    )
+    # a chunk that opens on the fence closing a tab cut from it: the next tab is still prose
+    cut = "Site\n: x\n```\n\n```{tab} Windows\n\nGlobal\n: C:/pip.ini\n```\n\nAfter."
+    assert split_sentences(cut) == ["Site : x", "Windows:", "Global : C:/pip.ini", "After."]
