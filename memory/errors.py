@@ -20,7 +20,8 @@ that fits (``AdapterNotFound``, not ``Exception``)::
     ├── Cancelled               499  cancelled             the client went away; nobody reads
     ├── Unauthorized            401  unauthorized
     ├── Busy                    429  busy                  queue or lock held; carries retry_after
-    └── StoreUnavailable        503  store_unavailable     Redis or Chroma down or unreachable
+    ├── StoreUnavailable        503  store_unavailable     Redis or Chroma down or unreachable
+    └── Misconfigured           503  misconfigured         a setting names what is not there
 
 It lives in ``memory`` because every package may import ``memory`` and ``memory``
 imports nothing of ours (``api → overlay → ingest → memory``).
