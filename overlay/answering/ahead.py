@@ -59,9 +59,9 @@ def read_adapter(services: Services) -> str | None:
 
 
 def check_reading_adapters(services: Services, reader: str | None = None) -> None:
-    """``Misconfigured``, naming the setting to change, where read mode's judge or reader
-    (``reader``, default ``read_adapter``) is not installed: a request that never named an
-    adapter is not told "adapter not found"."""
+    """``Misconfigured`` where read mode's judge or reader (``reader``, default
+    ``read_adapter``) is not installed: a request that never named an adapter is not told
+    "adapter not found". Its detail (the log's, doctor's) names the adapter and the setting."""
     reader = reader or read_adapter(services)
     if reader is None:
         return  # read mode decodes nothing: neither is used
@@ -70,9 +70,11 @@ def check_reading_adapters(services: Services, reader: str | None = None) -> Non
         (reader, "OVERLAY_ANSWER__READER_ADAPTER", "set it to 'reader'"),
     ):
         if name is not None and not _installed(services, name):
-            raise Misconfigured(
-                f"read mode's adapter {name!r} ({setting}) is not installed: install it "
-                f"(overlay adapters list shows what is), or {instead}"
+            raise Misconfigured(  # the caller hears that; the server's log and doctor, which
+                "read mode is misconfigured: an adapter its settings name is not installed "
+                "(overlay doctor says which)",
+                f"adapter {name!r} ({setting}) is not installed: install it (overlay adapters "
+                f"list shows what is), or {instead}",
             )
 
 

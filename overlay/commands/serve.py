@@ -66,8 +66,8 @@ def _timed(check: Callable[[], str]) -> tuple[bool, str, float]:
     try:
         detail = check()
         ok = True
-    except OverlayError as exc:
-        ok, detail = False, exc.message
+    except OverlayError as exc:  # the operator's own tool: what the server would only log too
+        ok, detail = False, f"{exc.message}: {exc.detail}" if exc.detail else exc.message
     except Exception as exc:  # doctor reports every failure instead of crashing
         ok, detail = False, f"{type(exc).__name__}: {exc}"
     return ok, detail, (time.perf_counter() - started) * 1000

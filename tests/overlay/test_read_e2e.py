@@ -151,6 +151,7 @@ def test_a_reading_adapter_the_settings_name_but_that_is_not_installed_is_a_clea
             load_reader(docs)
     finally:
         docs.settings = base
-    assert failed.value.status_code == 503 and "'nope'" in str(failed.value)
-    assert variable in str(failed.value)  # the setting to change, not "adapter not found"
+    err = failed.value
+    assert err.status_code == 503 and "misconfigured" in err.message and "nope" not in err.message
+    assert "'nope'" in err.detail and variable in err.detail  # the log's: the setting to change
     assert "20 weeks" in ask(docs, "How long is parental leave?", collection=COLL).answer
