@@ -37,6 +37,7 @@ from typing import Any
 
 from overlay.answering.answers import ABSTAIN_TEXT, Draft
 from overlay.answering.spans import (
+    CLOSES,
     NO_ANSWER,
     find_span,
     near_span,
@@ -56,7 +57,7 @@ from overlay.model.decode import Decoding, decode
 _ANSWER = AnswerSettings()  # the defaults are the settings' (overlay/knobs.py), never a copy
 READER_DECODING = Decoding(max_new_tokens=24, repetition_penalty=1.0)
 NEAR = 0.5  # a loosely copied span counts at this token F1 (``near_span``'s, as for memory)
-_PAIRS = {")": "(", "]": "[", "}": "{", "”": "“"}  # ’ closes nothing: it is an apostrophe too
+_PAIRS = {close: open_ for open_, close in CLOSES.items()}  # the brackets a span keeps paired
 # a judge: the probability that a reader prompt's window does not answer, and the tokens read
 Judge = Callable[[list[int]], tuple[float, int]]
 
@@ -70,7 +71,7 @@ def tidy(span: str) -> str:
     opened: list[int] = []
     drop: set[int] = set()
     for i, ch in enumerate(span):
-        if ch in "([{“":
+        if ch in CLOSES:
             opened.append(i)
         elif ch in _PAIRS:
             if opened and span[opened[-1]] == _PAIRS[ch]:

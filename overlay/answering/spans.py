@@ -54,7 +54,7 @@ def normalize(text: str) -> str:
     not ASCII alone, so "“TZOO.”" and "Company’s" of a typeset document match "TZOO" and
     "Company's"."""
     text = "".join(
-        ch for ch in text.lower() if ch not in _PUNCT and not unicodedata.category(ch)[0] == "P"
+        ch for ch in text.lower() if ch not in _PUNCT and unicodedata.category(ch)[0] != "P"
     )
     return " ".join(w for w in text.split() if w not in _ARTICLES)
 
@@ -93,19 +93,20 @@ def find_span(answer: str, sentences: Sequence[str]) -> Span | None:
     return None
 
 
-_CLOSES = {"(": ")", "[": "]", "{": "}", "“": "”"}
+CLOSES = {"(": ")", "[": "]", "{": "}", "“": "”"}  # ’ closes nothing: it is an apostrophe too
 
 
 def _edged(words: str) -> str:
     """A run of a sentence's words without the punctuation at its ends, but for the closing
     brackets and quotes of those it opens: "#[doc(hidden)]", not "#[doc(hidden"; 'under
     “Segment Results.”', not 'under “Segment Results'."""
+    start = len(words) - len(words.lstrip(_EDGE))
     text = words.strip(_EDGE)
-    rest = words[words.index(text) + len(text) :] if text else ""
+    rest = words[start + len(text) :]
     opened: list[str] = []
     for ch in text:
-        if ch in _CLOSES:
-            opened.append(_CLOSES[ch])
+        if ch in CLOSES:
+            opened.append(CLOSES[ch])
         elif opened and ch == opened[-1]:
             opened.pop()
     kept = 0  # how much of ``rest`` closes what ``text`` opened
