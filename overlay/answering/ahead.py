@@ -70,7 +70,7 @@ def check_reading_adapters(services: Services, reader: str | None = None) -> Non
         (reader, "OVERLAY_ANSWER__READER_ADAPTER", "set it to 'reader'"),
     ):
         if name is not None and not _installed(services, name):
-            raise Misconfigured(  # the caller hears that; the server's log and doctor, which
+            raise Misconfigured(  # the caller hears this; the log and doctor hear which
                 "read mode is misconfigured: an adapter its settings name is not installed "
                 "(overlay doctor says which)",
                 f"adapter {name!r} ({setting}) is not installed: install it (overlay adapters "
