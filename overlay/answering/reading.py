@@ -147,7 +147,8 @@ def read_span(
         got = span or near_span(out.text, shown, NEAR)
         if got is None or set(normalize(got.text).split()) <= scope:
             continue  # no span, or one that only repeats what scopes the question
-        if _section_number(got.text, shown[got.sentence]) or _points_back(got.text, question):
+        said = shown[got.sentence]
+        if _section_number(got.text, said) or _points_back(got.text, question) or _asks(said):
             continue  # "3.3" of "3.3 Invoking …" numbers a section; "This lint" names nothing
         confidence = out.logprob / (len(out.token_ids) + 1)  # the end token counts
         key = cand.score + weight * confidence
@@ -226,6 +227,12 @@ def _points_back(span: str, question: str) -> bool:
     "these", "it"… and holds no term the question lacks ("Which lint warns about broken
     intra-doc links?" is not answered "This lint")."""
     return _POINTER.match(span) is not None and set(terms(span)) <= set(terms(question))
+
+
+def _asks(sentence: str) -> bool:
+    """Whether ``sentence`` is a question (a FAQ's "Does Cargo work on Windows?"): no span of it
+    answers; the sentences after it do."""
+    return sentence.rstrip().endswith("?")
 
 
 def read_answer(choice: Choice) -> Draft:

@@ -34,10 +34,15 @@ _BULLET = re.compile(rf"^[-*{BULLETS}]\s+")  # a list item's bullet: no part of 
 
 def after_sentence(sentences: Sequence[str], at: int) -> str:
     """The sentence after ``sentences[at]``; where it opens a list, the list's items with it
-    (up to ``FOLLOW_WORDS`` words): "By default, load_dotenv() will:" introduces three."""
+    (up to ``FOLLOW_WORDS`` words): "By default, load_dotenv() will:" introduces three. After a
+    question (a FAQ's "Does Cargo work on Windows?"), its answer: the sentences up to the next
+    question, up to ``FOLLOW_WORDS`` words."""
     shown: list[str] = []
+    asked = sentences[at].rstrip().endswith("?") if at < len(sentences) else False
     for s in sentences[at + 1 :]:
-        if shown and (not _LIST_ITEM.match(shown[0]) or not _LIST_ITEM.match(s)):
+        if asked and shown and s.rstrip().endswith("?"):
+            break  # the next question of the FAQ
+        if not asked and shown and (not _LIST_ITEM.match(shown[0]) or not _LIST_ITEM.match(s)):
             break
         shown.append(s)
         if sum(len(x.split()) for x in shown) >= FOLLOW_WORDS:
@@ -49,12 +54,13 @@ def whole_sentence(draft: Draft) -> str:
     """A span's sentence as an answer: with what it introduces where it ends in a colon ("To
     install redis-py, simply:" → "… simply: pip install redis") or is a heading (a few words, no
     end mark: "Load configuration without altering the environment: The function …"), up to
-    ``FOLLOW_WORDS`` words of it; a sentence that only announces the answer is none. A list
-    item's bullet is dropped."""
+    ``FOLLOW_WORDS`` words of it; a sentence that only announces the answer is none, nor is a
+    question ("Does Cargo work on Windows?" shows its answer after it). A list item's bullet is
+    dropped."""
     sentence = _BULLET.sub("", draft.sentence.strip(), count=1)  # "- Hashes are …" → "Hashes …"
     heading = _HEADING.fullmatch(sentence) is not None and len(sentence.split()) <= HEADING_WORDS
-    if not draft.follow or not (sentence.endswith(":") or heading):
-        return sentence
+    if not draft.follow or not (sentence.endswith((":", "?")) or heading):
+        return sentence  # a question (a FAQ's) never answers alone: what follows it does
     words = draft.follow.split()
     shown = " ".join(words[:FOLLOW_WORDS]) + (" …" if len(words) > FOLLOW_WORDS else "")
     return f"{sentence}{':' if heading else ''} {shown}"

@@ -287,6 +287,16 @@ def test_a_span_that_only_points_back_is_no_answer(monkeypatch: Any, tiny_model:
     assert draft.kind == "span"  # words the question lacks: it says something
 
 
+def test_a_span_of_a_question_is_no_answer(monkeypatch: Any, tiny_model: Any) -> None:
+    faq = ["Does Cargo work on Windows?", "Yes, all commits are tested on Windows."]
+    q = "How do I install Cargo on Windows 95?"
+    ranked, sentences = _ranked(q, " ".join(faq))
+    _scripted_reader(monkeypatch, [("Windows", -0.1)])
+    draft = read_span(None, tiny_model.tokenizer, q, ranked, sentences, tries=2)
+    assert draft.kind == "fallback"  # not "Windows" of the question: the FAQ's answer after it
+    assert draft.text == "Does Cargo work on Windows? Yes, all commits are tested on Windows. [1]"
+
+
 def test_a_number_keeps_its_scale_word(monkeypatch: Any, tiny_model: Any) -> None:
     from overlay.answering.whole import whole_amount
 
@@ -396,7 +406,7 @@ def test_a_colon_that_opens_a_list_shows_its_items() -> None:
 
 def test_a_heading_as_an_answer_shows_the_sentence_under_it() -> None:
     from overlay.answering.answers import Draft
-    from overlay.answering.widening import whole_sentence
+    from overlay.answering.widening import after_sentence, whole_sentence
 
     under = "The function dotenv_values returns a dict and does not touch the environment."
     heading = Draft("", [1], sentence="Load configuration without altering the environment",
@@ -408,6 +418,13 @@ def test_a_heading_as_an_answer_shows_the_sentence_under_it() -> None:
     assert whole_sentence(titled) == f"{titled.sentence}: {under}"  # a dash between its parts
     item = Draft("", [1], sentence="- Hashes are required for all requirements.")
     assert whole_sentence(item) == "Hashes are required for all requirements."  # no bullet
+    faq = ["Does Cargo work on Windows?", "Yes!", "All commits are tested on Windows.",
+           "Why do binaries have Cargo.lock?", "To build the same way."]  # fmt: skip
+    asked = Draft("", [1], sentence=faq[0], follow=after_sentence(faq, 0))
+    assert (
+        whole_sentence(asked)
+        == "Does Cargo work on Windows? Yes! All commits are tested on Windows."
+    )
     alone = Draft("", [1], sentence="Load configuration")
     assert whole_sentence(alone) == "Load configuration"
     command = Draft("", [1], sentence="conda install -c conda-forge tqdm",
