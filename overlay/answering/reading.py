@@ -46,7 +46,7 @@ from overlay.answering.spans import (
     window,
 )
 from overlay.answering.whole import whole_amount, whole_bound, whole_date
-from overlay.answering.widening import after_sentence, whole_sentence
+from overlay.answering.widening import after_sentence, asks, whole_sentence
 from overlay.choosing.fusion import Choice
 from overlay.choosing.questions import question_scope
 from overlay.choosing.sentences import SentenceCandidate
@@ -148,7 +148,7 @@ def read_span(
         if got is None or set(normalize(got.text).split()) <= scope:
             continue  # no span, or one that only repeats what scopes the question
         said = shown[got.sentence]
-        if _section_number(got.text, said) or _points_back(got.text, question) or _asks(said):
+        if _section_number(got.text, said) or _points_back(got.text, question) or asks(said):
             continue  # "3.3" of "3.3 Invoking …" numbers a section; "This lint" names nothing
         confidence = out.logprob / (len(out.token_ids) + 1)  # the end token counts
         key = cand.score + weight * confidence
@@ -227,12 +227,6 @@ def _points_back(span: str, question: str) -> bool:
     "these", "it"… and holds no term the question lacks ("Which lint warns about broken
     intra-doc links?" is not answered "This lint")."""
     return _POINTER.match(span) is not None and set(terms(span)) <= set(terms(question))
-
-
-def _asks(sentence: str) -> bool:
-    """Whether ``sentence`` is a question (a FAQ's "Does Cargo work on Windows?"): no span of it
-    answers; the sentences after it do."""
-    return sentence.rstrip().endswith("?")
 
 
 def read_answer(choice: Choice) -> Draft:

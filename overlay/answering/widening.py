@@ -32,15 +32,21 @@ _LIST_ITEM = re.compile(rf"(?:[-*{BULLETS}]|\(?\w{{1,3}}[.)])\s")
 _BULLET = re.compile(rf"^[-*{BULLETS}]\s+")  # a list item's bullet: no part of its sentence
 
 
+def asks(sentence: str) -> bool:
+    """Whether ``sentence`` is a question (a FAQ's "Does Cargo work on Windows?"): it never
+    answers alone; the sentences after it do."""
+    return sentence.rstrip().endswith("?")
+
+
 def after_sentence(sentences: Sequence[str], at: int) -> str:
     """The sentence after ``sentences[at]``; where it opens a list, the list's items with it
     (up to ``FOLLOW_WORDS`` words): "By default, load_dotenv() will:" introduces three. After a
     question (a FAQ's "Does Cargo work on Windows?"), its answer: the sentences up to the next
     question, up to ``FOLLOW_WORDS`` words."""
     shown: list[str] = []
-    asked = sentences[at].rstrip().endswith("?") if at < len(sentences) else False
+    asked = at < len(sentences) and asks(sentences[at])
     for s in sentences[at + 1 :]:
-        if asked and shown and s.rstrip().endswith("?"):
+        if asked and shown and asks(s):
             break  # the next question of the FAQ
         if not asked and shown and (not _LIST_ITEM.match(shown[0]) or not _LIST_ITEM.match(s)):
             break
@@ -59,8 +65,8 @@ def whole_sentence(draft: Draft) -> str:
     dropped."""
     sentence = _BULLET.sub("", draft.sentence.strip(), count=1)  # "- Hashes are …" → "Hashes …"
     heading = _HEADING.fullmatch(sentence) is not None and len(sentence.split()) <= HEADING_WORDS
-    if not draft.follow or not (sentence.endswith((":", "?")) or heading):
-        return sentence  # a question (a FAQ's) never answers alone: what follows it does
+    if not draft.follow or not (sentence.endswith(":") or asks(sentence) or heading):
+        return sentence
     words = draft.follow.split()
     shown = " ".join(words[:FOLLOW_WORDS]) + (" …" if len(words) > FOLLOW_WORDS else "")
     return f"{sentence}{':' if heading else ''} {shown}"
