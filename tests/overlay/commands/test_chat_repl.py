@@ -45,11 +45,16 @@ def _overlay(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     )
 
 
-def test_chat_prints_answers_with_real_citations(env: dict[str, str]) -> None:
-    child = pexpect.spawn(
-        sys.executable, ["-c", CODE, "chat", "-s", "repl-1", "-c", "docs"],
+def _chat(env: dict[str, str], session: str) -> pexpect.spawn:
+    """``overlay chat`` on the sample docs in a 50 × 200 terminal."""
+    return pexpect.spawn(
+        sys.executable, ["-c", CODE, "chat", "-s", session, "-c", "docs"],
         env=env, encoding="utf-8", timeout=180, dimensions=(50, 200),
     )  # fmt: skip
+
+
+def test_chat_prints_answers_with_real_citations(env: dict[str, str]) -> None:
+    child = _chat(env, "repl-1")
     try:
         child.expect("session repl-1")
         child.expect("> ")
@@ -95,10 +100,7 @@ def test_an_abstention_says_why_in_ask_and_chat(env: dict[str, str]) -> None:
     assert asked.returncode == 0, asked.stderr
     assert "I don't know" in asked.stdout
     assert "(no passage found scored above the answer threshold)" in asked.stdout
-    child = pexpect.spawn(
-        sys.executable, ["-c", CODE, "chat", "-s", "repl-3", "-c", "docs"],
-        env=strict, encoding="utf-8", timeout=180, dimensions=(50, 200),
-    )  # fmt: skip
+    child = _chat(strict, "repl-3")
     try:
         child.expect("> ")
         child.sendline("How long is parental leave?")
