@@ -137,7 +137,9 @@ def html_redirect(html: str, text: str) -> str | None:
 def html_text(html: str, check: Check = no_check) -> str:
     """The visible text of ``html``: scripts, styles, templates, the head, navigation (``nav``,
     ``role="navigation"``: menus and breadcrumbs are no part of a page's content) and permalink
-    marks (a heading's "¶" linking to itself, as Sphinx writes them: "Abstract¶") dropped."""
+    marks (a heading's "¶" linking to itself, as Sphinx writes them: "Abstract¶") dropped. A
+    ``<pre>`` block is a fenced code block ("```" lines around it), read as Markdown's is: a
+    console session's commands without their prompt, apart from their output."""
     from bs4 import BeautifulSoup
     from bs4.element import CData, NavigableString
 
@@ -153,6 +155,12 @@ def html_text(html: str, check: Check = no_check) -> str:
             check()
         if not tag.decomposed:
             tag.decompose()
+    for n, pre in enumerate(soup("pre")):  # preformatted text is a fenced code block
+        if n % EVERY == 0:
+            check()
+        if pre.find_parent("pre") is None:
+            pre.insert(0, f"```{_language(pre)}\n")  # tagged: a bare fence is a closing one
+            pre.append("\n```")
     pieces: list[str] = []
     block: Any = None
     for n, node in enumerate(soup.descendants):
@@ -171,3 +179,16 @@ def html_text(html: str, check: Check = no_check) -> str:
         for p in "".join(pieces).split("\n\n")
     )
     return "\n\n".join(p.strip() for p in paragraphs if p.strip())
+
+
+_LANGUAGE = re.compile(r"(?:language|lang|highlight-source|highlight)-([\w+#.-]{1,30})$")
+
+
+def _language(pre: Any) -> str:
+    """The language a ``<pre>`` block's classes name ("language-console" on it or its
+    ``<code>``), else "text"."""
+    for tag in (pre, pre.find("code")):
+        for name in (tag.get("class") or []) if tag is not None else []:
+            if m := _LANGUAGE.match(name):
+                return m.group(1)
+    return "text"

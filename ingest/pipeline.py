@@ -51,8 +51,9 @@ from memory.tables.manifest import SourceManifest, SourceRecord
 
 # end the run, not just one source
 # How a file's bytes become text and chunks: raised when that changes (2: typesetting undone,
-# ingest.typeset), so the next ingest reads every source again rather than calling it unchanged.
-READING = 2
+# ingest.typeset; 3: HTML's <pre> a fenced block), so the next ingest reads every source again
+# rather than calling it unchanged.
+READING = 3
 _FATAL = (StoreUnavailable, EmbedderMismatch, Busy, BudgetExceeded, Cancelled)
 
 

@@ -66,10 +66,11 @@ _EMPHASIS = re.compile(r"(?<![\w*`])(\*\*|\*|__|_)(?=[^\s*_])([^\n`]*?[^\s*_\\])
 def _fenced(text: str) -> str:
     """Each fenced block as one paragraph of its code lines (one pass over the lines: a fence
     never closed does not make it quadratic); a fence line itself is dropped. A MyST directive
-    that holds prose is read as text, one that holds nothing to read is dropped."""
+    that holds prose is read as text, one that holds nothing to read is dropped. A text that
+    a chunk boundary cut inside a block opens with its code: its first fence is bare and the
+    next one names a language (an opening fence does, as HTML's ``<pre>`` blocks are written)."""
     out: list[str] = []
-    code: list[str] | None = None  # the open block's lines
-    fence = ""
+    code, fence = _cut_open(text)  # the open block's lines, and its fence
     prose: list[str] = []  # the fences of the open directives that hold prose
     skip: str | None = None  # the fence that closes a directive holding nothing to read
     options = False  # the lines just after a directive's fence: its options
@@ -100,16 +101,52 @@ def _fenced(text: str) -> str:
         if code is None and m:
             code, fence = [], m.group(1)
         elif code is not None and m and m.group(1) == fence and not line[m.end() :].strip():
-            out.append("\n" + " ".join(code) + "\n")
+            out.append(_code(code))
             code = None
         elif code is not None:
-            if stripped := _PROMPT.sub("", line).strip():
-                code.append(stripped)
+            code.append(line)
         else:
             out.append(_EMPHASIS.sub(r"\2", line))
     if code is not None:  # a chunk cut the block from its closing fence
-        out.append("\n" + " ".join(code) + "\n")
+        out.append(_code(code))
     return "\n".join(out)
+
+
+_FENCE_LINE = re.compile(r"^[ \t]*(```|~~~(?!~))[ \t]*(\S*).*$", re.MULTILINE)
+
+
+def _cut_open(text: str) -> tuple[list[str] | None, str]:
+    """``([], fence)`` where ``text`` opens inside a fenced block (see ``_fenced``), else
+    ``(None, "")``."""
+    fences = _FENCE_LINE.finditer(text)
+    first, second = next(fences, None), next(fences, None)
+    if first and second and not first.group(2) and second.group(2):
+        if first.group(1) == second.group(1) and not second.group(2).startswith("{"):
+            return [], first.group(1)
+    return None, ""
+
+
+def _code(lines: list[str]) -> str:
+    """A code block's lines as paragraphs: the whole block as one, or, in a console session
+    (some line opens with a shell prompt, "$ cargo build"), each command without its prompt
+    as one (a line ending in "\\" goes on) and the output after it as another, so that
+    "cargo build --release" is not read as one sentence with "Compiling hello_world v0.1.0
+    (file:///…)"."""
+    if not any(_PROMPT.match(line) for line in lines):
+        return "\n" + " ".join(s for line in lines if (s := line.strip())) + "\n"
+    parts: list[tuple[bool, list[str]]] = []  # (a command?, its lines)
+    goes_on = False  # the last command's line ended in "\\"
+    for line in lines:
+        if not (stripped := _PROMPT.sub("", line).strip()):
+            continue
+        went_on, goes_on = goes_on, stripped.endswith("\\")
+        stripped = stripped.removesuffix("\\").rstrip()
+        if went_on or (parts and not parts[-1][0] and not _PROMPT.match(line)):
+            parts[-1][1].append(stripped)
+        else:
+            parts.append((_PROMPT.match(line) is not None, [stripped]))
+        goes_on = goes_on and parts[-1][0]
+    return "".join("\n" + " ".join(part) + "\n" for _, part in parts)
 
 
 def plain(text: str) -> str:

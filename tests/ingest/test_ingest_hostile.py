@@ -17,6 +17,7 @@ from ingest.formats import html_text, pdf_pages
 from ingest.loaders import Skip, load
 from ingest.pipeline import ingest_paths
 from memory.errors import BudgetExceeded, TooLarge
+from overlay.choosing.views import split_sentences
 from tests.apiserver import live_server, make_app
 
 
@@ -128,6 +129,25 @@ def test_html_text_checks_the_budget_per_element() -> None:
         '<a href="#two">section 2</a>.</p>'
     )
     assert html_text(page) == "Abstract\n\nSee section 2."
+
+
+def test_html_preformatted_text_is_a_fenced_block_a_console_session_its_commands() -> None:
+    html = (
+        "<h1>Build</h1><p>Compile it in release mode:</p><div class='highlight'><pre><code "
+        "class='language-console'>"
+        "<span>$</span> cargo build --release\n   Compiling hello v0.1.0 (file:///p/hello)\n"
+        "</code></pre></div><p>Done.</p>"
+    )
+    text = html_text(html)
+    assert "```console\n$ cargo build --release\nCompiling hello v0.1.0 (file:///p/hello)" in text
+    assert html_text("<pre>x = 1</pre>") == "```text\nx = 1\n```"  # a bare fence closes
+    assert split_sentences(text) == [
+        "Build",
+        "Compile it in release mode:",
+        "cargo build --release",  # no prompt, and not one sentence with its output
+        "Compiling hello v0.1.0 (file:///p/hello)",
+        "Done.",
+    ]
 
 
 def test_a_fifo_in_an_ingest_folder_is_skipped_unopened(services, tmp_path: Path) -> None:

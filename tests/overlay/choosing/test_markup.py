@@ -159,3 +159,45 @@ def test_myst_roles_prose_directives_and_emphasis_are_read_as_text() -> None:
     # a chunk that opens on the fence closing a tab cut from it: the next tab is still prose
     cut = "Site\n: x\n```\n\n```{tab} Windows\n\nGlobal\n: C:/pip.ini\n```\n\nAfter."
     assert split_sentences(cut) == ["Site : x", "Windows:", "Global : C:/pip.ini", "After."]
+
+
+CARGO = """Let's compile it:
+
+```console
+$ cargo build --release
+   Compiling hello_world v0.1.0 (file:///path/to/package/hello_world)
+$ pip install \\
+    redis
+```
+
+Then run it.
+"""
+
+
+def test_a_console_session_is_its_commands_apart_from_their_output() -> None:
+    assert split_sentences(CARGO) == [
+        "Let's compile it:",
+        "cargo build --release",
+        "Compiling hello_world v0.1.0 (file:///path/to/package/hello_world)",
+        "pip install redis",  # a command that goes on ("\\") is one
+        "Then run it.",
+    ]
+    code = "```python\nx = 1\n\ny = 2\n```"  # no prompt: the block is one paragraph, as before
+    assert split_sentences(code) == ["x = 1 y = 2"]
+
+
+def test_a_text_cut_inside_a_code_block_opens_with_its_code() -> None:
+    cut = (  # a chunk that opens in a block: its first fence closes, the next one opens
+        "1 directory, 2 files\n\n```\n\nLet's look at Cargo.toml:\n\n```toml\n[package]\n"
+        'name = "hello"\n```\n\nThis is a manifest.'
+    )
+    assert split_sentences(cut) == [
+        "1 directory, 2 files",
+        "Let's look at Cargo.toml:",
+        '[package] name = "hello"',
+        "This is a manifest.",
+    ]
+    # two bare fences, or a MyST directive next: nothing says the text opened in a block
+    assert split_sentences("Run:\n\n```\nmake\n```\n\nDone.") == ["Run:", "make", "Done."]
+    note = "Intro.\n\n```\ncode\n```\n\n```{note}\nA note.\n```"
+    assert split_sentences(note) == ["Intro.", "code", "A note."]
