@@ -23,6 +23,12 @@ class Citation(BaseModel):
     source: str
     text: str = Field(description="The cited passage.")
     score: float
+    quote: str | None = Field(
+        default=None,
+        description="The passage's own words the answer rests on (its sentence, an exact "
+        "substring of text), on the first citation of an answer read from one passage; "
+        "null otherwise.",
+    )
 
 
 class Usage(BaseModel):

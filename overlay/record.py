@@ -43,6 +43,7 @@ class Answer:
     degraded: bool = False  # a store was down: candidates came from Redis (sparse) only
     session: str | None = None
     abstained_by: str | None = None  # why it abstained (``ABSTENTIONS``); None: answered
+    quote: str = ""  # the first citation's words the answer rests on, as it writes them
 
     def to_dict(self) -> dict[str, Any]:
         """The turn's record, JSON-ready."""
@@ -52,7 +53,10 @@ class Answer:
             "abstained": self.abstained,
             "answer_kind": self.kind,
             "abstained_by": self.abstained_by,
-            "citations": [_citation(c) for c in self.citations],
+            "citations": [
+                _citation(c) | {"quote": (self.quote or None) if i == 0 else None}
+                for i, c in enumerate(self.citations)
+            ],
             "adapter": self.adapter,
             "mode": self.mode,
             "collection": self.collection,

@@ -29,6 +29,7 @@ from overlay.answering.answers import (
 )
 from overlay.answering.read_mode import read_mode
 from overlay.answering.reading import lead_citation
+from overlay.answering.spans import quote_in
 from overlay.answering.widening import checked
 from overlay.choosing import candidates
 from overlay.choosing.chooser import choose_among, reads_in_pass, rerank
@@ -183,12 +184,21 @@ def _turn(
         choice=choice,
         kind="abstained" if choice.abstained else draft.kind,
         abstained_by=(draft.why or _chose_nothing(choice)) if choice.abstained else None,
+        quote=_quote(draft, cited),
         prompt_tokens=draft.prompt_tokens + int(choice.notes.get("prompt_tokens", 0)),
         completion_tokens=draft.completion_tokens,
         finish_reason=draft.finish_reason,
         retrieval_query=query,
         degraded=any(h.metadata.get("degraded") for h in hits),
     )
+
+
+def _quote(draft: Draft, cited: Sequence[Scored]) -> str:
+    """The sentence an answer rests on, as its one citation writes it ("" where the answer
+    is no one passage's sentence: generated, abstained, or citing more than one)."""
+    if not draft.sentence or draft.cited != [1] or not cited:
+        return ""
+    return quote_in(draft.sentence, cited[0].hit.text)
 
 
 def cited_passages(choice: Choice, draft: Draft) -> list[Scored]:

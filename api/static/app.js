@@ -126,26 +126,41 @@ function renderMessage(m) {
   div.append(text);
   div.textNode = text;
   if (m.abstained && WHY[m.why]) div.append(el("div", "hint why", WHY[m.why]));
-  if (m.citations && m.citations.length) div.append(renderCitations(m.citations));
+  if (m.citations && m.citations.length) div.append(renderCitations(m.citations, m.kind));
   if (m.turnId) div.append(renderFeedback(m));
   if (m.error) div.append(el("div", "error", m.error));
   if (m.forgotten) div.append(el("div", "hint", "Deleted from memory: no longer sent as history."));
   return div;
 }
-function renderCitations(citations) {
+function renderCitations(citations, kind) {
   const ul = el("ul", "citations");
   citations.forEach((c, i) => {
     const li = el("li", "citation");
     const b = el("button", "source", "[" + (i + 1) + "] " + c.source);
     b.type = "button";
     b.title = "Show the passage";
-    const passage = el("div", "passage", c.text);
+    const passage = renderPassage(c.text, c.quote);
     passage.hidden = true;
-    b.onclick = () => { passage.hidden = !passage.hidden; };
-    li.append(b, passage);
+    b.onclick = () => {
+      passage.hidden = !passage.hidden;
+      const mark = passage.querySelector("mark");
+      if (!passage.hidden && mark) mark.scrollIntoView({ block: "nearest" });
+    };
+    li.append(b);
+    // a short span's sentence, so the reader sees what it was read from
+    if (c.quote && kind === "span") li.append(el("q", "quote", c.quote.split(/\s+/).join(" ")));
+    li.append(passage);
     ul.append(li);
   });
   return ul;
+}
+// The cited passage, the sentence the answer rests on (quote: its exact words) marked.
+function renderPassage(text, quote) {
+  const passage = el("div", "passage");
+  const at = quote ? text.indexOf(quote) : -1;
+  if (at < 0) { passage.textContent = text; return passage; }
+  passage.append(text.slice(0, at), el("mark", "", quote), text.slice(at + quote.length));
+  return passage;
 }
 function renderFeedback(m) {
   const div = el("div", "feedback");

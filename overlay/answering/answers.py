@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from memory.types import Hit
@@ -75,7 +75,8 @@ def clean_citations(text: str, given: int) -> tuple[str, list[int]]:
 
 def extractive(query: str, passages: Sequence[str]) -> Draft:
     """The sentence of the top passage that best answers the query, cited; nothing generated."""
-    return Draft(f"{answer_sentence(query, passages[0])} [1]", [1], len(passages))
+    sentence = answer_sentence(query, passages[0])
+    return Draft(f"{sentence} [1]", [1], len(passages), sentence=sentence)
 
 
 def build_prompt(
@@ -155,7 +156,7 @@ def grounded(
     if not given or not text:
         fallback = extractive(query, passages)
         gate.send(fallback.text)
-        return Draft(fallback.text, fallback.cited, fallback.given, "fallback", *used)
+        return replace(fallback, kind="fallback", prompt_tokens=used[0], completion_tokens=used[1])
     if not cited:
         best = max(range(given), key=lambda i: _overlap(text, shown[i]))
         text, cited = f"{text.rstrip()} [{best + 1}]", [best + 1]

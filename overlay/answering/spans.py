@@ -191,3 +191,24 @@ def _claim_supported(claim: str, sources: Sequence[str], asked: set[str], share:
         if not words or sum(t in known for t in words) / len(words) >= share:
             return True
     return False
+
+
+_TOKEN = re.compile(r"\w+")
+_ENDS = ".!?:;\"'”’)]"  # what may close a quoted sentence after its last word
+
+
+def quote_in(sentence: str, text: str) -> str:
+    """``sentence`` (as split and read, markup out) as ``text`` writes it: the passage's own
+    characters from its first word to its last, its closing punctuation with it, found whatever
+    lies between the words ("**NOT**", a line break); "" where the passage does not hold it."""
+    words = _TOKEN.findall(sentence)
+    if not words or len(words) > 400:
+        return ""
+    pattern = r"(?<!\w)" + r"\W+".join(re.escape(w) for w in words) + r"(?!\w)"
+    found = re.search(pattern, text) or re.search(pattern, text, re.IGNORECASE)
+    if found is None:
+        return ""
+    end = found.end()
+    while end < len(text) and text[end] in _ENDS and end - found.end() < 3:
+        end += 1
+    return text[found.start() : end]

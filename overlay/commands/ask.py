@@ -55,7 +55,9 @@ def _render_answer(data: dict[str, Any]) -> None:
     if data.get("abstained_by") in ABSTENTIONS:
         out.print(f"  ({ABSTENTIONS[data['abstained_by']]})", style="dim", highlight=False)
     for i, cite in enumerate(data["citations"], 1):
-        context = cited_sentence(data["answer"], cite["text"])
+        context = _clipped(" ".join(cite["quote"].split())) if cite.get("quote") else (
+            cited_sentence(data["answer"], cite["text"])
+        )  # fmt: skip
         out.print(f"  [{i}] {cite['source']} ({cite['score']:.2f}): {context}", highlight=False)
     t = data["timings_ms"]
     out.print(
@@ -74,8 +76,12 @@ def cited_sentence(answer: str, text: str, limit: int = 240) -> str:
         found = re.compile(rf"(?<!\w){re.escape(needle)}(?!\w)")
         for sentence in split_sentences(text):
             if found.search(_norm(sentence)):
-                return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"
+                return _clipped(sentence, limit)
     return " ".join(text.split())[:120]
+
+
+def _clipped(sentence: str, limit: int = 240) -> str:
+    return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"
 
 
 _MARKER = re.compile(r"\[\d+\]")

@@ -26,6 +26,7 @@ log = logging.getLogger("overlay.chat")
 out = Console()
 SHOWN = 3  # citations printed under an answer
 SNIPPET = 100  # characters of a cited passage
+QUOTE = 240  # characters of the sentence an answer rests on, shown for its first citation
 
 
 def repl(services: Services, session: str, collection: str | None, adapter: str | None) -> None:
@@ -68,8 +69,10 @@ def _loop(
         out.print(answer.answer, highlight=False, markup=False)
         if answer.abstained_by in ABSTENTIONS:
             out.print(f"  ({ABSTENTIONS[answer.abstained_by]})", style="dim", highlight=False)
-        for c in answer.citations[:SHOWN]:
-            text = " ".join(c.hit.text.split())[:SNIPPET]
+        for i, c in enumerate(answer.citations[:SHOWN]):
+            quoted = i == 0 and bool(answer.quote)  # the sentence the answer rests on
+            text = " ".join((answer.quote if quoted else c.hit.text).split())
+            text = text[: QUOTE if quoted else SNIPPET]
             out.print(f"  ↳ {c.hit.source} · {c.hit.id}: {text}", style="dim", highlight=False,
                       markup=False)  # fmt: skip
 

@@ -44,6 +44,10 @@ def test_answers_with_citations_and_abstains(server: str) -> None:
     assert "27" in (resp.choices[0].message.content or "")
     assert not extra["abstained"]
     assert any(c["source"] == "handbook.md" for c in extra["citations"])
+    first, *rest = extra["citations"]  # the sentence the span was read from, as written
+    assert first["quote"] in first["text"] and "27 days of paid annual leave" in first["quote"]
+    assert first["quote"].startswith("Every employee") and first["quote"].endswith(".")
+    assert all(c.get("quote") is None for c in rest)
     peru = client.chat.completions.create(
         model="overlay", messages=[{"role": "user", "content": "What is the capital of Peru?"}]
     )

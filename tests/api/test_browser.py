@@ -86,6 +86,13 @@ def _conversation(page: Any, url: str, tag: str, expect_source: str | None) -> N
         assert expect_source in cite.inner_text()
         cite.click()  # the passage opens under its source
         assert "Lumen" in first.locator(".passage").first.inner_text()
+        # the sentence the answer was read from is marked in it, and, the answer being a
+        # short span of it, shown under the source
+        marked = " ".join(first.locator(".passage mark").first.inner_text().split())
+        answer = re.sub(r"\s*\[\d+\]", "", first.locator(".text").inner_text()).strip()
+        assert answer and answer.casefold() in marked.casefold(), (answer, marked)
+        if first.locator(".badge").inner_text() == "quoted from the source":
+            assert first.locator(".citation .quote").first.inner_text() == marked
     else:  # a random model: an answer with a citation, or an abstention shown as such
         assert first.locator(".citation").count() or first.locator(".badge.abstained").count()
     page.screenshot(path=str(SHOTS / f"{tag}-answer.png"), full_page=True)

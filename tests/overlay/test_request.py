@@ -99,10 +99,12 @@ def test_delete_of_an_unknown_collection_creates_nothing(services: Services) -> 
 
 
 def _answer() -> Answer:
-    hit = Hit("c1", "Employees get 27 days.", 0.9, "leave.txt")
+    hit = Hit("c1", "Leave.\nEmployees get 27 days.", 0.9, "leave.txt")
     cite = Scored(hit, rank=0, model=0.8, learned=0.0, evidence=0.8, score=0.81234)
+    other = Scored(Hit("c2", "Staff.", 0.5, "staff.txt"), 1, 0.1, 0.0, 0.1, 0.1)
     return Answer(
-        question="How many days?", answer="27 days", abstained=False, citations=[cite],
+        question="How many days?", answer="27 days", abstained=False, citations=[cite, other],
+        quote="Employees get 27 days.",
         adapter=None, mode="read", collection="default", session="s1",
         timings_ms={"total": 12.34}, turn_id="t1", kind="span", prompt_tokens=40,
         completion_tokens=3, retrieval_query="How many days?",
@@ -120,8 +122,10 @@ def test_one_record_for_the_cli_json_and_the_api() -> None:
         assert {k: v for k, v in shape.items() if k != "session_source"} == {
             k: record[k] for k in shape if k != "session_source"
         }
-    assert record["citations"] == [
-        {"id": "c1", "source": "leave.txt", "text": "Employees get 27 days.", "score": 0.8123}
-    ]
+    assert record["citations"] == [  # the sentence the answer rests on: the first's quote
+        {"id": "c1", "source": "leave.txt", "text": "Leave.\nEmployees get 27 days.",
+         "score": 0.8123, "quote": "Employees get 27 days."},
+        {"id": "c2", "source": "staff.txt", "text": "Staff.", "score": 0.1, "quote": None},
+    ]  # fmt: skip
     assert record["usage"] == {"prompt_tokens": 40, "completion_tokens": 3, "total_tokens": 43}
     assert record["session_id"] == "s1" and record["answer_kind"] == "span"

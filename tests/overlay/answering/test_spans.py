@@ -16,6 +16,7 @@ from overlay.answering.spans import (
     near_span,
     normalize,
     one_sentence_support,
+    quote_in,
     squad_normalize,
     window,
 )
@@ -71,6 +72,17 @@ def test_find_span_refuses_text_across_sentences_or_not_there() -> None:
     assert find_span("centuries gave name", NORMANS) is None  # words skipped
     assert find_span("", NORMANS) is None and find_span("...", NORMANS) is None
     assert find_span("Norm", NORMANS) is None  # whole words only
+
+
+def test_quote_in_finds_a_read_sentence_as_its_passage_writes_it() -> None:
+    passage = "## Cache\n\nIt is recommended to **NOT**\ndisable the cache (see below). Next."
+    read = "It is recommended to NOT disable the cache (see below)."  # as split: markup out
+    assert quote_in(read, passage) == "It is recommended to **NOT**\ndisable the cache (see below)."
+    lower = quote_in("it is recommended to not disable the cache", passage)  # its own case
+    assert lower == "It is recommended to **NOT**\ndisable the cache"
+    assert quote_in("Vikings from Sweden", passage) == ""  # not there: no quote
+    assert quote_in("the cache", "the caches") == ""  # whole words only
+    assert quote_in("...", passage) == ""
 
 
 def test_near_span_finds_a_loose_copy_in_the_sentences_own_words() -> None:
