@@ -60,6 +60,7 @@ from bench.answers_science import science_check  # noqa: E402
 from bench.choose_questions import OFF_TOPIC  # noqa: E402
 from bench.docqa_bench import cpu_flags, docs_dir  # noqa: E402
 from bench.docqa_score import Outcome, Summary, best_f1, exact, holds, print_table  # noqa: E402
+from bench.progress import Ticker  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
 from overlay.choosing.views import best_sentence  # noqa: E402
 from overlay.services import Services, build_services  # noqa: E402
@@ -261,7 +262,7 @@ def report(
     svc: Services, sets: dict[str, list[dict]], methods: list[str], every: int,
     dump: Path | None = None,
 ) -> None:  # fmt: skip
-    total, done, t0 = sum(len(v) for v in sets.values()), 0, time.perf_counter()
+    ticker = Ticker(sum(len(v) for v in sets.values()))
     results = {d: {m: Summary() for m in methods} for d in sets}
     lines: list[str] = []
     for domain, rows in sets.items():
@@ -275,10 +276,8 @@ def report(
                         "abstained_by": out.why, "f1": out.f1, "cited_holds": out.answer_in_cited,
                         "seconds": round(out.seconds, 3),
                     }))  # fmt: skip
-            done += 1
-            print(f"\r{done}/{total} questions, {time.perf_counter() - t0:.0f} s", end="",
-                  file=sys.stderr, flush=True)  # fmt: skip
-    print(file=sys.stderr)
+            ticker.tick()
+    ticker.close()
     if dump is not None:
         dump.write_text("\n".join(lines) + "\n", encoding="utf-8")
     f1s: dict[str, list[float]] = {m: [] for m in methods}

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import itertools
 import statistics
-import sys
 
 from bench.docqa_score import best_f1, holds
+from bench.progress import Ticker
 from overlay.answering.read_mode import read_chosen as _read
 from overlay.answering.reading import read_answer
 from overlay.answering.widening import widen
@@ -86,14 +86,13 @@ def evaluate(
 
 def fit(svc: Services, sets: dict[str, list[dict]]) -> None:
     observed: dict[str, list[dict]] = {}
-    n, total = 0, sum(len(v) for v in sets.values())
+    ticker = Ticker(sum(len(v) for v in sets.values()), "observed")
     for domain, rows in sets.items():
         observed[domain] = []
         for row in rows:
             observed[domain].append(observe(svc, row))
-            n += 1
-            print(f"\r{n}/{total} observed", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
+            ticker.tick()
+    ticker.close()
     ranked = []
     for w, wd, thr in itertools.product(WEIGHTS, WEIGHTS, THRESHOLDS):
         if w + wd > 1.0 + 1e-9:

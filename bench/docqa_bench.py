@@ -48,6 +48,7 @@ from reader_data import split_titles  # noqa: E402
 
 from bench.choose_questions import OFF_TOPIC  # noqa: E402
 from bench.docqa_score import Outcome, Summary, best_f1, exact, holds, print_table  # noqa: E402
+from bench.progress import Ticker  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
 from overlay.answering.answers import extractive  # noqa: E402
 from overlay.answering.spans import normalize  # noqa: E402
@@ -184,8 +185,7 @@ def ingest(svc, articles: dict, folder: Path) -> None:
 def evaluate(svc, sets: dict[str, list[dict]], off: list[dict], n_gen: int) -> dict:
     results: dict[str, dict[str, Summary]] = {}
     reads: dict[str, list] = {}
-    total = sum(len(v) for v in sets.values()) + len(off)
-    done, t0 = 0, time.perf_counter()
+    ticker = Ticker(sum(len(v) for v in sets.values()) + len(off))
     for name, rows in {**sets, "off-corpus": off}.items():
         results[name] = {m: Summary() for m in METHODS}
         reads[name] = []
@@ -197,10 +197,8 @@ def evaluate(svc, sets: dict[str, list[dict]], off: list[dict], n_gen: int) -> d
                 results[name][method].outcomes.append(out)
             if row["kind"] == "answerable":
                 reads[name].append((row, read))
-            done += 1
-            el = time.perf_counter() - t0
-            print(f"\r{done}/{total} questions, {el:.0f} s", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
+            ticker.tick()
+    ticker.close()
     return {"results": results, "reads": reads}
 
 

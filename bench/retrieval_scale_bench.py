@@ -29,6 +29,7 @@ import json
 import random
 import re
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -117,7 +118,7 @@ def grow(
     vectors, sparse = services.vectors(collection), sparse_index(services, collection)
     have = sum(len(v) for v in all_vecs)
     chunks, rvecs = real
-    with Progress() as bar:
+    with Progress(disable=not sys.stdout.isatty(), transient=True) as bar:  # quiet when piped
         task = bar.add_task(f"indexing {have} -> {to}", total=to - have)
         while have < to:
             n = min(BATCH, to - have)
