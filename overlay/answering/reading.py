@@ -145,10 +145,6 @@ def read_span(
             generated += len(out.token_ids)
         span = find_span(out.text, shown)
         got = span or near_span(out.text, shown, NEAR)
-        if got is None and _CONSTRAIN:
-            out = decode(model, tokenizer, ids, p, allowed=copying(tokenizer, " ".join(shown)))
-            generated += len(out.token_ids)
-            got = span = find_span(out.text, shown)
         if got is None or set(normalize(got.text).split()) <= scope:
             continue  # no span, or one that only repeats what scopes the question
         said = shown[got.sentence]
@@ -202,28 +198,6 @@ def judge_window(model: Any, tokenizer: Any, ids: list[int]) -> tuple[float, int
         return 0.0, 0
     out = decode(model, tokenizer, ids, replace(READER_DECODING, max_new_tokens=1), watch=(none,))
     return math.exp(out.watched.get(none, -math.inf)), out.prompt_tokens
-
-
-_CONSTRAIN = __import__("os").environ.get("OVERLAY_X_CONSTRAIN") == "1"
-
-
-def copying(tokenizer: Any, passage: str) -> Any:
-    """An ``allowed`` rule for ``decode``: only tokens that go on copying ``passage`` from the
-    start of one of its words; the end token once a token was copied."""
-    from overlay.model.decode import _eos_ids
-
-    eos = _eos_ids(tokenizer)
-    seqs = [
-        list(tokenizer(passage[m.start() :], add_special_tokens=False)["input_ids"][:32])
-        for m in re.finditer(r"\S+", passage)
-    ]
-
-    def allowed(ids: list[int]) -> list[int]:
-        n = len(ids)
-        nxt = {s[n] for s in seqs if len(s) > n and s[:n] == ids}
-        return sorted(nxt | eos if n else nxt) or sorted(eos)
-
-    return allowed
 
 
 def _first_not(token: int, vocab: int) -> Any:
