@@ -89,8 +89,10 @@ def _show(body: dict[str, Any]) -> None:
         why = ABSTENTIONS.get(extra.get("abstained_by") or "", "nothing found answers it")
         print(f"           (abstained: {why})")
     for n, cite in enumerate(extra["citations"], 1):
-        text = " ".join(cite["text"].split())
-        print(f"  [{n}] {cite['source']} (score {cite['score']:.2f}): {text[:110]}…")
+        quoted = bool(cite.get("quote"))  # the sentence the answer rests on, else the passage
+        text = " ".join((cite["quote"] if quoted else cite["text"]).split())
+        shown = text if quoted and len(text) <= 200 else f"{text[:110]}…"
+        print(f"  [{n}] {cite['source']} (score {cite['score']:.2f}): {shown}")
     timings = ", ".join(f"{k} {v:.0f} ms" for k, v in extra["timings_ms"].items())
     print(f"Timings:   {timings}")
 
