@@ -81,7 +81,7 @@ def _fenced(text: str) -> str:
         d = _DIRECTIVE.match(line)
         if d and code is not None:  # "```" before it closed a block a chunk boundary cut
             if code:
-                out.append("\n" + " ".join(code) + "\n")
+                out.append(_code(code))
             code = None
         if d and d.group(2) in PROSE:
             prose.append(d.group(1))
@@ -137,14 +137,15 @@ def _code(lines: list[str]) -> str:
     parts: list[tuple[bool, list[str]]] = []  # (a command?, its lines)
     goes_on = False  # the last command's line ended in "\\"
     for line in lines:
-        if not (stripped := _PROMPT.sub("", line).strip()):
+        prompt = _PROMPT.match(line)
+        if not (stripped := line[prompt.end() if prompt else 0 :].strip()):
             continue
         went_on, goes_on = goes_on, stripped.endswith("\\")
         stripped = stripped.removesuffix("\\").rstrip()
-        if went_on or (parts and not parts[-1][0] and not _PROMPT.match(line)):
+        if went_on or (parts and not parts[-1][0] and not prompt):
             parts[-1][1].append(stripped)
         else:
-            parts.append((_PROMPT.match(line) is not None, [stripped]))
+            parts.append((prompt is not None, [stripped]))
         goes_on = goes_on and parts[-1][0]
     return "".join("\n" + " ".join(part) + "\n" for _, part in parts)
 

@@ -182,6 +182,8 @@ def test_a_console_session_is_its_commands_apart_from_their_output() -> None:
         "pip install redis",  # a command that goes on ("\\") is one
         "Then run it.",
     ]
+    cut = "Run:\n\n```console\n$ pip install x\nCollecting x\n```{note}\nA note.\n```"
+    assert split_sentences(cut) == ["Run:", "pip install x", "Collecting x", "A note."]
     code = "```python\nx = 1\n\ny = 2\n```"  # no prompt: the block is one paragraph, as before
     assert split_sentences(code) == ["x = 1 y = 2"]
 
